@@ -12,12 +12,38 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS = {
+    # data
     "load_recordings": "skmollal.datasets",
     "fetch_recordings": "skmollal.datasets",
+    "load_demo": "skmollal.demo",
+    # annotators
     "AnnotationResult": "skmollal.annotators.base",
+    "AnnotationTask": "skmollal.annotators.task",
     "RecordedAnnotator": "skmollal.annotators.recorded",
+    "TransformersAnnotator": "skmollal.annotators.local",
+    "OpenAICompatibleAnnotator": "skmollal.annotators.openai",
+    "AnnotationCache": "skmollal.annotators.cache",
+    "CachedAnnotator": "skmollal.annotators.cache",
+    "LLMPanel": "skmollal.annotators.panel",
     "parse_label": "skmollal.annotators.parsing",
     "vote_distribution": "skmollal.annotators.parsing",
+    # mixture of LLM annotations, and baselines
+    "MixtureOfLLMsAnnotator": "skmollal.mixture",
+    "MajorityVote": "skmollal.baselines",
+    "MeanProbability": "skmollal.baselines",
+    "BestSingleLLM": "skmollal.baselines",
+    "DawidSkene": "skmollal.baselines",
+    # learning from noisy labels
+    "NegativeLearningClassifier": "skmollal.negative_learning",
+    "TransformerTextClassifier": "skmollal.finetune",
+    "SentenceEmbedder": "skmollal.featurizers",
+    "negative_labels": "skmollal.label_noise",
+    "discrepancy_weights": "skmollal.label_noise",
+    "nl_weight_schedule": "skmollal.label_noise",
+    # active learning
+    "ActiveLearner": "skmollal.active_learning",
+    "MoLLIAClassifier": "skmollal.active_learning",
+    "MoLLIALoop": "skmollal.active_learning",
 }
 
 __all__ = sorted(_EXPORTS)

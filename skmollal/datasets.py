@@ -267,10 +267,18 @@ def load_recordings(
 
 
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
-    """Folder where fetched recordings are cached.
+    """Folder where fetched recordings are cached, created if needed.
 
-    ``data_home`` if given, else ``$SKMOLLAL_DATA``, else ``~/skmollal_data``, as
-    :func:`sklearn.datasets.get_data_home` does for scikit-learn's own data.
+    Parameters
+    ----------
+    data_home : str or path-like, optional
+        The folder. Default: ``$SKMOLLAL_DATA`` if set, else ``~/skmollal_data``, as
+        :func:`sklearn.datasets.get_data_home` does for scikit-learn's own data.
+
+    Returns
+    -------
+    Path
+        The folder.
     """
     if data_home is None:
         data_home = os.environ.get("SKMOLLAL_DATA", Path.home() / "skmollal_data")

@@ -1,0 +1,317 @@
+"""MoLLIA vs. its baselines on the recorded TREC annotators (the paper's comparison).
+
+For every seed the TREC questions are split once (20 % held out for testing; a 50-question
+gold seed drawn from the rest; the remainder is the pool). Every method then runs the same
+active-learning loop (``skmollal.active_learning.MoLLIALoop``) on replayed LLM annotators
+and differs only in where the labels of the queried questions come from:
+
+============== =============================================================================
+oracle         gold labels (what a human annotator would give)
+llm:NAME       one recorded LLM's majority answer
+best-single    the single LLM most accurate on the 50-question gold seed (no other gold)
+majority       majority vote of all 50 answers (LLMs-V)
+mean           summed probabilities (LLMs-L)
+dawid-skene    Dawid-Skene over the five LLMs' answers
+mollia         the mixture model + discrepancy weights + negative learning
+mollia-no-disc MoLLIA without the discrepancy weights
+mollia-no-nl   MoLLIA without negative learning
+============== =============================================================================
+
+Gold labels beyond the seed never steer anything: accuracy on the held-out questions is
+recorded per round for the learning curve only, and no checkpoint is chosen on it.
+
+The full configuration of the issue (9 rounds of 50, 5 seeds, strategies random /
+max-entropy / CoreSet, both classifiers) is the default of the arguments except for seeds;
+run a reduced one with e.g.::
+
+    python benchmarks/active_learning.py --seeds 0 1 2 --strategies random \\
+        --methods oracle best-single majority mollia mollia-no-disc mollia-no-nl
+
+Classifiers: ``mlp`` = NegativeLearningClassifier on frozen MiniLM embeddings (computed once
+and cached), ``finetune`` = MiniLM fine-tuned end to end through the same loss.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from skmollal.active_learning import MoLLIALoop, area_under_curve, plot_learning_curve  # noqa: E402
+from skmollal.annotators.base import AnnotationResult  # noqa: E402
+from skmollal.cli import split_rows  # noqa: E402
+
+logger = logging.getLogger("benchmarks.active_learning")
+
+METHODS = ["oracle", "best-single", "majority", "mean", "dawid-skene", "mollia",
+           "mollia-no-disc", "mollia-no-nl"]
+PAPER = {"oracle": 0.926, "mollia": 0.907, "majority": 0.825, "best-single": 0.849}
+
+
+class GoldAnnotator:
+    """The oracle: answers with the gold label (one-hot probabilities and votes)."""
+
+    def __init__(self, texts, target, labels):
+        self.name, self.labels = "oracle", list(labels)
+        self._gold = {}
+        for t, y in zip(texts, target):
+            self._gold.setdefault(t, int(y))
+        self.calls = 0
+
+    def identity(self):
+        return "gold-oracle"
+
+    def annotate(self, texts):
+        self.calls += len(texts)
+        onehot = np.eye(len(self.labels))[[self._gold[t] for t in texts]]
+        return AnnotationResult(probs=onehot, votes=onehot)
+
+
+class SingleAnswer(ClassifierMixin, BaseEstimator):
+    """Labels of a one-annotator panel: the argmax of its vote shares (its majority answer).
+
+    Used for the oracle and the single-LLM rows (nothing to fuse, nothing learned).
+    """
+
+    def fit(self, S, y=None):
+        self.classes_ = np.arange(np.asarray(S).shape[-1])
+        return self
+
+    def predict_proba(self, S):
+        votes = np.asarray(S)[:, 0, 1]
+        return np.eye(votes.shape[1])[votes.argmax(axis=1)]
+
+
+def method_setup(method: str, rec, annotator_names):
+    """Return (panel, mixture, discrepancy_weight, nl_threshold) for a method name."""
+    from skmollal.annotators.recorded import RecordedAnnotator
+
+    def all_llms():
+        return [RecordedAnnotator(rec, name) for name in annotator_names]
+
+    plain = (None, None)
+    if method == "oracle":
+        return ([GoldAnnotator(rec.texts, rec.target, rec.target_names)],
+                SingleAnswer(), *plain)
+    if method.startswith("llm:"):
+        return [RecordedAnnotator(rec, method[4:])], SingleAnswer(), *plain
+    from skmollal import baselines
+    from skmollal.mixture import MixtureOfLLMsAnnotator
+
+    if method == "best-single":
+        return all_llms(), baselines.BestSingleLLM(), *plain
+    if method == "majority":
+        return all_llms(), baselines.MajorityVote(), *plain
+    if method == "mean":
+        return all_llms(), baselines.MeanProbability(), *plain
+    if method == "dawid-skene":
+        return all_llms(), baselines.DawidSkene(), *plain
+    if method == "mollia":
+        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, 0.001
+    if method == "mollia-no-disc":
+        return all_llms(), MixtureOfLLMsAnnotator(), None, 0.001
+    if method == "mollia-no-nl":
+        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, None
+    raise ValueError(f"unknown method {method!r}")
+
+
+def make_classifier(kind: str, seed: int, max_epochs: int | None):
+    if kind == "mlp":
+        from skmollal.negative_learning import NegativeLearningClassifier
+
+        params = NegativeLearningClassifier().get_params()
+        kw = {k: v for k, v in {"random_state": seed, "verbose": 0,
+                                "max_epochs": max_epochs}.items()
+              if k in params and v is not None}
+        return NegativeLearningClassifier(**kw)
+    if kind == "finetune":
+        from skmollal.finetune import TransformerTextClassifier
+
+        params = TransformerTextClassifier().get_params()
+        kw = {k: v for k, v in {"random_state": seed, "verbose": 0,
+                                "max_epochs": max_epochs}.items()
+              if k in params and v is not None}
+        return TransformerTextClassifier(**kw)
+    raise ValueError(f"unknown classifier {kind!r}")
+
+
+def embed_all(texts, cache_dir):
+    from skmollal.featurizers import SentenceEmbedder
+
+    t0 = time.perf_counter()
+    E = np.asarray(SentenceEmbedder(cache_dir=cache_dir).fit_transform(list(texts)),
+                   dtype=np.float32)
+    logger.info("embedded %d texts in %.1f s", len(texts), time.perf_counter() - t0)
+    return E
+
+
+def run_one(args, rec, E, seed, strategy, method):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    seed_idx, pool_idx, test_idx = split_rows(len(rec.target), args.seed_size, args.test_size,
+                                              args.pool_size, seed)
+    train = np.concatenate([seed_idx, pool_idx])
+    y = np.full(len(train), -1)
+    y[: len(seed_idx)] = rec.target[seed_idx]
+    texts = [rec.texts[i] for i in train]
+    test_texts = [rec.texts[i] for i in test_idx]
+    if args.classifier == "finetune":
+        X, X_test = texts, test_texts
+    else:
+        X, X_test = E[train], E[test_idx]
+    panel, mixture, disc, nl = method_setup(method, rec, rec.annotator_names)
+    curve = not args.final_only
+    loop = MoLLIALoop(
+        make_classifier(args.classifier, seed, args.max_epochs), panel, X, y, texts=texts,
+        mixture=mixture, strategy=strategy, batch_size=args.batch, discrepancy_weight=disc,
+        nl_threshold=nl, X_val=X_test if curve else None,
+        y_val=rec.target[test_idx] if curve else None,
+        y_monitor=rec.target[train], random_state=seed, show_progress=False,
+    )
+    t0 = time.perf_counter()
+    history = loop.run(args.rounds)
+    pred = loop.learner.predict(X_test)
+    y_test = rec.target[test_idx]
+    labels = np.arange(len(rec.target_names))
+    out = {
+        "seed": seed, "strategy": strategy, "method": method,
+        "classifier": args.classifier,
+        "test_accuracy": float(accuracy_score(y_test, pred)),
+        "test_macro_f1": float(f1_score(y_test, pred, average="macro", labels=labels,
+                                        zero_division=0)),
+        "auc_accuracy": area_under_curve(history, "val_accuracy") if curve else float("nan"),
+        "n_labeled": history[-1]["n_labeled"],
+        "llm_calls": loop.llm_calls,
+        "wall_s": time.perf_counter() - t0,
+        "history": [{k: v for k, v in h.items() if k != "queried"} for h in history],
+    }
+    for key in ("annotation_s", "mixture_s", "fit_s", "query_s"):
+        out[f"mean_{key}"] = float(np.mean([h[key] for h in history[1:]])) if len(
+            history) > 1 else 0.0
+    if hasattr(loop.mixture_, "best_llm_"):  # BestSingleLLM: chosen on the gold seed only
+        out["chosen_llm"] = rec.annotator_names[int(loop.mixture_.best_llm_)]
+    return out
+
+
+def summarise(runs):
+    """Rows of the table: mean and sd over seeds per (classifier, strategy, method)."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["classifier"], r["strategy"], r["method"]), []).append(r)
+    rows = []
+    for (clf, strategy, method), rs in groups.items():
+        row = {"classifier": clf, "strategy": strategy, "method": method, "n_seeds": len(rs)}
+        for key in ("test_accuracy", "test_macro_f1", "auc_accuracy", "mean_annotation_s",
+                    "mean_mixture_s", "mean_fit_s", "mean_query_s"):
+            vals = np.asarray([r[key] for r in rs], dtype=float)
+            row[key] = float(vals.mean())
+            row[key + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        row["final_labeled"] = rs[0]["n_labeled"]
+        rows.append(row)
+    return rows
+
+
+def print_table(rows):
+    head = (f"{'classifier':<10} {'strategy':<10} {'method':<16} {'acc':>13} {'macro-F1':>13} "
+            f"{'AUC':>7} {'paper':>6} {'s/round ann|mix|fit|query':>28}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        paper = PAPER.get(r["method"])
+        print(f"{r['classifier']:<10} {r['strategy']:<10} {r['method']:<16} "
+              f"{r['test_accuracy']:.3f}±{r['test_accuracy_sd']:.3f} "
+              f"{r['test_macro_f1']:.3f}±{r['test_macro_f1_sd']:.3f} "
+              f"{r['auc_accuracy']:>7.3f} {'' if paper is None else f'{paper:.3f}':>6} "
+              f"{r['mean_annotation_s']:>6.2f}|{r['mean_mixture_s']:.2f}|"
+              f"{r['mean_fit_s']:.2f}|{r['mean_query_s']:.2f}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--recordings", default=os.environ.get(
+        "SKMOLLAL_RECORDINGS", str(REPO.parent / "shared" / "data" / "llm-recordings")))
+    p.add_argument("--task", default="trec")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--strategies", nargs="+", default=["random", "entropy", "coreset"])
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="default: oracle, each single LLM, and " + ", ".join(METHODS[1:]))
+    p.add_argument("--classifier", choices=["mlp", "finetune"], default="mlp")
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--batch", type=int, default=50)
+    p.add_argument("--seed-size", type=int, default=50)
+    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("--pool-size", type=int, default=None)
+    p.add_argument("--output", default=str(REPO / "benchmarks" / "results" /
+                                           "active_learning.json"))
+    p.add_argument("--plot", default=None, help="PNG path (default: next to --output)")
+    p.add_argument("--embed-cache", default=str(REPO / "benchmarks" / "results" / "embeddings"))
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--final-only", action="store_true",
+                   help="evaluate on the test split only after the last round (no learning "
+                        "curve; saves a test-set pass per round, e.g. when fine-tuning)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("skmollal").setLevel(logging.WARNING)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from skmollal.datasets import load_recordings
+
+    rec = load_recordings(args.recordings, args.task)
+    methods = args.methods or (["oracle"] + [f"llm:{n}" for n in rec.annotator_names]
+                               + METHODS[1:])
+    E = None if args.classifier == "finetune" else embed_all(rec.texts, args.embed_cache)
+    out_path = Path(args.output)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for seed in args.seeds:
+        for strategy in args.strategies:
+            for method in methods:
+                r = run_one(args, rec, E, seed, strategy, method)
+                runs.append(r)
+                logger.info("seed %d %-8s %-15s acc %.3f f1 %.3f auc %.3f (%.0f s)", seed,
+                            strategy, method, r["test_accuracy"], r["test_macro_f1"],
+                            r["auc_accuracy"], r["wall_s"])
+                rows = summarise(runs)
+                out_path.write_text(json.dumps({"config": vars(args), "summary": rows,
+                                                "runs": runs}, indent=1))
+    rows = summarise(runs)
+    print_table(rows)
+    plot = Path(args.plot) if args.plot else out_path.with_suffix(".png")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(args.strategies), figsize=(6 * len(args.strategies), 4),
+                                 squeeze=False)
+        for ax, strategy in zip(axes[0], args.strategies):
+            curves = {}
+            for r in runs:
+                if r["strategy"] == strategy:
+                    curves.setdefault(r["method"], []).append(r["history"])
+            plot_learning_curve(curves, ax=ax, title=f"{args.task} / {strategy} / "
+                                f"{args.classifier}")
+        fig.tight_layout()
+        fig.savefig(plot, dpi=120)
+        print(f"plot: {plot}")
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("plot failed: %s", exc)
+    print(f"json: {out_path}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

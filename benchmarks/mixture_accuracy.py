@@ -1,0 +1,174 @@
+"""Held-out accuracy of label fusion methods on recorded LLM panels.
+
+For every task and seed: 20% of rows are held out for evaluation; each method gets 50 gold
+labels drawn from the other 80% (the rest of the 80% is unlabeled, y = -1) and is judged on
+the held-out rows only. No method sees held-out gold labels; nothing is tuned on them.
+
+Usage::
+
+    .venv/bin/python benchmarks/mixture_accuracy.py --seeds 5 --tasks trec imdb
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from skmollal.baselines import BestSingleLLM, DawidSkene, MajorityVote, MeanProbability
+from skmollal.datasets import load_recordings
+from skmollal.mixture import MixtureOfLLMsAnnotator
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_RECORDINGS = HERE.parent.parent / "shared" / "data" / "llm-recordings"
+
+
+class ReferenceMoLAM:
+    """Reference-style MoLAM: one XGBoost ``binary:logistic`` per class on flat signals,
+    self-training at 0.9, no gold-based model selection."""
+
+    def __init__(self, threshold=0.9, max_iter=10, seed=0):
+        self.threshold, self.max_iter, self.seed = threshold, max_iter, seed
+
+    def _proba(self, X):
+        p = np.column_stack([
+            m.predict_proba(X)[:, 1] if m is not None else np.zeros(len(X)) for m in self.models
+        ])
+        return p
+
+    def fit(self, S, y):
+        from xgboost import XGBClassifier  # optional extra, imported lazily
+
+        X = S.reshape(len(S), -1)
+        self.C = S.shape[3]
+        y = y.copy()
+        for _ in range(self.max_iter + 1):
+            known = y >= 0
+            self.models = []
+            for c in range(self.C):
+                t = (y[known] == c).astype(int)
+                if t.min() == t.max():
+                    self.models.append(None)
+                    continue
+                m = XGBClassifier(objective="binary:logistic", n_estimators=100, max_depth=3,
+                                  random_state=self.seed, n_jobs=1, verbosity=0)
+                self.models.append(m.fit(X[known], t))
+            if known.all():
+                break
+            p = self._proba(X[~known])
+            conf = p.max(axis=1) >= self.threshold
+            if not conf.any():
+                break
+            y[np.flatnonzero(~known)[conf]] = p[conf].argmax(axis=1)
+        return self
+
+    def predict(self, S):
+        return self._proba(S.reshape(len(S), -1)).argmax(axis=1)
+
+
+def methods(names, seed):
+    out = {f"llm:{n}": None for n in names}
+    out.update({
+        "majority_vote": MajorityVote(),
+        "mean_probability": MeanProbability(),
+        "best_single_llm": BestSingleLLM(),
+        "dawid_skene": DawidSkene(),
+        "reference_molam_xgb": ReferenceMoLAM(seed=seed),
+        "ours": MixtureOfLLMsAnnotator(),
+    })
+    return out
+
+
+def run_task(bunch, task, seeds, n_gold):
+    S, y = bunch.signals, bunch.target
+    rows = []
+    for seed in range(seeds):
+        idx = np.arange(len(y))
+        pool, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=y)
+        rng = np.random.default_rng(seed)
+        gold = rng.choice(pool, size=n_gold, replace=False)
+        y_pool = np.full(len(pool), -1)
+        pos = {r: i for i, r in enumerate(pool)}
+        for g in gold:
+            y_pool[pos[g]] = y[g]
+        for name, method in methods(bunch.annotator_names, seed).items():
+            t0 = time.perf_counter()
+            if method is None:  # single LLM: its vote argmax
+                j = bunch.annotator_names.index(name.split(":", 1)[1])
+                pred = S[test, j, 1].argmax(axis=1)
+            else:
+                method.fit(S[pool], y_pool)
+                pred = method.predict(S[test])
+            rows.append({
+                "task": task, "seed": seed, "method": name,
+                "accuracy": float(accuracy_score(y[test], pred)),
+                "macro_f1": float(f1_score(y[test], pred, average="macro")),
+                "seconds": time.perf_counter() - t0,
+            })
+    return rows
+
+
+def summarise(rows):
+    table = {}
+    for r in rows:
+        table.setdefault((r["task"], r["method"]), []).append(r)
+    return [
+        {"task": t, "method": m,
+         "accuracy_mean": float(np.mean([r["accuracy"] for r in rs])),
+         "accuracy_std": float(np.std([r["accuracy"] for r in rs])),
+         "macro_f1_mean": float(np.mean([r["macro_f1"] for r in rs])),
+         "n_seeds": len(rs)}
+        for (t, m), rs in table.items()
+    ]
+
+
+def plot(summary, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({s["task"] for s in summary})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        ss = [s for s in summary if s["task"] == task]
+        ax.barh([s["method"] for s in ss], [s["accuracy_mean"] for s in ss],
+                xerr=[s["accuracy_std"] for s in ss],
+                color=["tab:red" if s["method"] == "ours" else "tab:blue" for s in ss])
+        lo = min(s["accuracy_mean"] for s in ss)
+        ax.set_xlim(max(0.0, lo - 0.05), 1.0)
+        ax.set_title(f"{task}: held-out accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--tasks", nargs="+", default=["trec", "imdb"])
+    ap.add_argument("--recordings", default=str(DEFAULT_RECORDINGS))
+    ap.add_argument("--n-gold", type=int, default=50)
+    ap.add_argument("--out", default=str(HERE / "results" / "mixture_accuracy.json"))
+    args = ap.parse_args(argv)
+    rows = []
+    for task in args.tasks:
+        rows += run_task(load_recordings(args.recordings, task), task, args.seeds, args.n_gold)
+    summary = summarise(rows)
+    print(f"{'task':6} {'method':22} {'acc mean':>9} {'acc std':>8} {'macroF1':>8}")
+    for s in summary:
+        print(f"{s['task']:6} {s['method']:22} {s['accuracy_mean']:9.4f} "
+              f"{s['accuracy_std']:8.4f} {s['macro_f1_mean']:8.4f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": rows}, indent=1))
+    png = out.with_suffix(".png")
+    plot(summary, png)
+    print(f"wrote {out} and {png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Active learning: a modAL-compatible learner, query strategies and the MoLLIA loop."""
+from .classifier import MoLLIAClassifier
+from .history import area_under_curve, history_to_frame, plot_learning_curve
+from .learner import ActiveLearner
+from .mollia import MoLLIALoop, annotate_signals, panel_labels
+from .strategies import (
+    STRATEGIES,
+    bemps_sampling,
+    coreset_sampling,
+    get_strategy,
+    least_confidence,
+    margin_sampling,
+    max_entropy,
+    mc_dropout_proba,
+    noise_stability_sampling,
+    random_sampling,
+)
+
+__all__ = [
+    "ActiveLearner",
+    "MoLLIAClassifier",
+    "MoLLIALoop",
+    "STRATEGIES",
+    "annotate_signals",
+    "area_under_curve",
+    "bemps_sampling",
+    "coreset_sampling",
+    "get_strategy",
+    "history_to_frame",
+    "least_confidence",
+    "margin_sampling",
+    "max_entropy",
+    "mc_dropout_proba",
+    "noise_stability_sampling",
+    "panel_labels",
+    "plot_learning_curve",
+    "random_sampling",
+]

@@ -1,0 +1,201 @@
+"""The whole MoLLIA loop as one scikit-learn classifier."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from .mollia import MoLLIALoop, check_texts, full_proba, panel_labels
+
+__all__ = ["MoLLIAClassifier"]
+
+logger = logging.getLogger(__name__)
+
+
+class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
+    """Text classifier trained by Mixture-of-LLMs-in-the-loop active learning.
+
+    ``fit(texts, y)`` treats rows with ``y != -1`` as the gold seed and the others as the
+    unlabeled pool: for ``n_rounds`` rounds it queries ``batch_size`` pool texts with
+    ``strategy``, has the LLM panel annotate them, labels them with the mixture model, and
+    retrains the noise-robust classifier (see :class:`MoLLIALoop`). Gold labels outside the
+    seed are never used.
+
+    Parameters
+    ----------
+    annotators : LLMPanel or list of annotators
+        The LLM panel. Its ``labels`` define the classes: ``y`` holds indices into them.
+    featurizer : transformer or None, default=None
+        Texts -> features. None means :class:`~skmollal.featurizers.SentenceEmbedder` (MiniLM).
+    classifier : classifier or None, default=None
+        Trained each round on the features. None means
+        :class:`~skmollal.negative_learning.NegativeLearningClassifier`.
+    mixture : estimator or None, default=None
+        Fuses the LLM signals. None means :class:`~skmollal.mixture.MixtureOfLLMsAnnotator`.
+    strategy : str or callable, default="random"
+        Query strategy (see :mod:`skmollal.active_learning.strategies`).
+    n_rounds : int, default=9
+    batch_size : int, default=50
+    discrepancy_weight : float or None, default=0.5
+        Weight of rows whose mixture label disagrees with the classifier; None: all 1.
+    nl_start, nl_step : float, default=0.4, 0.06
+        Negative-learning weight ``nl_start + nl_step * r`` in the r-th annotated round
+        (r = 0, 1, ...).
+    nl_threshold : float or None, default=0.001
+        Mean LLM probability at or below which a class is a negative label; None turns
+        negative learning off.
+    soft_labels : bool, default=False
+        Train on the mixture's probabilities rather than its labels.
+    output_dir : str or None, default=None
+        Save the loop's state there after every round; a later ``fit`` with the same data
+        resumes it without re-annotating.
+    random_state : int or None, default=None
+    show_progress : bool, default=False
+
+    Attributes
+    ----------
+    classes_ : ndarray of int
+        ``arange(n_classes)``.
+    target_names_ : list of str
+        The panel's labels.
+    featurizer_, classifier_, mixture_ : fitted estimators
+    history_ : list of dict
+        Per-round record (labeled count, LLM calls, times).
+    n_llm_calls_ : int
+        Texts x LLMs annotated.
+
+    Notes
+    -----
+    ``sklearn.utils.estimator_checks.check_estimator`` cannot run most of its checks on this
+    estimator: it needs an LLM panel (no default can be built) and takes texts, while the
+    checks feed numeric matrices. The checks about parameters (defaults constructible,
+    ``get_params`` / ``set_params`` invariance, no attributes set in ``__init__``, ``clone``)
+    pass, and so does ``check_estimators_unfitted``; see ``tests/test_mollia_classifier.py``.
+    (``check_estimator`` itself runs only ``check_estimator_cloneable`` here, because the
+    estimator's tags say it takes strings, not 2-d arrays.) ``GridSearchCV`` works with a
+    ``PredefinedSplit`` whose test fold is a gold dev set; use ``refit=False`` (or refit
+    yourself without the dev rows), since refitting on all rows would make the dev labels
+    part of the seed.
+    """
+
+    def __init__(self, annotators=None, featurizer=None, classifier=None, mixture=None,
+                 strategy="random", n_rounds: int = 9, batch_size: int = 50,
+                 discrepancy_weight: float | None = 0.5, nl_start: float = 0.4,
+                 nl_step: float = 0.06, nl_threshold: float | None = 0.001,
+                 soft_labels: bool = False, output_dir=None, random_state=None,
+                 show_progress: bool = False) -> None:
+        self.annotators = annotators
+        self.featurizer = featurizer
+        self.classifier = classifier
+        self.mixture = mixture
+        self.strategy = strategy
+        self.n_rounds = n_rounds
+        self.batch_size = batch_size
+        self.discrepancy_weight = discrepancy_weight
+        self.nl_start = nl_start
+        self.nl_step = nl_step
+        self.nl_threshold = nl_threshold
+        self.soft_labels = soft_labels
+        self.output_dir = output_dir
+        self.random_state = random_state
+        self.show_progress = show_progress
+
+    # ------------------------------------------------------------------ building blocks
+    def _make_featurizer(self):
+        if self.featurizer is None:
+            from ..featurizers import SentenceEmbedder
+
+            return SentenceEmbedder()
+        return clone(self.featurizer)
+
+    def _make_classifier(self):
+        if self.classifier is None:
+            from ..negative_learning import NegativeLearningClassifier
+
+            kwargs = {}
+            if self.random_state is not None and "random_state" in \
+                    NegativeLearningClassifier().get_params():
+                kwargs["random_state"] = self.random_state
+            return NegativeLearningClassifier(**kwargs)
+        return clone(self.classifier)
+
+    def _schedule(self, round_: int) -> float:
+        return float(self.nl_start + self.nl_step * round_)
+
+    # ------------------------------------------------------------------ sklearn API
+    def fit(self, X, y) -> "MoLLIAClassifier":
+        """Run the loop.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Seed and pool texts.
+        y : array-like of int, shape (n_texts,)
+            Class index (into the panel's labels) for seed rows, -1 for pool rows.
+        """
+        if self.annotators is None:
+            raise ValueError("MoLLIAClassifier needs annotators (an LLMPanel or a list of "
+                             "annotators)")
+        texts = check_texts(X, "X")
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(texts):
+            raise ValueError(f"y must be 1-d with one entry per text ({len(texts)}); "
+                             f"got shape {y.shape}")
+        for name, low, kind in (("n_rounds", 0, "non-negative"), ("batch_size", 1, "positive")):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be a {kind} integer; got {value!r}")
+        self.target_names_ = panel_labels(self.annotators)
+        self.classes_ = np.arange(len(self.target_names_))
+        self.featurizer_ = self._make_featurizer()
+        features = self.featurizer_.fit_transform(texts)
+        loop = MoLLIALoop(
+            self._make_classifier(), self.annotators, features, y, texts=texts,
+            mixture=self.mixture, strategy=self.strategy, batch_size=self.batch_size,
+            discrepancy_weight=self.discrepancy_weight, nl_weight=self._schedule,
+            nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
+            output_dir=self.output_dir, random_state=self.random_state,
+            show_progress=self.show_progress,
+        )
+        loop.run(self.n_rounds)
+        self.classifier_ = loop.estimator
+        self.mixture_ = loop.mixture_
+        self.history_ = loop.history
+        self.n_llm_calls_ = loop.llm_calls
+        self.training_rows_ = loop.training_rows()
+        return self
+
+    def _features(self, X):
+        check_is_fitted(self, "classifier_")
+        return self.featurizer_.transform(check_texts(X, "X"))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n_texts, n_classes)``."""
+        features = self._features(X)
+        return full_proba(self.classifier_, features, len(self.classes_))
+
+    def predict(self, X) -> np.ndarray:
+        """Class indices (into ``target_names_``)."""
+        check_is_fitted(self, "classifier_")
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on the rows with ``y != -1`` (rows marked -1 are ignored)."""
+        y = np.asarray(y)
+        keep = y != -1
+        if not keep.any():
+            raise ValueError("score: every row of y is -1; give gold labels to score on")
+        texts = [t for t, k in zip(check_texts(X, "X"), keep) if k]
+        w = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        from sklearn.metrics import accuracy_score
+
+        return float(accuracy_score(y[keep], self.predict(texts), sample_weight=w))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = True
+        return tags

@@ -1,0 +1,456 @@
+"""A persistent annotation cache: never pay twice for the same LLM annotation.
+
+:class:`AnnotationCache` is a small SQLite database (WAL mode, so several processes can read
+and write it at once) that maps ``sha256(annotator identity, text)`` to the annotation of
+that text: probabilities, votes, raw answers and the abstention flag.
+
+:class:`CachedAnnotator` wraps any annotator that has an ``identity()``. It annotates only the
+texts the cache misses, in batches, and commits every batch as soon as it returns, before
+anything uses it: an interrupted run keeps every finished batch, and a re-run annotates only
+what is left.
+
+The default database is ``$SKMOLLAL_CACHE/annotations.sqlite`` when the ``SKMOLLAL_CACHE``
+environment variable names a folder, else ``~/.cache/skmollal/annotations.sqlite``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .base import AnnotationResult
+
+__all__ = ["AnnotationCache", "CachedAnnotator", "default_cache_path", "cache_key"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS annotations (
+    key TEXT PRIMARY KEY,
+    identity_sha TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+_INDEX = "CREATE INDEX IF NOT EXISTS annotations_identity ON annotations(identity_sha)"
+#: SQLite's default limit on host parameters is 999 in old builds; stay below it.
+_CHUNK = 500
+
+
+def default_cache_path() -> Path:
+    """Where the cache lives by default.
+
+    ``$SKMOLLAL_CACHE/annotations.sqlite`` if the environment variable is set, else
+    ``~/.cache/skmollal/annotations.sqlite``.
+    """
+    root = os.environ.get("SKMOLLAL_CACHE")
+    folder = Path(root).expanduser() if root else Path.home() / ".cache" / "skmollal"
+    return folder / "annotations.sqlite"
+
+
+def cache_key(identity: str, text: str) -> str:
+    """The cache key of ``text`` annotated by the annotator with ``identity``.
+
+    Parameters
+    ----------
+    identity : str
+        The annotator's ``identity()`` (model, prompt and sampling settings).
+    text : str
+        The annotated text.
+
+    Returns
+    -------
+    str
+        A SHA-256 hex digest.
+    """
+    payload = json.dumps([identity, text], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _identity_sha(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+class AnnotationCache:
+    """SQLite store of annotations, shared safely between threads and processes.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The database file; created (with its folder) on first use. Defaults to
+        :func:`default_cache_path`. ``":memory:"`` gives a private in-memory cache (one per
+        thread; not shared with other processes).
+    timeout : float, default=60.0
+        Seconds a writer waits for another process's write lock (SQLite busy timeout).
+
+    Notes
+    -----
+    The cache pickles as its path only, so it can travel to joblib / dask workers; each
+    process and thread opens its own connection.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skmollal.annotators.base import AnnotationResult
+    >>> cache = AnnotationCache(os.path.join(tempfile.mkdtemp(), "a.sqlite"))
+    >>> res = AnnotationResult(np.array([[.9, .1]]), np.array([[1., 0.]]), [["pos"]])
+    >>> cache.put("model-v1", ["great"], res)
+    >>> sorted(cache.get("model-v1", ["great", "dull"]))
+    [0]
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0) -> None:
+        self.path = default_cache_path() if path is None else path
+        self.timeout = timeout
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ connection
+    @property
+    def _in_memory(self) -> bool:
+        return os.fspath(self.path) == ":memory:"
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        if not self._in_memory:
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        target = os.fspath(self.path) if self._in_memory else os.fspath(Path(self.path).expanduser())
+        conn = sqlite3.connect(target, timeout=self.timeout, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        # Switching to WAL needs a moment of exclusive access: retry while another process
+        # is creating the same database.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if not self._in_memory:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(_SCHEMA)
+                conn.execute(_INDEX)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    conn.close()
+                    raise OSError(f"AnnotationCache: cannot open {self.path}: {exc}") from exc
+                time.sleep(0.05)
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (it reopens on next use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            conn.close()
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "timeout": self.timeout}
+
+    def __setstate__(self, state: dict) -> None:
+        self.path = state["path"]
+        self.timeout = state["timeout"]
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"AnnotationCache(path={os.fspath(self.path)!r})"
+
+    # ------------------------------------------------------------------ reading / writing
+    def get(self, identity: str, texts: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """Cached annotations of ``texts`` by the annotator with ``identity``.
+
+        Returns
+        -------
+        dict of int to dict
+            For every index of ``texts`` that is cached: ``{"probs", "votes", "raw_answers",
+            "abstained"}``. Missing texts are absent.
+        """
+        keys = [cache_key(identity, t) for t in texts]
+        wanted: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            wanted.setdefault(k, []).append(i)
+        found: dict[int, dict[str, Any]] = {}
+        conn = self._connect()
+        unique = list(wanted)
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start: start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, value FROM annotations WHERE key IN ({marks})", chunk
+            ).fetchall()
+            for key, value in rows:
+                record = json.loads(value)
+                for i in wanted[key]:
+                    found[i] = record
+        return found
+
+    def put(self, identity: str, texts: Sequence[str], result: AnnotationResult) -> None:
+        """Store ``result`` (one row per text of ``texts``) in one committed transaction."""
+        if len(texts) != len(result):
+            raise ValueError(
+                f"AnnotationCache.put: {len(texts)} texts but {len(result)} annotation rows"
+            )
+        raw = result.raw_answers if result.raw_answers else [[] for _ in texts]
+        ident_sha = _identity_sha(identity)
+        now = time.time()
+        rows = []
+        for i, text in enumerate(texts):
+            value = {
+                "probs": [float(x) for x in result.probs[i]],
+                "votes": [float(x) for x in result.votes[i]],
+                "raw_answers": [str(a) for a in raw[i]],
+                "abstained": bool(result.abstained[i]),
+            }
+            rows.append((cache_key(identity, text), ident_sha, json.dumps(value), now))
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR REPLACE INTO annotations (key, identity_sha, value, created) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def count(self, identity: str | None = None) -> int:
+        """Number of cached annotations (of one annotator when ``identity`` is given)."""
+        conn = self._connect()
+        if identity is None:
+            return conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
+        return conn.execute(
+            "SELECT COUNT(*) FROM annotations WHERE identity_sha = ?", (_identity_sha(identity),)
+        ).fetchone()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def clear(self, identity: str | None = None) -> int:
+        """Delete cached annotations (of one annotator when ``identity`` is given).
+
+        Returns the number of rows deleted.
+        """
+        conn = self._connect()
+        if identity is None:
+            cur = conn.execute("DELETE FROM annotations")
+        else:
+            cur = conn.execute(
+                "DELETE FROM annotations WHERE identity_sha = ?", (_identity_sha(identity),)
+            )
+        return cur.rowcount
+
+
+def _check_texts(texts: Any, where: str) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError(f"{where}: texts must be a sequence of str, not one str")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(
+            f"{where}: texts must be a sequence of str, got {type(texts).__name__}"
+        ) from None
+    if not texts:
+        raise ValueError(f"{where}: texts is empty; nothing to annotate")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{where}: text {i} is a {type(text).__name__}, not a str")
+    return texts
+
+
+def _batches(n: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, size):
+        yield start, min(start + size, n)
+
+
+class CachedAnnotator:
+    """An annotator that looks every text up in an :class:`AnnotationCache` first.
+
+    Only the texts the cache misses go to the wrapped annotator (each distinct text once),
+    in batches of ``batch_size``; each batch is committed to the cache as soon as it
+    returns. If the wrapped annotator fails on a later batch, the earlier batches stay
+    cached and the error is re-raised with a note saying how much was saved; rows of the
+    failed batch that the annotator attached to its exception (``exc.partial`` with
+    ``exc.completed`` indices, as the OpenAI-compatible annotator does) are saved too.
+
+    Parameters
+    ----------
+    annotator : annotator
+        Anything with ``name``, ``labels``, ``identity()`` and ``annotate(texts)``.
+    cache : AnnotationCache or str or path-like, optional
+        The cache, or a database path for one. Defaults to ``AnnotationCache()``.
+    batch_size : int, default=32
+        Texts per call of the wrapped annotator.
+    show_progress : bool, default=False
+        Show a tqdm bar over the batches.
+
+    Attributes
+    ----------
+    n_hits_ : int
+        Texts answered from the cache by the last :meth:`annotate` call.
+    n_annotated_ : int
+        Texts the wrapped annotator annotated in the last call.
+    n_annotated_total_ : int
+        Texts the wrapped annotator annotated over this object's lifetime.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from skmollal.testing.fake import FakeAnnotator
+    >>> cache = AnnotationCache(os.path.join(tempfile.mkdtemp(), "a.sqlite"))
+    >>> cached = CachedAnnotator(FakeAnnotator(["pos", "neg"]), cache)
+    >>> _ = cached.annotate(["good", "bad"]); cached.n_annotated_
+    2
+    >>> _ = cached.annotate(["good", "bad", "meh"]); cached.n_annotated_, cached.n_hits_
+    (1, 2)
+    """
+
+    def __init__(self, annotator: Any, cache: AnnotationCache | str | os.PathLike | None = None,
+                 batch_size: int = 32, show_progress: bool = False) -> None:
+        identity = getattr(annotator, "identity", None)
+        if not callable(identity):
+            raise TypeError(
+                f"CachedAnnotator: annotator {getattr(annotator, 'name', annotator)!r} has no "
+                "identity() method, so its annotations cannot be keyed safely"
+            )
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"CachedAnnotator: batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(cache, AnnotationCache):
+            cache = AnnotationCache(cache)
+        self.annotator = annotator
+        self.cache = cache
+        self.batch_size = int(batch_size)
+        self.show_progress = show_progress
+        self.n_hits_ = 0
+        self.n_annotated_ = 0
+        self.n_annotated_total_ = 0
+        self._identity: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The wrapped annotator's name."""
+        return self.annotator.name
+
+    @property
+    def labels(self) -> Sequence[str]:
+        """The wrapped annotator's labels."""
+        return self.annotator.labels
+
+    def identity(self) -> str:
+        """The wrapped annotator's identity (cached results are identical to its own)."""
+        if self._identity is None:
+            ident = self.annotator.identity()
+            if not isinstance(ident, str) or not ident:
+                raise TypeError(
+                    f"CachedAnnotator: {self.name}.identity() must return a non-empty str"
+                )
+            self._identity = ident
+        return self._identity
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"CachedAnnotator({self.annotator!r}, cache={self.cache!r})"
+
+    def _save_partial(self, identity: str, batch: list[str], exc: BaseException) -> int:
+        """Commit the rows an annotator finished before failing.
+
+        An annotator may attach them to its exception as ``partial`` (an AnnotationResult)
+        and ``completed`` (their indices into the batch), as
+        :class:`~skmollal.annotators.openai.OpenAICompatibleAnnotator` does.
+        """
+        partial = getattr(exc, "partial", None)
+        completed = list(getattr(exc, "completed", None) or [])
+        if partial is None or not completed or len(partial) != len(completed):
+            return 0
+        try:
+            self.cache.put(identity, [batch[i] for i in completed], partial)
+        except Exception:  # noqa: BLE001 - never hide the original error
+            logger.exception("%s: could not save the partial batch", self.name)
+            return 0
+        self.n_annotated_total_ += len(completed)
+        return len(completed)
+
+    def annotate(self, texts: Sequence[str]) -> AnnotationResult:
+        """Annotate ``texts`` from the cache, asking the wrapped annotator only for misses.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad ``texts`` (the index is named).
+        Exception
+            Whatever the wrapped annotator raised on a batch, with a note naming the texts of
+            the failed batch; every earlier batch is already committed to the cache.
+        """
+        where = f"{self.name} (cached)"
+        texts = _check_texts(texts, where)
+        identity = self.identity()
+        found = self.cache.get(identity, texts)
+        first_index: dict[str, int] = {}
+        for i, text in enumerate(texts):
+            if i not in found:
+                first_index.setdefault(text, i)
+        misses = list(first_index)
+        self.n_hits_ = len(found)
+        self.n_annotated_ = 0
+        if misses:
+            logger.info("%s: %d cached, annotating %d texts", self.name, len(found), len(misses))
+            starts = list(_batches(len(misses), self.batch_size))
+            if self.show_progress and len(starts) > 1:
+                from tqdm.auto import tqdm
+
+                starts = tqdm(starts, desc=f"{self.name}: annotating", unit="batch", leave=False)
+            for start, stop in starts:
+                batch = misses[start:stop]
+                try:
+                    result = self.annotator.annotate(batch)
+                    if len(result) != len(batch):
+                        raise RuntimeError(
+                            f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
+                        )
+                except Exception as exc:
+                    saved = self._save_partial(identity, batch, exc)
+                    indices = [first_index[t] for t in batch]
+                    exc.add_note(
+                        f"{where}: failed on the batch of texts {indices[0]}..{indices[-1]} "
+                        f"(indices into this call); {self.n_annotated_} texts annotated before "
+                        f"it and {saved} finished texts of the batch are saved in the cache"
+                    )
+                    raise
+                self.cache.put(identity, batch, result)
+                raw = result.raw_answers if result.raw_answers else [[] for _ in batch]
+                for j, text in enumerate(batch):
+                    found[first_index[text]] = {
+                        "probs": result.probs[j], "votes": result.votes[j],
+                        "raw_answers": list(raw[j]), "abstained": bool(result.abstained[j]),
+                    }
+                self.n_annotated_ += len(batch)
+                self.n_annotated_total_ += len(batch)
+        rows = []
+        by_text = {}
+        for i, text in enumerate(texts):
+            record = found.get(i)
+            if record is None:  # a duplicate of a text annotated in this call
+                record = by_text[text]
+            by_text.setdefault(text, record)
+            rows.append(record)
+        n_classes = len(self.labels)
+        probs = np.asarray([r["probs"] for r in rows], dtype=float).reshape(len(rows), n_classes)
+        votes = np.asarray([r["votes"] for r in rows], dtype=float).reshape(len(rows), n_classes)
+        return AnnotationResult(
+            probs=probs,
+            votes=votes,
+            raw_answers=[list(r["raw_answers"]) for r in rows],
+            abstained=np.asarray([r["abstained"] for r in rows], dtype=bool),
+        )

@@ -1,0 +1,673 @@
+"""Annotate texts with a local Hugging Face causal language model.
+
+:class:`TransformersAnnotator` gives, for every text,
+
+* ``probs``: the probability of each class name's *full* token sequence as the model's
+  answer, normalised over the label set. One prefill per text (batched, left-padded, the
+  prompts' common prefix such as instruction and few-shot examples run once per batch); the
+  first label token is read off the prefill's last logits, and the prompt's KV cache is then
+  repeated over the labels of two or more tokens, whose remaining tokens run in one batched
+  pass (:func:`score_label_sequences`). Several surface forms of a label
+  (``human``/``Human``) add up to the class's mass.
+* ``votes``: ``vote_mode="sample"`` draws ``n_votes`` answers from ``probs`` with the
+  temperature and top-p applied at the level of whole answers (no extra forward passes);
+  ``vote_mode="generate"`` samples ``n_votes`` real generations of at most ``max_new_tokens``
+  tokens and maps them to classes with :func:`~skmollal.annotators.parsing.parse_label`
+  (the faithful, slower path).
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+
+from .base import AnnotationResult
+from .parsing import vote_distribution
+from .task import AnnotationTask
+
+__all__ = [
+    "TransformersAnnotator",
+    "score_label_sequences",
+    "sample_votes",
+    "sharpen",
+]
+
+logger = logging.getLogger(__name__)
+
+VOTE_MODES = ("sample", "generate")
+
+
+# ----------------------------------------------------------------------------- pure helpers
+def sharpen(probs: np.ndarray, temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:
+    """Apply temperature and nucleus (top-p) truncation to class distributions.
+
+    Parameters
+    ----------
+    probs : ndarray of shape (n, C) or (C,)
+        Class distributions (rows sum to 1).
+    temperature : float, default=1.0
+        ``p ** (1 / temperature)``, renormalised; ``<= 0`` puts all mass on the argmax.
+    top_p : float, default=1.0
+        Keep the smallest set of most probable classes whose mass reaches ``top_p`` (at least
+        one class), renormalise.
+
+    Returns
+    -------
+    ndarray of the shape of ``probs``
+    """
+    p = np.atleast_2d(np.asarray(probs, dtype=float))
+    if temperature <= 0:
+        out = np.zeros_like(p)
+        out[np.arange(len(p)), p.argmax(axis=1)] = 1.0
+    else:
+        logp = np.log(np.clip(p, 1e-300, None)) / temperature
+        logp -= logp.max(axis=1, keepdims=True)
+        out = np.exp(logp) * (p > 0)
+        out /= out.sum(axis=1, keepdims=True)
+    if top_p < 1.0:
+        order = np.argsort(-out, axis=1, kind="stable")
+        sorted_p = np.take_along_axis(out, order, axis=1)
+        before = np.cumsum(sorted_p, axis=1) - sorted_p  # mass of strictly better classes
+        keep_sorted = before < top_p
+        keep_sorted[:, 0] = True
+        keep = np.zeros_like(keep_sorted)
+        np.put_along_axis(keep, order, keep_sorted, axis=1)
+        out = out * keep
+        out /= out.sum(axis=1, keepdims=True)
+    return out.reshape(np.shape(probs))
+
+
+def sample_votes(
+    probs: np.ndarray, n_votes: int, rngs: Sequence[np.random.Generator]
+) -> np.ndarray:
+    """Vote shares of ``n_votes`` answers drawn per row of ``probs`` (one generator per row)."""
+    probs = np.asarray(probs, dtype=float)
+    counts = np.stack([rng.multinomial(n_votes, row / row.sum()) for rng, row in zip(rngs, probs)])
+    return counts / float(n_votes)
+
+
+def _forward_cache_kwarg(model: Any) -> str:
+    """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _output_cache(outputs: Any) -> Any:
+    cache = getattr(outputs, "cache", None)
+    return cache if cache is not None else getattr(outputs, "past_key_values", None)
+
+
+def score_label_sequences(
+    model: Any,
+    prompt_ids: Sequence[Sequence[int]],
+    label_ids: Sequence[Sequence[int]],
+    pad_token_id: int = 0,
+    min_shared_prefix: int = 8,
+) -> np.ndarray:
+    """Log-probability of each label token sequence as the continuation of each prompt.
+
+    One forward pass over the left-padded prompts fills the KV cache; the cache is repeated
+    ``len(label_ids)`` times along the batch and all label sequences (right-padded) run in a
+    second forward pass that reuses it. Position ids follow the real (unpadded) tokens, so the
+    result equals scoring every ``prompt + label`` on its own.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    prompt_ids : sequence of sequence of int
+        Token ids of each prompt (B prompts, any lengths >= 1).
+    label_ids : sequence of sequence of int
+        Token ids of each candidate answer (S sequences, any lengths >= 1).
+    pad_token_id : int, default=0
+        Id written into padded slots (they are masked out).
+    min_shared_prefix : int, default=8
+        When all prompts start with at least this many identical tokens (the instruction
+        and few-shot examples), that prefix is run once and its cache repeated over the
+        prompts; the rest of each prompt follows it (padding then sits in the middle,
+        masked, with positions counting real tokens only).
+
+    Returns
+    -------
+    ndarray of shape (B, S), float64
+        ``log p(label_s | prompt_b)``, summed over the label's tokens.
+    """
+    import torch
+
+    if not prompt_ids or not label_ids:
+        raise ValueError("score_label_sequences: needs at least one prompt and one label")
+    if any(len(p) == 0 for p in prompt_ids) or any(len(s) == 0 for s in label_ids):
+        raise ValueError("score_label_sequences: prompts and labels must be non-empty")
+    device = next(model.parameters()).device
+    n_prompts, n_labels = len(prompt_ids), len(label_ids)
+    prompt_ids = [list(p) for p in prompt_ids]
+    plen = torch.tensor([len(p) for p in prompt_ids], device=device)
+    cache_kw = _forward_cache_kwarg(model)
+    # Tokens every prompt starts with (instruction, few-shot examples) run once, not B times;
+    # each prompt keeps at least one token of its own so its last logits come out.
+    shared = 0
+    if n_prompts > 1:
+        shared = min(_common_prefix_length(prompt_ids), int(plen.min()) - 1)
+        if shared < min_shared_prefix:
+            shared = 0
+    lab_len = [len(s) for s in label_ids]
+    first = torch.as_tensor([s[0] for s in label_ids], device=device)
+    with torch.inference_mode():
+        cache_arg = {}
+        if shared:
+            head = model(
+                input_ids=torch.as_tensor([prompt_ids[0][:shared]], device=device),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            prefix_cache = _output_cache(head)
+            prefix_cache.batch_repeat_interleave(n_prompts)
+            cache_arg = {cache_kw: prefix_cache}
+        tails = [p[shared:] for p in prompt_ids]
+        width = max(len(t) for t in tails)
+        ids = torch.full((n_prompts, width), pad_token_id, dtype=torch.long, device=device)
+        mask = torch.zeros((n_prompts, shared + width), dtype=torch.long, device=device)
+        mask[:, :shared] = 1
+        for i, tail in enumerate(tails):  # left-pad the tails (middle padding when shared)
+            ids[i, width - len(tail):] = torch.as_tensor(tail, device=device)
+            mask[i, shared + width - len(tail):] = 1
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, shared:]
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **cache_arg,
+        )
+        total = _log_softmax_at(out.logits[:, -1, :], first[None, :].expand(n_prompts, -1))
+        # Only labels of two or more tokens need the second pass; their rows reuse the
+        # prompt's cache, repeated once per such label.
+        multi = [s for s, n in enumerate(lab_len) if n > 1]
+        if multi:
+            n_multi = len(multi)
+            rest = max(lab_len[s] for s in multi) - 1
+            cache = _output_cache(out)
+            cache.batch_repeat_interleave(n_multi)
+            cont = torch.full((n_multi, rest), pad_token_id, dtype=torch.long, device=device)
+            cont_mask = torch.zeros((n_multi, rest), dtype=torch.long, device=device)
+            targets = torch.zeros((n_multi, rest), dtype=torch.long, device=device)
+            for row, s in enumerate(multi):
+                seq = list(label_ids[s])
+                cont[row, : len(seq) - 1] = torch.as_tensor(seq[:-1], device=device)
+                cont_mask[row, : len(seq) - 1] = 1
+                targets[row, : len(seq) - 1] = torch.as_tensor(seq[1:], device=device)
+            cont = cont.repeat(n_prompts, 1)  # row b * n_multi + row
+            full_mask = torch.cat(
+                [mask.repeat_interleave(n_multi, dim=0), torch.ones_like(cont)], dim=1
+            )
+            cont_pos = plen.repeat_interleave(n_multi)[:, None] + torch.arange(
+                rest, device=device
+            )
+            out2 = model(
+                input_ids=cont,
+                attention_mask=full_mask,
+                position_ids=cont_pos,
+                use_cache=True,
+                **{cache_kw: cache},
+            )
+            picked = _log_softmax_at(out2.logits, targets.repeat(n_prompts, 1)[..., None])[..., 0]
+            picked = picked * cont_mask.repeat(n_prompts, 1)
+            total[:, multi] += picked.sum(dim=1).view(n_prompts, n_multi)
+    return total.cpu().numpy()
+
+
+def _common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
+    first, n = seqs[0], min(len(s) for s in seqs)
+    for other in seqs[1:]:
+        n = next((i for i in range(n) if other[i] != first[i]), n)
+    return n
+
+
+def _log_softmax_at(logits: Any, index: Any) -> Any:
+    """``log_softmax(logits).gather(-1, index)`` in float64, without a float64 vocab copy.
+
+    ``index`` has the dimensions of ``logits`` (last one: which entries to pick).
+    """
+    import torch
+
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    lse = torch.logsumexp(logits, dim=-1, keepdim=True)
+    return (logits.gather(-1, index) - lse).double()
+
+
+def _text_seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def _base_seed(random_state: Any) -> int:
+    """An int seed from ``random_state`` (int, None, Generator or RandomState)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(random_state, (int, np.integer)):
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31))
+    raise TypeError(f"random_state must be None, an int or a numpy generator, got {random_state!r}")
+
+
+def _label_variants(label: str) -> list[str]:
+    """Surface forms of one label that count as naming it: as given, lower, Capitalised."""
+    forms = [label, label.lower(), label[:1].upper() + label[1:].lower()]
+    return list(dict.fromkeys(forms))
+
+
+def _weights_fingerprint(model: Any, max_elements: int = 4096) -> str:
+    """Cheap digest of the weights: name, shape and a strided sample of every tensor."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1)
+        step = max(1, flat.numel() // max_elements)
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(flat[::step].float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- the annotator
+class TransformersAnnotator:
+    """An LLM annotator backed by a local Hugging Face causal language model.
+
+    Parameters
+    ----------
+    model : str or transformers.PreTrainedModel
+        A model name / local path (loaded with ``AutoModelForCausalLM.from_pretrained`` on
+        first use) or a loaded causal LM.
+    task : AnnotationTask
+        Labels, instruction and few-shot examples.
+    n_votes : int, default=10
+        Number of sampled answers per text (``k``).
+    temperature : float, default=0.7
+        Sampling temperature of the votes (``<= 0``: greedy).
+    top_p : float, default=0.9
+        Nucleus sampling mass of the votes.
+    vote_mode : {"sample", "generate"}, default="sample"
+        ``"sample"``: draw the votes from ``probs`` (with temperature and top-p applied to
+        whole answers); no extra forward passes. ``"generate"``: ``n_votes`` real sampled
+        generations per text parsed with :func:`~skmollal.annotators.parsing.parse_label`.
+    batch_size : int, default=8
+        Texts per prefill.
+    device : str or torch.device, optional
+        Where to run the model. Default: where a given model already is; for a model loaded
+        by name, ``"cuda"`` when available, else ``"cpu"``.
+    name : str, optional
+        Annotator name (reports, cache keys); default ``"<model>/<task name>"``.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the votes. With an int, each text's votes depend only on the seed and the
+        text (not on batching or on the other texts).
+    tokenizer : transformers tokenizer or str, optional
+        Needed when ``model`` is an object; defaults to ``model`` when it is a name.
+    max_new_tokens : int, optional
+        Generation length in ``"generate"`` mode; default: longest label's token count + 3.
+    case_variants : bool, default=True
+        Also score ``label.lower()`` and ``label.capitalize()`` and add their mass to the
+        class.
+    model_kwargs : dict, optional
+        Passed to ``from_pretrained`` of the model (and ``gguf_file`` also to the
+        tokenizer's).
+    show_progress : bool or None, default=None
+        tqdm progress bar over batches (``None``: only on a terminal).
+
+    Attributes
+    ----------
+    labels : tuple of str
+        ``task.labels``.
+    last_label_logprobs_ : ndarray of shape (n_texts, n_classes)
+        Unnormalised ``log`` of each class's answer mass from the latest :meth:`annotate`
+        (how much of the model's answer distribution the label set covers).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        task: AnnotationTask,
+        n_votes: int = 10,
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        vote_mode: str = "sample",
+        batch_size: int = 8,
+        device: Any = None,
+        name: str | None = None,
+        random_state: Any = None,
+        tokenizer: Any = None,
+        max_new_tokens: int | None = None,
+        case_variants: bool = True,
+        model_kwargs: dict | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.task = task
+        self.n_votes = n_votes
+        self.temperature = temperature
+        self.top_p = top_p
+        self.vote_mode = vote_mode
+        self.batch_size = batch_size
+        self.device = device
+        self.name = name
+        self.random_state = random_state
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.case_variants = case_variants
+        self.model_kwargs = model_kwargs
+        self.show_progress = show_progress
+        self._check_params()
+        if self.name is None:
+            self.name = f"{self._model_label()}/{task.name}"
+        self._loaded: tuple | None = None
+
+    # -------------------------------------------------------------- parameters and loading
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.task.labels
+
+    def _where(self) -> str:
+        return f"TransformersAnnotator {self.name!r}" if self.name else "TransformersAnnotator"
+
+    def _check_params(self) -> None:
+        where = self._where()
+        if not isinstance(self.task, AnnotationTask):
+            raise TypeError(f"{where}: task must be an AnnotationTask, got {type(self.task).__name__}")
+        if not isinstance(self.n_votes, (int, np.integer)) or self.n_votes < 1:
+            raise ValueError(f"{where}: n_votes must be a positive int, got {self.n_votes!r}")
+        if not 0 < float(self.top_p) <= 1:
+            raise ValueError(f"{where}: top_p must be in (0, 1], got {self.top_p!r}")
+        if self.vote_mode not in VOTE_MODES:
+            raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {self.vote_mode!r}")
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"{where}: batch_size must be a positive int, got {self.batch_size!r}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError(f"{where}: max_new_tokens must be >= 1, got {self.max_new_tokens!r}")
+        if not isinstance(self.model, str) and not hasattr(self.model, "forward"):
+            raise TypeError(f"{where}: model must be a name/path or a causal LM, got {type(self.model).__name__}")
+
+    def _model_label(self) -> str:
+        if isinstance(self.model, str):
+            path = self.model
+        else:
+            path = getattr(self.model, "name_or_path", "") or type(self.model).__name__
+        gguf = (self.model_kwargs or {}).get("gguf_file")
+        label = str(path).rstrip("/").split("/")[-1] or type(self.model).__name__
+        return f"{label}:{gguf}" if gguf else label
+
+    def _load(self) -> tuple:
+        """(model, tokenizer, label sequences) – loaded and checked once."""
+        if self._loaded is not None:
+            return self._loaded
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        where = self._where()
+        kwargs = dict(self.model_kwargs or {})
+        model = self.model
+        if isinstance(model, str):
+            logger.info("%s: loading model %s", where, model)
+            model = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = model.to(device)
+        elif self.device is not None:
+            model = model.to(self.device)
+        model.eval()
+        tokenizer = self.tokenizer
+        if tokenizer is None and isinstance(self.model, str):
+            tok_kwargs = {"gguf_file": kwargs["gguf_file"]} if "gguf_file" in kwargs else {}
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.model, **tok_kwargs)
+            except Exception as exc:  # noqa: BLE001
+                raise ValueError(f"{where}: no usable tokenizer for {self.model!r}: {exc}") from exc
+        elif isinstance(tokenizer, str):
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        if tokenizer is None or not callable(getattr(tokenizer, "encode", None)):
+            raise ValueError(
+                f"{where}: the model has no usable tokenizer; pass tokenizer= "
+                "(a transformers tokenizer) with a model object"
+            )
+        self._loaded = (model, tokenizer, self._label_sequences(tokenizer))
+        return self._loaded
+
+    def _label_sequences(self, tokenizer: Any) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of every scored surface form and the class index of each."""
+        prefix = self.task.answer_prefix(tokenizer)
+        seqs: list[list[int]] = []
+        owner: list[int] = []
+        for c, label in enumerate(self.labels):
+            forms = _label_variants(label) if self.case_variants else [label]
+            for form in forms:
+                ids = list(tokenizer.encode(prefix + form, add_special_tokens=False))
+                if not ids or all(i == tokenizer.unk_token_id for i in ids if i is not None):
+                    if form == label:
+                        raise ValueError(
+                            f"{self._where()}: label {c} ({label!r}) tokenizes to no usable "
+                            "tokens"
+                        )
+                    continue
+                if ids not in seqs:
+                    seqs.append(ids)
+                    owner.append(c)
+        return seqs, np.asarray(owner)
+
+    # -------------------------------------------------------------- identity
+    def identity(self) -> str:
+        """Stable description for cache keys: model, weights, tokenizer, task, parameters."""
+        model, tokenizer, _ = self._load()
+        config = getattr(model, "config", None)
+        config_dict = config.to_dict() if config is not None else {}
+        for volatile in ("_commit_hash", "transformers_version", "_name_or_path"):
+            config_dict.pop(volatile, None)
+        config_json = json.dumps(config_dict, sort_keys=True, default=str)
+        if not hasattr(self, "_weights_digest"):
+            self._weights_digest = _weights_fingerprint(model)
+        desc = {
+            "backend": "transformers",
+            "model": self._model_label(),
+            "revision": getattr(config, "_commit_hash", None),
+            "config_sha": hashlib.sha256(config_json.encode()).hexdigest()[:16],
+            "weights_sha": self._weights_digest,
+            "dtype": str(next(model.parameters()).dtype),
+            "tokenizer": {
+                "name": getattr(tokenizer, "name_or_path", ""),
+                "vocab": len(tokenizer),
+                "chat_template_sha": hashlib.sha256(
+                    str(getattr(tokenizer, "chat_template", "") or "").encode()
+                ).hexdigest()[:16],
+            },
+            "task": json.loads(self.task.identity()),
+            "params": {
+                "n_votes": int(self.n_votes),
+                "temperature": float(self.temperature),
+                "top_p": float(self.top_p),
+                "vote_mode": self.vote_mode,
+                "max_new_tokens": self.max_new_tokens,
+                "case_variants": bool(self.case_variants),
+                "random_state": self.random_state
+                if isinstance(self.random_state, (int, type(None)))
+                else repr(self.random_state),
+            },
+        }
+        return json.dumps(desc, sort_keys=True)
+
+    # -------------------------------------------------------------- annotation
+    def _check_texts(self, texts: Any) -> list[str]:
+        where = self._where()
+        if isinstance(texts, str):
+            raise TypeError(f"{where}: texts must be a sequence of str, not one str")
+        try:
+            texts = list(texts)
+        except TypeError:
+            raise TypeError(f"{where}: texts must be a sequence of str, got {type(texts).__name__}") from None
+        if not texts:
+            raise ValueError(f"{where}: texts is empty; nothing to annotate")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"{where}: text {i} is a {type(text).__name__}, not a str")
+        return texts
+
+    def _encode_prompts(self, tokenizer: Any, texts: Sequence[str], offset: int) -> list[list[int]]:
+        out = []
+        for i, text in enumerate(texts):
+            prompt = self.task.render_prompt(text, tokenizer)
+            ids = list(tokenizer.encode(prompt, add_special_tokens=not _has_template(tokenizer)))
+            if not ids:
+                raise ValueError(f"{self._where()}: text {offset + i} renders to an empty prompt")
+            out.append(ids)
+        return out
+
+    def label_logprobs(self, texts: Sequence[str]) -> np.ndarray:
+        """Unnormalised log answer mass of every class, shape (n_texts, n_classes)."""
+        texts = self._check_texts(texts)
+        model, tokenizer, (seqs, owner) = self._load()
+        pad = tokenizer.pad_token_id
+        if pad is None:
+            pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+        max_len = _max_positions(model)
+        prompts = self._encode_prompts(tokenizer, texts, 0)
+        if max_len is not None:
+            longest = max(len(s) for s in seqs)
+            for i, p in enumerate(prompts):
+                if len(p) + longest > max_len:
+                    raise ValueError(
+                        f"{self._where()}: text {i} gives a prompt of {len(p)} tokens; "
+                        f"with the labels that exceeds the model's {max_len} positions"
+                    )
+        # Batch prompts of similar length together (less padding); results do not depend
+        # on the batching, and rows go back to the input order.
+        order = np.argsort([len(p) for p in prompts], kind="stable")
+        out = np.full((len(texts), len(self.labels)), -np.inf)
+        for start in self._batches(len(texts), "scoring"):
+            idx = order[start: start + self.batch_size]
+            try:
+                scores = score_label_sequences(
+                    model, [prompts[i] for i in idx], seqs, pad_token_id=pad
+                )
+            except Exception as exc:
+                raise RuntimeError(
+                    f"{self._where()}: scoring failed on a batch of texts "
+                    f"{sorted(int(i) for i in idx)}: {exc}"
+                ) from exc
+            for c in range(len(self.labels)):
+                out[idx, c] = np.logaddexp.reduce(scores[:, owner == c], axis=1)
+        return out
+
+    def _batches(self, n: int, what: str):
+        starts = range(0, n, self.batch_size)
+        if len(starts) <= 1:
+            return starts
+        from tqdm.auto import tqdm
+
+        return tqdm(starts, desc=f"{self.name}: {what}", unit="batch", disable=_tqdm_disable(self.show_progress), leave=False)
+
+    def annotate(self, texts: Sequence[str]) -> AnnotationResult:
+        """Annotate ``texts``; one row per text, in order.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a single string or holds a non-string (the index is named).
+        ValueError
+            If ``texts`` is empty, a label tokenizes to nothing, or a prompt is too long.
+        RuntimeError
+            If the model fails on a batch (the text indices are named).
+        """
+        texts = self._check_texts(texts)
+        logmass = self.label_logprobs(texts)
+        self.last_label_logprobs_ = logmass
+        probs = np.exp(logmass - logmass.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        base = _base_seed(self.random_state)
+        if self.vote_mode == "sample":
+            rngs = [np.random.default_rng([base, _text_seed(t)]) for t in texts]
+            votes = sample_votes(sharpen(probs, self.temperature, self.top_p), int(self.n_votes), rngs)
+            return AnnotationResult(probs=probs, votes=votes, raw_answers=[[] for _ in texts])
+        answers = self.generate_answers(texts, base_seed=base)
+        votes = np.stack([vote_distribution(a, self.labels) for a in answers])
+        return AnnotationResult(probs=probs, votes=votes, raw_answers=answers)
+
+    def generate_answers(self, texts: Sequence[str], base_seed: int | None = None) -> list[list[str]]:
+        """``n_votes`` sampled free-text answers per text (the ``"generate"`` path).
+
+        Each text is generated on its own (``num_return_sequences=n_votes``), seeded from
+        ``base_seed`` and the text, so answers do not depend on batching.
+        """
+        import torch
+
+        texts = self._check_texts(texts)
+        model, tokenizer, (seqs, _) = self._load()
+        if base_seed is None:
+            base_seed = _base_seed(self.random_state)
+        max_new = self.max_new_tokens or (max(len(s) for s in seqs) + 3)
+        device = next(model.parameters()).device
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        sample = self.temperature > 0
+        gen_kwargs = dict(
+            do_sample=sample,
+            max_new_tokens=max_new,
+            num_return_sequences=int(self.n_votes) if sample else 1,
+            pad_token_id=pad,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        if sample:
+            gen_kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=0)
+        answers: list[list[str]] = []
+        iterator = range(len(texts))
+        if len(texts) > 1:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, desc=f"{self.name}: generating", unit="text",
+                            disable=_tqdm_disable(self.show_progress), leave=False)
+        for i in iterator:
+            prompt = self._encode_prompts(tokenizer, [texts[i]], i)[0]
+            ids = torch.as_tensor([prompt], device=device)
+            seed = int(np.random.default_rng([base_seed, _text_seed(texts[i])]).integers(2**62))
+            try:
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    torch.manual_seed(seed)
+                    with torch.inference_mode():
+                        out = model.generate(
+                            input_ids=ids, attention_mask=torch.ones_like(ids), **gen_kwargs
+                        )
+            except Exception as exc:
+                raise RuntimeError(f"{self._where()}: generation failed on text {i}: {exc}") from exc
+            texts_out = tokenizer.batch_decode(out[:, len(prompt):], skip_special_tokens=True)
+            if not sample:
+                texts_out = texts_out * int(self.n_votes)
+            answers.append([a.strip() for a in texts_out])
+        return answers
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if isinstance(self.model, str):
+            state["_loaded"] = None  # reload by name where unpickled (e.g. a dask worker)
+        return state
+
+    def __repr__(self) -> str:
+        return (
+            f"TransformersAnnotator(name={self.name!r}, labels={list(self.labels)!r}, "
+            f"n_votes={self.n_votes}, vote_mode={self.vote_mode!r})"
+        )
+
+
+def _has_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def _max_positions(model: Any) -> int | None:
+    config = getattr(model, "config", None)
+    for attr in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _tqdm_disable(show: bool | None) -> bool | None:
+    return None if show is None else not show

@@ -1,0 +1,493 @@
+"""Annotate with any OpenAI-compatible chat server: vLLM, Ollama, llama.cpp's server, ...
+
+:class:`OpenAICompatibleAnnotator` sends each text as chat messages (rendered by the
+:class:`~skmollal.annotators.task.AnnotationTask`) to ``{base_url}/chat/completions`` with
+``logprobs=true``, ``top_logprobs`` and ``n`` samples, and reads
+
+* ``probs`` from the first answer token's ``top_logprobs``: the probability mass of tokens
+  that start a class name (a prefix of it, case and surrounding space ignored, or the whole
+  name followed by punctuation), renormalised over those tokens; a token that starts several
+  class names splits its mass between them. When no listed token starts a class name (or the
+  server sends no logprobs) the row is uniform and a warning is logged;
+* ``votes`` from the ``n`` sampled answers, parsed by
+  :func:`~skmollal.annotators.parsing.vote_distribution`. A server that returns fewer
+  choices than asked (llama.cpp returns one) is asked again until ``n_votes`` answers are in.
+
+Connection errors, timeouts, HTTP 5xx / 429 and malformed answers are retried with
+exponential backoff; other 4xx answers are not. A text that still fails raises
+:class:`AnnotationRequestError` naming the annotator, the text index and the cause. Texts are
+sent concurrently by a thread pool of ``max_concurrency`` workers.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .base import AnnotationResult
+from .parsing import vote_distribution
+
+__all__ = ["OpenAICompatibleAnnotator", "AnnotationRequestError", "label_token_probs"]
+
+logger = logging.getLogger(__name__)
+
+
+class AnnotationRequestError(RuntimeError):
+    """A text could not be annotated by a server (after retries where they make sense).
+
+    Attributes
+    ----------
+    annotator : str
+        The annotator's name.
+    index : int
+        Index of the text in the ``annotate`` call.
+    attempts : int
+        Requests made for it.
+    completed : list of int
+        Indices of the texts of the same call that were annotated before the failure.
+    partial : AnnotationResult or None
+        Their annotations (one row per index in ``completed``), so nothing paid for is
+        lost; :class:`~skmollal.annotators.cache.CachedAnnotator` stores them.
+    """
+
+    def __init__(self, message: str, annotator: str, index: int, attempts: int) -> None:
+        super().__init__(message)
+        self.annotator = annotator
+        self.index = index
+        self.attempts = attempts
+        self.completed: list[int] = []
+        self.partial: AnnotationResult | None = None
+
+    def __reduce__(self):
+        return (type(self), (self.args[0], self.annotator, self.index, self.attempts),
+                self.__dict__)
+
+
+class _Retryable(Exception):
+    """A failure worth another try (connection, timeout, 5xx, 429, malformed answer)."""
+
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    """A failure that another try would repeat (4xx other than 429)."""
+
+
+class _Cancelled(Exception):
+    """Another text of the same call failed: stop sending."""
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.strip().lower().split())
+
+
+def label_token_probs(top_logprobs: Sequence[Mapping[str, Any]],
+                      labels: Sequence[str]) -> np.ndarray | None:
+    """Class probabilities from a first-token ``top_logprobs`` list.
+
+    Parameters
+    ----------
+    top_logprobs : sequence of {"token": str, "logprob": float}
+        The alternatives for the first answer token.
+    labels : sequence of str
+        Class names.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,) or None
+        Mass of the tokens that start each class name, renormalised to sum to 1; ``None``
+        when no token starts any class name.
+
+    Examples
+    --------
+    >>> label_token_probs([{"token": "Pos", "logprob": np.log(.5)},
+    ...                    {"token": " neg", "logprob": np.log(.25)},
+    ...                    {"token": "The", "logprob": np.log(.25)}], ["positive", "negative"])
+    array([0.66666667, 0.33333333])
+    """
+    names = [_norm(label) for label in labels]
+    mass = np.zeros(len(labels))
+    for entry in top_logprobs:
+        token = _norm(str(entry.get("token", "")))
+        if not token:
+            continue
+        logprob = float(entry["logprob"])
+        hits = [c for c, name in enumerate(names)
+                if name.startswith(token)
+                or (token.startswith(name) and not token[len(name)].isalnum())]
+        for c in hits:
+            mass[c] += np.exp(logprob) / len(hits)
+    total = mass.sum()
+    if not total > 0:
+        return None
+    return mass / total
+
+
+class OpenAICompatibleAnnotator:
+    """An LLM annotator that asks an OpenAI-compatible chat-completions server.
+
+    Parameters
+    ----------
+    base_url : str
+        The API root, e.g. ``"http://localhost:8000/v1"`` (vLLM), ``"http://localhost:11434/v1"``
+        (Ollama) or ``"http://localhost:8080/v1"`` (llama.cpp); requests go to
+        ``{base_url}/chat/completions``.
+    model : str
+        The model name the server knows.
+    task : AnnotationTask
+        Labels, instruction and few-shot examples (rendered as chat messages).
+    n_votes : int, default=10
+        Sampled answers per text (``k``), asked as ``n``.
+    temperature, top_p : float, default=0.7, 0.9
+        Sampling parameters of the answers.
+    timeout : float, default=30
+        Seconds per request (connect, read and write).
+    max_retries : int, default=3
+        Extra tries per request after a retryable failure.
+    max_concurrency : int, default=4
+        Texts in flight at once.
+    api_key : str, optional
+        Sent as ``Authorization: Bearer``; not part of :meth:`identity`.
+    name : str, optional
+        Name in reports; defaults to ``model``.
+    extra_body : dict, optional
+        Extra JSON fields for every request (``{"seed": 0}``, ``{"top_k": 20}``, ...).
+    top_logprobs : int, default=20
+        Alternatives asked for the first answer token (OpenAI and vLLM allow up to 20).
+    max_tokens : int, default=8
+        Answer length limit; a label answer is a few tokens.
+    backoff : float, default=0.5
+        First retry delay in seconds; doubled on each retry (with jitter, at most 20 s).
+    show_progress : bool, default=False
+        tqdm bar over texts.
+
+    Attributes
+    ----------
+    labels : tuple of str
+        The task's class names.
+    n_requests_ : int
+        HTTP requests made so far (including retries).
+    n_uniform_ : int
+        Texts whose probabilities fell back to uniform (no class-name token among the
+        ``top_logprobs``) in the last call.
+
+    Examples
+    --------
+    >>> from skmollal.annotators.task import AnnotationTask
+    >>> ann = OpenAICompatibleAnnotator("http://localhost:8000/v1", "qwen2.5-0.5b",
+    ...                                 AnnotationTask(["positive", "negative"]))
+    >>> ann.name, ann.labels
+    ('qwen2.5-0.5b', ('positive', 'negative'))
+    """
+
+    def __init__(self, base_url: str, model: str, task: Any, n_votes: int = 10,
+                 temperature: float = 0.7, top_p: float = 0.9, timeout: float = 30,
+                 max_retries: int = 3, max_concurrency: int = 4, api_key: str | None = None,
+                 name: str | None = None, extra_body: Mapping[str, Any] | None = None,
+                 top_logprobs: int = 20, max_tokens: int = 8, backoff: float = 0.5,
+                 show_progress: bool = False) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"OpenAICompatibleAnnotator: base_url must be an http(s) URL, got {base_url!r}"
+            )
+        if not isinstance(model, str) or not model:
+            raise ValueError("OpenAICompatibleAnnotator: model must be a non-empty str")
+        if not hasattr(task, "render_messages") or not hasattr(task, "labels"):
+            raise TypeError(
+                "OpenAICompatibleAnnotator: task must be an AnnotationTask, got "
+                f"{type(task).__name__}"
+            )
+        for pname, value, low in (("n_votes", n_votes, 1), ("max_retries", max_retries, 0),
+                                  ("max_concurrency", max_concurrency, 1),
+                                  ("top_logprobs", top_logprobs, 0), ("max_tokens", max_tokens, 1)):
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(
+                    f"OpenAICompatibleAnnotator: {pname} must be an int >= {low}, got {value!r}"
+                )
+        if not timeout or timeout <= 0:
+            raise ValueError(f"OpenAICompatibleAnnotator: timeout must be > 0, got {timeout!r}")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.task = task
+        self.n_votes = int(n_votes)
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.max_concurrency = int(max_concurrency)
+        self.api_key = api_key
+        self.name = name if name is not None else model
+        self.extra_body = dict(extra_body) if extra_body else {}
+        self.top_logprobs = int(top_logprobs)
+        self.max_tokens = int(max_tokens)
+        self.backoff = float(backoff)
+        self.show_progress = show_progress
+        self.n_requests_ = 0
+        self.n_uniform_ = 0
+        self._count_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_count_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._count_lock = threading.Lock()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The task's class names."""
+        return tuple(self.task.labels)
+
+    @property
+    def url(self) -> str:
+        """The chat-completions endpoint."""
+        return f"{self.base_url}/chat/completions"
+
+    def identity(self) -> str:
+        """Stable description for cache keys: server, model, task and sampling parameters."""
+        return json.dumps({
+            "backend": "openai-compatible",
+            "base_url": self.base_url,
+            "model": self.model,
+            "task": json.loads(self.task.identity()),
+            "params": {
+                "n_votes": self.n_votes, "temperature": self.temperature, "top_p": self.top_p,
+                "top_logprobs": self.top_logprobs, "max_tokens": self.max_tokens,
+                "extra_body": self.extra_body,
+            },
+        }, sort_keys=True, default=str)
+
+    def __repr__(self) -> str:
+        return (f"OpenAICompatibleAnnotator(base_url={self.base_url!r}, model={self.model!r}, "
+                f"name={self.name!r}, n_votes={self.n_votes})")
+
+    # ------------------------------------------------------------------ HTTP
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _body(self, text: str, n: int) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": self.task.render_messages(text),
+            "n": n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        if self.top_logprobs > 0:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.top_logprobs
+        body.update(self.extra_body)
+        return body
+
+    def _post_once(self, client: Any, body: dict) -> dict:
+        import httpx
+
+        with self._count_lock:
+            self.n_requests_ += 1
+        try:
+            response = client.post(self.url, json=body, headers=self._headers())
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timed out after {self.timeout:g} s ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection failed: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            retry_after = response.headers.get("Retry-After")
+            try:
+                wait_s = float(retry_after) if retry_after is not None else None
+            except ValueError:
+                wait_s = None
+            raise _Retryable(f"HTTP {status}: {response.text[:200]}", wait_s)
+        if status >= 400:
+            raise _Fatal(f"HTTP {status} (not retried): {response.text[:300]}")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise _Retryable(f"malformed JSON in the answer: {response.text[:120]!r}") from exc
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices:
+            raise _Retryable(f"answer has no choices: {str(data)[:200]}")
+        for choice in choices:
+            content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+            if not isinstance(content, str):
+                raise _Retryable(f"a choice has no message content: {str(choice)[:200]}")
+        return data
+
+    def _post(self, client: Any, body: dict, index: int, stop: threading.Event | None = None) -> dict:
+        """POST with retries; raise AnnotationRequestError naming the text index."""
+        attempts = 0
+        while True:
+            if stop is not None and stop.is_set():
+                raise _Cancelled()
+            attempts += 1
+            try:
+                return self._post_once(client, body)
+            except _Fatal as exc:
+                cause = str(exc)
+                break
+            except _Retryable as exc:
+                cause = str(exc)
+                if attempts > self.max_retries:
+                    break
+                delay = min(20.0, self.backoff * 2 ** (attempts - 1)) * (0.5 + random.random())
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, 60.0))
+                logger.info("%s: text %d: %s; retrying in %.2f s", self.name, index, cause, delay)
+                time.sleep(delay)
+        if stop is not None:
+            stop.set()  # texts not yet sent are not sent
+        raise AnnotationRequestError(
+            f"{self.name}: text {index} failed after {attempts} request(s) to {self.url}: {cause}",
+            self.name, index, attempts,
+        )
+
+    # ------------------------------------------------------------------ one text
+    def _annotate_one(self, client: Any, index: int, text: str,
+                      stop: threading.Event | None = None) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
+        answers: list[str] = []
+        probs = None
+        # Each answer brings >= 1 choice, so at most n_votes requests.
+        for _ in range(self.n_votes):
+            need = self.n_votes - len(answers)
+            data = self._post(client, self._body(text, need), index, stop)
+            for choice in data["choices"][:need]:
+                answers.append(choice["message"]["content"].strip())
+                if probs is None:
+                    probs = self._first_token_probs(choice)
+            if len(answers) >= self.n_votes:
+                break
+        votes = vote_distribution(answers, self.labels)
+        return probs, votes, answers
+
+    def _first_token_probs(self, choice: Mapping[str, Any]) -> np.ndarray | None:
+        logprobs = choice.get("logprobs") or {}
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if not content:
+            return None
+        first = content[0]
+        top = list(first.get("top_logprobs") or [])
+        if not top and "token" in first:
+            top = [first]
+        return label_token_probs(top, self.labels)
+
+    # ------------------------------------------------------------------ public
+    def _check_texts(self, texts: Any) -> list[str]:
+        if isinstance(texts, str):
+            raise TypeError(f"{self.name}: texts must be a sequence of str, not one str")
+        try:
+            texts = list(texts)
+        except TypeError:
+            raise TypeError(
+                f"{self.name}: texts must be a sequence of str, got {type(texts).__name__}"
+            ) from None
+        if not texts:
+            raise ValueError(f"{self.name}: texts is empty; nothing to annotate")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"{self.name}: text {i} is a {type(text).__name__}, not a str")
+        return texts
+
+    def annotate(self, texts: Sequence[str]) -> AnnotationResult:
+        """Annotate ``texts`` through the server; one row per text, in order.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad ``texts`` (the index is named).
+        AnnotationRequestError
+            If a text still fails after the retries (or on a non-retryable HTTP error); the
+            message names the annotator, the text index and the cause (the lowest index
+            when several fail). Texts not yet sent are not sent; texts in flight are waited
+            for, and every text annotated is returned on the error as ``.partial``.
+        """
+        import httpx
+
+        texts = self._check_texts(texts)
+        n = len(texts)
+        rows: list[Any] = [None] * n
+        error: AnnotationRequestError | None = None
+        limits = httpx.Limits(max_connections=self.max_concurrency,
+                              max_keepalive_connections=self.max_concurrency)
+        bar = None
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, desc=f"{self.name}", unit="text", leave=False)
+        try:
+            with httpx.Client(timeout=self.timeout, limits=limits) as client, \
+                    ThreadPoolExecutor(max_workers=min(self.max_concurrency, n),
+                                       thread_name_prefix=f"skmollal-{self.name}") as pool:
+                stop = threading.Event()
+                futures = {pool.submit(self._annotate_one, client, i, t, stop): i
+                           for i, t in enumerate(texts)}
+                # Wait for every text in flight, even after a failure, so that every answer
+                # already paid for is returned (on the error, see ``partial``).
+                for fut in as_completed(futures):
+                    if fut.cancelled():
+                        continue
+                    i = futures[fut]
+                    exc = fut.exception()
+                    if exc is None:
+                        rows[i] = fut.result()
+                        if bar is not None:
+                            bar.update(1)
+                        continue
+                    if isinstance(exc, _Cancelled):
+                        continue
+                    if not isinstance(exc, AnnotationRequestError):
+                        wrapped = AnnotationRequestError(
+                            f"{self.name}: text {i} failed: {type(exc).__name__}: {exc}",
+                            self.name, i, 0,
+                        )
+                        wrapped.__cause__ = exc
+                        exc = wrapped
+                    if error is None or exc.index < error.index:
+                        error = exc
+                    stop.set()
+                    for other in futures:
+                        other.cancel()
+        finally:
+            if bar is not None:
+                bar.close()
+        if error is not None:
+            done = [i for i, r in enumerate(rows) if r is not None]
+            error.completed = done
+            error.partial = self._result([rows[i] for i in done]) if done else None
+            if done:
+                error.add_note(
+                    f"{self.name}: {len(done)} of {n} texts were annotated before the failure; "
+                    "they are in the exception's .partial (rows for the indices in .completed)"
+                )
+            raise error
+        return self._result(rows)
+
+    def _result(self, rows: list[Any]) -> AnnotationResult:
+        """Stack per-text ``(probs or None, votes, answers)`` rows into a result."""
+        uniform = np.full(len(self.labels), 1.0 / len(self.labels))
+        missing = [i for i, r in enumerate(rows) if r[0] is None]
+        self.n_uniform_ = len(missing)
+        if missing:
+            logger.warning(
+                "%s: no class-name token among the first token's top_logprobs for %d of %d "
+                "texts (first: row %d); their probabilities are uniform",
+                self.name, len(missing), len(rows), missing[0],
+            )
+        return AnnotationResult(
+            probs=np.stack([r[0] if r[0] is not None else uniform for r in rows]),
+            votes=np.stack([r[1] for r in rows]),
+            raw_answers=[r[2] for r in rows],
+        )

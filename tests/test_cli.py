@@ -1,0 +1,125 @@
+"""The command line: skmollal run / demo / recordings-summary."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skmollal import cli
+
+from test_mollia import LABELS, CountingAnnotator
+
+
+def test_split_rows_is_a_partition():
+    seed, pool, test = cli.split_rows(100, 10, 0.2, random_state=1)
+    assert len(seed) == 10 and len(test) == 20 and len(pool) == 70
+    assert len(set(seed) | set(pool) | set(test)) == 100
+    seed2, pool2, _ = cli.split_rows(100, 10, 0.2, pool_size=30, random_state=1)
+    assert seed2.tolist() == seed.tolist() and len(pool2) == 30
+    with pytest.raises(ValueError, match="test_size"):
+        cli.split_rows(100, 10, 1.5)
+    with pytest.raises(ValueError, match="leaves no pool"):
+        cli.split_rows(20, 16, 0.2)
+
+
+def test_parser_defaults_and_specs():
+    args = cli.build_parser().parse_args(["run", "--rounds", "3", "--annotator", "recorded:yi",
+                                          "--annotator", "http://h:1/v1#m"])
+    assert args.rounds == 3 and args.batch == 50 and args.seed_size == 50
+    assert args.annotator == ["recorded:yi", "http://h:1/v1#m"]
+    demo = cli.build_parser().parse_args(["demo"])
+    assert demo.task == "trec" and demo.rounds == cli.DEMO_DEFAULTS["rounds"]
+    with pytest.raises(ValueError, match="model name after '#'"):
+        cli.build_annotator("http://localhost:8000/v1", LABELS)
+    with pytest.raises(ValueError, match="need --recordings"):
+        cli.build_annotator("recorded:yi", LABELS)
+
+
+def _write_csv(path, n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    words = {"alpha": "apple apricot", "beta": "bear bison", "gamma": "gold gravel"}
+    lines = ["text,label"]
+    for i in range(n):
+        lab = LABELS[rng.integers(0, 3)]
+        lines.append(f"{words[lab]} number {i} {lab},{lab}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
+    pytest.importorskip("skmollal.baselines")
+    made = []
+
+    def fake(spec, labels, recordings=None, task_name=None):
+        a = CountingAnnotator(spec, noise=0.2, seed=len(made))
+        made.append(a)
+        return a
+
+    monkeypatch.setattr(cli, "build_annotator", fake)
+    data = tmp_path / "data.csv"
+    _write_csv(data)
+    out = tmp_path / "out"
+    argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "y",
+            "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
+            "--rounds", "2", "--batch", "10", "--seed-size", "12", "--output", str(out),
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert [h["n_labeled"] for h in res["history"]] == [12, 22, 32]
+    assert res["n_test"] == 24 and 0 <= res["test_accuracy"] <= 1
+    assert res["llm_calls"] == 32 * 2 == sum(a.calls for a in made)
+    assert (out / "learning_curve.png").stat().st_size > 1000
+    # rerun with one more round: resumes, pays only for the new round
+    made.clear()
+    rerun = list(argv)
+    rerun[rerun.index("--rounds") + 1] = "3"
+    assert cli.main(rerun) == 0
+    assert sum(a.calls for a in made) == 10 * 2
+
+
+@pytest.mark.recordings
+def test_recordings_summary(recordings_dir, capsys):
+    assert cli.main(["recordings-summary", "--recordings", str(recordings_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "yi" in out and "majority vote" in out
+
+
+@pytest.mark.slow
+@pytest.mark.recordings
+def test_run_on_recordings(recordings_dir, tmp_path):
+    pytest.importorskip("skmollal.baselines")
+    out = tmp_path / "rec"
+    argv = ["run", "--recordings", str(recordings_dir), "--task", "trec",
+            "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
+            "--rounds", "1", "--batch", "20", "--pool-size", "100", "--output", str(out),
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["panel"] == ["gemma", "llama", "mistral", "qwen", "yi"]
+    assert res["history"][-1]["n_labeled"] == 70
+
+
+def test_python_dash_m_help():
+    proc = subprocess.run([sys.executable, "-m", "skmollal", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "recordings-summary" in proc.stdout
+
+
+@pytest.mark.slow
+def test_live_demo_smoke(tmp_path):
+    """``skmollal demo`` end to end on the embedded SmolLM2 panel, shrunk to one round."""
+    pytest.importorskip("skmollal.mixture")
+    from skmollal.annotators.smollm2 import smollm2_gguf_path
+
+    try:
+        smollm2_gguf_path()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "demo"
+    argv = ["demo", "--live", "--rounds", "1", "--batch", "4", "--seed-size", "12",
+            "--test-size", "0.1", "--output", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["panel"] and all(name.startswith("smollm2") for name in res["panel"])
+    assert res["history"][-1]["n_labeled"] == 16
+    assert res["n_test"] == 18

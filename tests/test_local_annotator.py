@@ -1,0 +1,386 @@
+"""TransformersAnnotator on tiny random-weight llama / gpt2 models (no downloads)."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from skmollal.annotators.base import AnnotationResult
+from skmollal.annotators.local import (
+    TransformersAnnotator,
+    sample_votes,
+    score_label_sequences,
+    sharpen,
+)
+from skmollal.annotators.parsing import vote_distribution
+from skmollal.annotators.task import TREC_LABELS, AnnotationTask
+from tiny_models import teach, tiny_gpt2, tiny_llama
+
+TEXTS = [
+    "What is the capital of France?",
+    "Hi",
+    "Who wrote Hamlet and when did he write it, exactly?",
+    "How many legs does a spider have?",
+    "",
+]
+FEW_SHOT = [("What does NASA stand for?", "abbreviation"), ("Where is Mount Everest?", "location")]
+
+MODELS = {"llama": tiny_llama, "gpt2": tiny_gpt2}
+
+
+def brute_force_logprob(model, prompt_ids, label_ids):
+    """log p(label | prompt) from one unpadded forward pass over prompt + label."""
+    ids = torch.tensor([list(prompt_ids) + list(label_ids)])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
+    start = len(prompt_ids) - 1
+    return sum(logp[start + j, t].item() for j, t in enumerate(label_ids))
+
+
+@pytest.fixture(params=sorted(MODELS))
+def model_and_tokenizer(request):
+    return MODELS[request.param]()
+
+
+# ------------------------------------------------------------------- scoring exactness
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_kv_cache_scoring_matches_brute_force(model_and_tokenizer, dtype):
+    model, tok = model_and_tokenizer
+    model = model.to(dtype)
+    prompts = [tok.encode(t) or [tok.eos_token_id] for t in TEXTS]
+    labels = [tok.encode(label) for label in TREC_LABELS] + [tok.encode(" x"), [5]]
+    lengths = {len(label) for label in labels}
+    assert len(lengths) >= 3 and 1 in lengths, "test needs labels of different token lengths"
+    assert len({len(p) for p in prompts}) >= 3, "test needs prompts of different lengths"
+    fast = score_label_sequences(model, prompts, labels, pad_token_id=tok.pad_token_id)
+    brute = np.array([[brute_force_logprob(model, p, s) for s in labels] for p in prompts])
+    assert fast.shape == (len(prompts), len(labels))
+    np.testing.assert_allclose(fast, brute, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("min_shared_prefix", [1, 8, 10_000])
+def test_shared_prompt_prefix_runs_once_and_matches_brute_force(model_and_tokenizer,
+                                                                 min_shared_prefix):
+    """Prompts sharing a long prefix (instruction, few-shot examples): exact either way."""
+    model, tok = model_and_tokenizer
+    model = model.double()
+    head = tok.encode("Classify the text into exactly one of these categories. Text:")
+    tails = [tok.encode(t) or [7] for t in TEXTS] + [[11]]  # one prompt = prefix + 1 token
+    prompts = [head + t for t in tails]
+    labels = [tok.encode(label) for label in TREC_LABELS]
+    fast = score_label_sequences(model, prompts, labels, pad_token_id=tok.pad_token_id,
+                                 min_shared_prefix=min_shared_prefix)
+    brute = np.array([[brute_force_logprob(model, p, s) for s in labels] for p in prompts])
+    np.testing.assert_allclose(fast, brute, atol=1e-5, rtol=0)
+    # identical prompts: the shared part stops one token short of the end
+    same = score_label_sequences(model, [prompts[0]] * 3, labels, tok.pad_token_id, 1)
+    np.testing.assert_allclose(same, np.tile(brute[0], (3, 1)), atol=1e-5, rtol=0)
+
+
+def test_single_token_labels_skip_the_second_pass():
+    model, tok = tiny_llama()
+    model = model.double()
+    prompts = [tok.encode("Who is it?"), tok.encode("a")]
+    labels = [[5], [17], [99]]
+    fast = score_label_sequences(model, prompts, labels, pad_token_id=tok.pad_token_id)
+    brute = np.array([[brute_force_logprob(model, p, s) for s in labels] for p in prompts])
+    np.testing.assert_allclose(fast, brute, atol=1e-10)
+
+
+def test_annotator_probs_match_brute_force_with_case_variants(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    model = model.double()
+    task = AnnotationTask(TREC_LABELS, examples=FEW_SHOT)
+    ann = TransformersAnnotator(model, task, tokenizer=tok, batch_size=2, random_state=0)
+    result = ann.annotate(TEXTS)
+    prefix = task.answer_prefix(tok)
+    use_special = not tok.chat_template
+    expected = np.zeros((len(TEXTS), len(TREC_LABELS)))
+    for i, text in enumerate(TEXTS):
+        prompt = tok.encode(task.render_prompt(text, tok), add_special_tokens=use_special)
+        for c, label in enumerate(TREC_LABELS):
+            forms = {tuple(tok.encode(prefix + f, add_special_tokens=False))
+                     for f in (label, label.capitalize())}
+            expected[i, c] = sum(np.exp(brute_force_logprob(model, prompt, f)) for f in forms)
+    np.testing.assert_allclose(np.exp(ann.last_label_logprobs_), expected, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(result.probs, expected / expected.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_results_do_not_depend_on_batching():
+    model, tok = tiny_llama()
+    task = AnnotationTask(TREC_LABELS)
+    results = [
+        TransformersAnnotator(model, task, tokenizer=tok, batch_size=b, random_state=3).annotate(TEXTS)
+        for b in (1, 2, 8)
+    ]
+    for other in results[1:]:
+        np.testing.assert_allclose(other.probs, results[0].probs, atol=1e-5)
+        np.testing.assert_array_equal(other.votes, results[0].votes)
+    # a text's votes do not depend on the other texts in the call
+    alone = TransformersAnnotator(model, task, tokenizer=tok, random_state=3).annotate([TEXTS[2]])
+    np.testing.assert_array_equal(alone.votes[0], results[0].votes[2])
+
+
+def test_result_shape_and_types():
+    model, tok = tiny_gpt2()
+    ann = TransformersAnnotator(model, AnnotationTask(["yes", "no", "maybe"]), tokenizer=tok,
+                                n_votes=7, random_state=0)
+    res = ann.annotate(TEXTS)
+    assert isinstance(res, AnnotationResult)
+    assert res.probs.shape == res.votes.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(res.probs.sum(1), 1.0)
+    np.testing.assert_allclose(res.votes.sum(1), 1.0)
+    np.testing.assert_allclose(res.votes * 7, np.round(res.votes * 7))  # counts / k
+    assert not res.abstained.any()
+    assert res.to_signals().shape == (len(TEXTS), 2, 3)
+    assert ann.labels == ("yes", "no", "maybe")
+    assert ann.name.endswith("/task")
+
+
+# ------------------------------------------------------------------- vote sampling
+def test_sharpen_temperature_and_top_p():
+    p = np.array([[0.5, 0.3, 0.15, 0.05]])
+    np.testing.assert_allclose(sharpen(p, 1.0, 1.0), p)
+    np.testing.assert_allclose(sharpen(p, 0.0, 1.0), [[1, 0, 0, 0]])
+    cold = sharpen(p, 0.5, 1.0)
+    np.testing.assert_allclose(cold, p**2 / (p**2).sum())
+    # nucleus: 0.5 < 0.7, 0.5 + 0.3 >= 0.7 -> keep the two best
+    np.testing.assert_allclose(sharpen(p, 1.0, 0.7), [[0.625, 0.375, 0, 0]])
+    np.testing.assert_allclose(sharpen(p, 1.0, 0.5), [[1, 0, 0, 0]])
+    np.testing.assert_allclose(sharpen(p, 1.0, 0.81), [[0.5, 0.3, 0.15, 0]] / np.float64(0.95))
+    # order of classes does not matter
+    perm = [2, 0, 3, 1]
+    np.testing.assert_allclose(sharpen(p[:, perm], 0.7, 0.9), sharpen(p, 0.7, 0.9)[:, perm])
+
+
+def test_sample_votes_frequencies_follow_the_distribution():
+    p = np.array([0.55, 0.25, 0.15, 0.05])
+    rngs = [np.random.default_rng([1, i]) for i in range(400)]
+    votes = sample_votes(np.tile(p, (400, 1)), 10, rngs)
+    counts = np.round(votes * 10).sum(0)
+    chi2 = stats.chisquare(counts, p * counts.sum())
+    assert chi2.pvalue > 1e-3
+    # and a wrong distribution is rejected
+    assert stats.chisquare(counts, np.full(4, counts.sum() / 4)).pvalue < 1e-6
+
+
+def test_annotator_votes_follow_tempered_nucleus_distribution():
+    model, tok = tiny_llama(initializer_range=0.5)
+    task = AnnotationTask(TREC_LABELS)
+    ann = TransformersAnnotator(model, task, tokenizer=tok, n_votes=4000, temperature=0.7,
+                                top_p=0.9, random_state=11)
+    res = ann.annotate(TEXTS[:3])
+    target = sharpen(res.probs, 0.7, 0.9)
+    for row, q in zip(res.votes, target):
+        counts = np.round(row * 4000)
+        keep = q > 0
+        assert counts[~keep].sum() == 0  # classes outside the nucleus never get a vote
+        if keep.sum() > 1:
+            assert stats.chisquare(counts[keep], q[keep] * 4000).pvalue > 1e-3
+
+
+def test_votes_are_seeded():
+    model, tok = tiny_llama(initializer_range=0.5)
+    task = AnnotationTask(TREC_LABELS)
+
+    def votes(seed):
+        return TransformersAnnotator(model, task, tokenizer=tok, temperature=2.0, top_p=1.0,
+                                     random_state=seed).annotate(TEXTS).votes
+
+    np.testing.assert_array_equal(votes(5), votes(5))
+    assert not np.array_equal(votes(5), votes(6))
+    assert not np.array_equal(votes(None), votes(None))
+
+
+# ------------------------------------------------------------------- generate mode
+PAIRS = [
+    ("Who wrote Hamlet?", "human"), ("Where is Paris?", "location"),
+    ("How many legs?", "numeric"), ("Who is he?", "human"),
+    ("Where is it?", "location"), ("How many cats?", "numeric"),
+]
+
+
+@pytest.fixture(scope="module")
+def taught():
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = tiny_llama()
+    teach(model, tok, task, PAIRS, steps=150)
+    return model, tok, task
+
+
+def test_generate_mode_parses_real_generations(taught):
+    model, tok, task = taught
+    ann = TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate", n_votes=6,
+                                random_state=0)
+    texts = ["Who wrote Hamlet?", "Where is Rome?", "How many dogs?"]
+    res = ann.annotate(texts)
+    assert [len(a) for a in res.raw_answers] == [6, 6, 6]
+    expected = np.stack([vote_distribution(a, task.labels) for a in res.raw_answers])
+    np.testing.assert_array_equal(res.votes, expected)
+    assert list(res.votes.argmax(1)) == [0, 1, 2]
+    assert list(res.probs.argmax(1)) == [0, 1, 2]
+    again = ann.annotate(texts)
+    assert again.raw_answers == res.raw_answers  # seeded
+    # answers for one text do not depend on the other texts
+    assert ann.annotate([texts[1]]).raw_answers[0] == res.raw_answers[1]
+
+
+def test_generate_mode_frequencies_match_exact_answer_probabilities():
+    """At temperature 1 / top-p 1, k generations follow p(label + eos | prompt)."""
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = tiny_llama()
+    teach(model, tok, task, PAIRS, steps=40)
+    text = "Who or where?"
+    k = 1500
+    ann = TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate", n_votes=k,
+                                temperature=1.0, top_p=1.0, case_variants=False,
+                                random_state=1)
+    answers = ann.annotate([text]).raw_answers[0]
+    prompt = tok.encode(task.render_prompt(text, tok), add_special_tokens=False)
+    seqs = [tok.encode(label, add_special_tokens=False) + [tok.eos_token_id] for label in task.labels]
+    p = np.exp(score_label_sequences(model.double(), [prompt], seqs, tok.pad_token_id)[0])
+    model.float()
+    counts = np.array([sum(a == label for a in answers) for label in task.labels])
+    observed = np.append(counts, k - counts.sum())
+    expected = np.append(p, 1 - p.sum()) * k
+    assert (p > 0.02).sum() >= 2, "test needs an ambiguous text"
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_greedy_generation_repeats_one_answer(taught):
+    model, tok, task = taught
+    ann = TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate", n_votes=4,
+                                temperature=0)
+    res = ann.annotate(["Where is Paris?"])
+    assert res.raw_answers == [["location"] * 4]
+    np.testing.assert_array_equal(res.votes, [[0, 1, 0]])
+
+
+# ------------------------------------------------------------------- identity and pickling
+def test_identity_tracks_model_task_and_params():
+    model, tok = tiny_llama(seed=0)
+    other, _ = tiny_llama(seed=1)
+    task = AnnotationTask(TREC_LABELS)
+
+    def ident(m=model, t=task, **kw):
+        return TransformersAnnotator(m, t, tokenizer=tok, **kw).identity()
+
+    base = ident()
+    assert base == ident()
+    assert json.loads(base)["task"]["labels"] == list(TREC_LABELS)
+    changed = [
+        ident(m=other),
+        ident(t=AnnotationTask(TREC_LABELS, examples=FEW_SHOT)),
+        ident(n_votes=5),
+        ident(temperature=1.0),
+        ident(top_p=0.5),
+        ident(vote_mode="generate"),
+        ident(random_state=1),
+    ]
+    assert len({base, *changed}) == len(changed) + 1
+    # batch size and progress bars do not change annotations, so not the identity either
+    assert ident(batch_size=3, show_progress=False) == base
+
+
+def test_pickle_round_trip_gives_same_annotations():
+    model, tok = tiny_gpt2()
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, random_state=0)
+    first = ann.annotate(TEXTS)
+    clone = pickle.loads(pickle.dumps(ann))
+    second = clone.annotate(TEXTS)
+    np.testing.assert_allclose(first.probs, second.probs, atol=1e-6)
+    np.testing.assert_array_equal(first.votes, second.votes)
+    assert clone.identity() == ann.identity()
+
+
+# ------------------------------------------------------------------- bad input
+@pytest.fixture(scope="module")
+def tiny_annotator():
+    model, tok = tiny_llama()
+    return TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="tiny")
+
+
+def test_empty_text_list(tiny_annotator):
+    with pytest.raises(ValueError, match="'tiny'.*texts is empty"):
+        tiny_annotator.annotate([])
+
+
+def test_single_string_instead_of_list(tiny_annotator):
+    with pytest.raises(TypeError, match="'tiny'.*not one str"):
+        tiny_annotator.annotate("What is this?")
+
+
+def test_non_string_item_names_index(tiny_annotator):
+    with pytest.raises(TypeError, match=r"'tiny'.*text 2 is a int"):
+        tiny_annotator.annotate(["a", "b", 3])
+    with pytest.raises(TypeError, match=r"text 0 is a NoneType"):
+        tiny_annotator.annotate([None])
+
+
+def test_model_without_tokenizer():
+    model, _ = tiny_llama()
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), name="notok")
+    with pytest.raises(ValueError, match="'notok'.*no usable tokenizer"):
+        ann.annotate(["a"])
+
+
+def test_label_that_tokenizes_to_nothing():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "[PAD]": 1, "what": 2, "yes": 3, "no": 4, "Text:": 5, "Answer:": 6}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]", pad_token="[PAD]")
+    model, _ = tiny_gpt2()
+    ann = TransformersAnnotator(model, AnnotationTask(["yes", "zzz"]), tokenizer=tok, name="wl")
+    with pytest.raises(ValueError, match=r"'wl'.*label 1 \('zzz'\) tokenizes to no usable"):
+        ann.annotate(["what"])
+
+
+def test_too_long_prompt_names_text_index():
+    model, tok = tiny_llama()
+    model.config.max_position_embeddings = 200
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short")
+    with pytest.raises(ValueError, match="'short'.*text 1 gives a prompt"):
+        ann.annotate(["ok", "long " * 100])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_votes": 0}, "n_votes"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"vote_mode": "vote"}, "vote_mode"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    model, tok = tiny_gpt2()
+    with pytest.raises(ValueError, match=match):
+        TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, **kwargs)
+
+
+def test_task_must_be_a_task():
+    model, tok = tiny_gpt2()
+    with pytest.raises(TypeError, match="AnnotationTask"):
+        TransformersAnnotator(model, ["a", "b"], tokenizer=tok)
+
+
+def test_model_failure_names_annotator_and_texts():
+    model, tok = tiny_gpt2()
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok,
+                                name="boom", batch_size=2)
+    ann.annotate(["warm"])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    model.forward = broken
+    with pytest.raises(RuntimeError, match=r"'boom': scoring failed on a batch of texts \[.*\]: out of memory"):
+        ann.annotate(["a", "b", "c"])

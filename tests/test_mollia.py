@@ -1,0 +1,297 @@
+"""The MoLLIA loop: rounds, bookkeeping, state save/resume, failures, bad input."""
+import json
+import zlib
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from skmollal.annotators.base import AnnotationResult
+from skmollal.active_learning import MoLLIALoop, annotate_signals, area_under_curve
+
+LABELS = ["alpha", "beta", "gamma"]
+
+
+def make_pool(n=160, seed=0):
+    """Features X, texts that encode the hidden class, and gold y."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, 3)) + 3.0 * np.eye(3)[y]
+    texts = [f"text {i} about {LABELS[c]}" for i, c in enumerate(y)]
+    return X, texts, y
+
+
+class CountingAnnotator:
+    """Fake LLM: right with probability ``1 - noise``; counts texts; may fail."""
+
+    def __init__(self, name, noise=0.2, seed=0, fail_after=None):
+        self.name, self.labels, self.noise = name, list(LABELS), noise
+        self.seed, self.fail_after = seed, fail_after
+        self.calls = 0
+        self.seen = []
+
+    def identity(self):
+        return f"fake:{self.name}:{self.noise}"
+
+    def annotate(self, texts):
+        if self.fail_after is not None and self.calls + len(texts) > self.fail_after:
+            raise RuntimeError(f"{self.name}: server went away")
+        self.calls += len(texts)
+        self.seen.extend(texts)
+        probs = []
+        for t in texts:
+            true = LABELS.index(t.split()[-1])
+            r = np.random.default_rng([self.seed, zlib.crc32(t.encode())])
+            said = true if r.random() > self.noise else int(r.integers(0, 3))
+            p = np.full(3, 0.0005)
+            p[said] = 0.999
+            p[(said + 1) % 3] = 1 - 0.999 - 0.0005
+            probs.append(p)
+        probs = np.asarray(probs)
+        return AnnotationResult(probs=probs, votes=probs.round(1))
+
+
+class MeanProbMixture(ClassifierMixin, BaseEstimator):
+    """Minimal mixture: mean LLM probability (ignores y)."""
+
+    def fit(self, S, y):
+        self.classes_ = np.arange(S.shape[-1])
+        self.n_fit_rows_ = len(S)
+        return self
+
+    def predict_proba(self, S):
+        p = S[:, :, 0].mean(axis=1)
+        return p / p.sum(1, keepdims=True)
+
+
+class SpyClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression that records what fit received."""
+
+    def __init__(self, nl_weight=0.0):
+        self.nl_weight = nl_weight
+
+    def fit(self, X, y, sample_weight=None, negative_mask=None):
+        self.calls_ = getattr(self, "calls_", []) + [
+            dict(n=X.shape[0], sample_weight=sample_weight, negative_mask=negative_mask,
+                 nl_weight=self.nl_weight, y=np.asarray(y))]
+        self.lr_ = LogisticRegression().fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.lr_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.lr_.predict_proba(X)
+
+    def predict(self, X):
+        return self.lr_.predict(X)
+
+
+def seed_y(y, n_seed=15, seed=0):
+    rng = np.random.default_rng(seed)
+    out = np.full(len(y), -1)
+    idx = rng.choice(len(y), n_seed, replace=False)
+    out[idx] = y[idx]
+    return out
+
+
+@pytest.fixture
+def pool():
+    return make_pool()
+
+
+def panel(**kw):
+    return [CountingAnnotator("a", 0.1, 1, **kw), CountingAnnotator("b", 0.3, 2),
+            CountingAnnotator("c", 0.5, 3)]
+
+
+def test_annotate_signals_shape_and_calls(pool):
+    X, texts, y = pool
+    p = panel()
+    S = annotate_signals(p, texts[:7])
+    assert S.shape == (7, 3, 2, 3)
+    assert [a.calls for a in p] == [7, 7, 7]
+
+
+def test_rounds_bookkeeping(pool, tmp_path):
+    X, texts, y = pool
+    ys = seed_y(y)
+    p = panel()
+    loop = MoLLIALoop(SpyClassifier(), p, X, ys, texts=texts, mixture=MeanProbMixture(),
+                      batch_size=10, X_val=X, y_val=y, y_monitor=y, random_state=0,
+                      output_dir=tmp_path)
+    hist = loop.run(3)
+    assert [h["round"] for h in hist] == [0, 1, 2, 3]
+    assert [h["n_labeled"] for h in hist] == [15, 25, 35, 45]
+    # the seed is annotated once (for the mixture), then 10 texts per round, per LLM
+    assert [a.calls for a in p] == [45, 45, 45]
+    assert hist[-1]["llm_calls"] == 45 * 3 and hist[-1]["llm_calls_round"] == 30
+    queried = sum((h["queried"] for h in hist), [])
+    assert len(set(queried)) == 30 and not set(queried) & set(np.flatnonzero(ys != -1))
+    for key in ("annotation_s", "mixture_s", "fit_s", "query_s", "val_accuracy",
+                "val_macro_f1", "mixture_label_accuracy"):
+        assert key in hist[-1]
+    assert hist[-1]["val_accuracy"] > 0.6
+    assert 0 < area_under_curve(hist) <= 1
+    # what the classifier got in the last round: seed weight 1, labels = mixture argmax
+    call = loop.estimator.calls_[-1]
+    assert call["n"] == 45
+    np.testing.assert_array_equal(call["sample_weight"][:15], 1.0)
+    assert set(np.unique(call["sample_weight"])) <= {0.5, 1.0}
+    assert call["negative_mask"].shape == (45, 3) and call["negative_mask"][15:].any()
+    assert not call["negative_mask"][np.arange(45), call["y"]].any()
+    # NL schedule: 0.4 + 0.06 * (round - 1)
+    assert [c["nl_weight"] for c in loop.estimator.calls_[1:]] == pytest.approx(
+        [0.4, 0.46, 0.52])
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["round"] == 3 and len(saved["history"]) == 4
+
+
+def test_discrepancy_weight_off_and_negative_learning_off(pool):
+    X, texts, y = pool
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, discrepancy_weight=None,
+                      nl_threshold=None, random_state=0)
+    loop.run(2)
+    call = loop.estimator.calls_[-1]
+    np.testing.assert_array_equal(call["sample_weight"], 1.0)
+    assert not call["negative_mask"].any()
+
+
+def test_resume_pays_for_nothing_twice(pool, tmp_path):
+    X, texts, y = pool
+    ys = seed_y(y)
+    p = panel()
+    MoLLIALoop(SpyClassifier(), p, X, ys, texts=texts, mixture=MeanProbMixture(),
+               batch_size=10, random_state=0, output_dir=tmp_path).run(2)
+    paid = [a.calls for a in p]
+    # a new process: same output dir, asks for 4 rounds in total
+    p2 = panel()
+    loop = MoLLIALoop(SpyClassifier(), p2, X, ys, texts=texts, mixture=MeanProbMixture(),
+                      batch_size=10, random_state=0, output_dir=tmp_path)
+    assert loop.round_ == 2
+    hist = loop.run(4)
+    assert [a.calls for a in p2] == [20, 20, 20]  # only rounds 3 and 4
+    assert [h["round"] for h in hist] == [0, 1, 2, 3, 4]
+    assert hist[-1]["llm_calls"] == (paid[0] + 20) * 3
+    # running again to the same number of rounds costs nothing
+    p3 = panel()
+    MoLLIALoop(SpyClassifier(), p3, X, ys, texts=texts, mixture=MeanProbMixture(),
+               batch_size=10, random_state=0, output_dir=tmp_path).run(4)
+    assert [a.calls for a in p3] == [0, 0, 0]
+
+
+def test_annotator_failing_mid_round_keeps_paid_chunks(pool, tmp_path):
+    X, texts, y = pool
+    ys = seed_y(y)
+    # chunks of 4: seed 15 (4+4+4+3), round 1 10 (4+4+2), round 2: 4+4 succeed, then the
+    # server fails on the last chunk of 2
+    p = panel(fail_after=15 + 10 + 9)
+    loop = MoLLIALoop(SpyClassifier(), p, X, ys, texts=texts, mixture=MeanProbMixture(),
+                      batch_size=10, annotate_chunk=4, random_state=0, output_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="server went away"):
+        loop.run(3)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["round"] == 1 and state["pending"]["round"] == 2
+    pending = state["pending"]["queried"]
+    saved = np.load(tmp_path / "state.npz")["annotated_idx"].tolist()
+    done_in_round2 = [i for i in pending if i in saved]
+    assert len(done_in_round2) == 8  # the paid chunks of round 2 were kept
+    # resume with a healthy panel: only the 2 missing texts of round 2 + 10 of round 3
+    p2 = panel()
+    loop2 = MoLLIALoop(SpyClassifier(), p2, X, ys, texts=texts, mixture=MeanProbMixture(),
+                       batch_size=10, annotate_chunk=4, random_state=0, output_dir=tmp_path)
+    hist = loop2.run(3)
+    assert [a.calls for a in p2] == [12, 12, 12]
+    assert hist[2]["queried"] == pending
+    annotated = sum((h["queried"] for h in hist), [])
+    assert len(annotated) == len(set(annotated)) == 30
+
+
+def test_pool_smaller_than_batch_takes_the_rest_then_stops(pool):
+    X, texts, y = pool
+    X, texts, y = X[:40], texts[:40], y[:40]
+    ys = seed_y(y, n_seed=15)
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, ys, texts=texts, mixture=MeanProbMixture(),
+                      batch_size=20, random_state=0)
+    hist = loop.run(5)
+    assert [h["n_labeled"] for h in hist] == [15, 35, 40]
+    assert loop.step() is None
+
+
+def test_bad_input(pool, tmp_path):
+    X, texts, y = pool
+    with pytest.raises(ValueError, match="only one class"):
+        MoLLIALoop(SpyClassifier(), panel(), X, np.where(np.arange(len(y)) < 5, 0, -1),
+                   texts=texts)
+    with pytest.raises(ValueError, match="no gold seed"):
+        MoLLIALoop(SpyClassifier(), panel(), X, np.full(len(y), -1), texts=texts)
+    with pytest.raises(TypeError, match=r"texts\[3\] is a int"):
+        MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts[:3] + [3] + texts[4:])
+    with pytest.raises(ValueError, match="class index"):
+        MoLLIALoop(SpyClassifier(), panel(), X, np.where(seed_y(y) >= 0, 7, -1), texts=texts)
+    with pytest.raises(ValueError, match="disagree on the labels"):
+        bad = panel()
+        bad[1].labels = ["x", "y", "z"]
+        MoLLIALoop(SpyClassifier(), bad, X, seed_y(y), texts=texts)
+    # state of another run in the output dir
+    MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts, mixture=MeanProbMixture(),
+               batch_size=5, output_dir=tmp_path).run(1)
+    with pytest.raises(ValueError, match="different run"):
+        MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y, seed=1), texts=texts,
+                   output_dir=tmp_path)
+
+
+def test_pipeline_estimator_on_texts_gets_routed_fit_params(pool):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    X, texts, y = pool
+    pipe = make_pipeline(TfidfVectorizer(), SpyClassifier())
+    loop = MoLLIALoop(pipe, panel(), texts, seed_y(y), mixture=MeanProbMixture(),
+                      strategy="entropy", batch_size=10, random_state=0, relabel=False)
+    loop.run(2)
+    call = pipe[-1].calls_[-1]
+    assert call["n"] == 35 and call["negative_mask"].shape == (35, 3)
+    assert call["nl_weight"] == pytest.approx(0.46)
+    assert loop.history[-1]["n_labeled"] == 35
+
+
+@pytest.mark.parametrize("strategy", ["bemps", "noise_stability", "coreset"])
+def test_loop_with_negative_learning_classifier(pool, strategy):
+    nl = pytest.importorskip("skmollal.negative_learning")
+    X, texts, y = pool
+    ys = seed_y(y)
+    clf = nl.NegativeLearningClassifier(max_epochs=5, random_state=0)
+    loop = MoLLIALoop(clf, panel(), X.astype("float32"), ys, texts=texts,
+                      mixture=MeanProbMixture(), strategy=strategy, batch_size=10,
+                      soft_labels=True, X_val=X.astype("float32"), y_val=y, random_state=0)
+    hist = loop.run(2)
+    assert hist[-1]["n_labeled"] == 35
+    assert clf.nl_weight == pytest.approx(0.46)
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert hist[-1]["val_accuracy"] > 0.5
+
+
+def test_llm_panel_with_cache_resumes_after_failure(pool, tmp_path):
+    panel_mod = pytest.importorskip("skmollal.annotators.panel")
+    cache_mod = pytest.importorskip("skmollal.annotators.cache")
+    X, texts, y = pool
+    ys = seed_y(y)
+    cache = cache_mod.AnnotationCache(tmp_path / "cache.sqlite")
+    flaky = panel(fail_after=15 + 10 + 3)
+    llm_panel = panel_mod.LLMPanel(flaky, cache=cache, show_progress=False)
+    loop = MoLLIALoop(SpyClassifier(), llm_panel, X, ys, texts=texts, mixture=MeanProbMixture(),
+                      batch_size=10, annotate_chunk=10, random_state=0,
+                      output_dir=tmp_path / "state")
+    with pytest.raises(Exception, match="server went away"):
+        loop.run(2)
+    # the other LLMs' answers for the failed chunk were cached: a healthy rerun asks them
+    # nothing twice
+    fresh = panel()
+    loop2 = MoLLIALoop(SpyClassifier(), panel_mod.LLMPanel(fresh, cache=cache,
+                                                           show_progress=False),
+                       X, ys, texts=texts, mixture=MeanProbMixture(), batch_size=10,
+                       annotate_chunk=10, random_state=0, output_dir=tmp_path / "state")
+    hist = loop2.run(2)
+    assert hist[-1]["n_labeled"] == 35
+    assert sum(a.calls for a in fresh) + sum(a.calls for a in flaky) == 35 * 3
