@@ -20,6 +20,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ._texts import check_texts
+
 __all__ = ["SentenceEmbedder", "default_model_path", "model_identity"]
 
 logger = logging.getLogger(__name__)
@@ -160,25 +162,6 @@ class _EmbeddingCache:
             con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)", rows)
 
 
-def _check_texts(X) -> list[str]:
-    if isinstance(X, str):
-        raise TypeError("X must be a sequence of texts, got a single string; wrap it in a list")
-    if hasattr(X, "ndim") and getattr(X, "ndim") not in (1,):
-        if getattr(X, "ndim") == 2 and X.shape[1] == 1:
-            X = np.asarray(X).ravel()
-        else:
-            raise ValueError(f"X must be a 1-d sequence of texts, got shape {X.shape}")
-    texts = list(X)
-    if not texts:
-        raise ValueError("X holds no texts (0 samples)")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"X must hold texts (str); item {i} is {type(text).__name__}: {text!r:.60}"
-            )
-    return texts
-
-
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
     """Embed texts with a sentence-transformers model (scikit-learn transformer).
 
@@ -246,7 +229,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         if X is not None:
-            _check_texts(X)
+            check_texts(X, type(self).__name__)
         model = self._model()
         dim = model.get_embedding_dimension() if hasattr(
             model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
@@ -269,7 +252,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         self._check_params()
-        texts = _check_texts(X)
+        texts = check_texts(X, type(self).__name__)
         keys = [_text_key(t) for t in texts]
         cache = _EmbeddingCache(self.cache_dir) if self.cache_dir is not None else None
         ident = model_identity(self.model) if cache is not None else ""

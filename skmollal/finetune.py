@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from ._texts import check_texts
 from .negative_learning import NegativeLearningClassifier
 
 __all__ = ["TransformerTextClassifier", "HFSequenceClassifierModule"]
@@ -183,9 +184,7 @@ class TransformerTextClassifier(NegativeLearningClassifier):
         -------
         dict of str to int64 ndarray of shape (n_texts, n_tokens)
         """
-        from .featurizers import _check_texts
-
-        texts = _check_texts(texts)
+        texts = check_texts(texts, type(self).__name__)
         if not isinstance(self.max_length, (int, np.integer)) or self.max_length < 2:
             raise ValueError(f"max_length must be an integer >= 2, got {self.max_length!r}")
         enc = self._get_tokenizer()(

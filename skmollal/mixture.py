@@ -88,16 +88,16 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         probability); used when ``pseudo_labels="hard"``.
     max_iter : int, default=5
         Most self-training rounds; 0 fits on the gold (and initial pseudo-labeled) rows only.
-    pseudo_labels : {"soft", "hard"}, default="soft"
-        ``"soft"``: EM with posterior-weighted copies of every unlabeled row (the estimator's
-        ``fit`` must take ``sample_weight``); ``"hard"``: thresholded self-training.
-    gold_weight : float, default=5.0
-        Weight of a gold row relative to an unlabeled row in soft self-training.
     init : {"auto", "dawid_skene", None}, default="auto"
         Initial pseudo-labels; ``"auto"`` uses Dawid-Skene for 4-d signals and nothing for
         flat features (which carry no vote structure).
     featurize : bool, default=True
         Expand 4-d signals with :func:`signal_features`; if False they are just flattened.
+    pseudo_labels : {"soft", "hard"}, default="soft"
+        ``"soft"``: EM with posterior-weighted copies of every unlabeled row (the estimator's
+        ``fit`` must take ``sample_weight``); ``"hard"``: thresholded self-training.
+    gold_weight : float, default=5.0
+        Weight of a gold row relative to an unlabeled row in soft self-training.
 
     Attributes
     ----------

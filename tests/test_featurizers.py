@@ -106,9 +106,9 @@ def test_in_pipeline(fake):
 @pytest.mark.parametrize(
     "X, exc, match",
     [
-        ("just one string", TypeError, "single string"),
-        ([], ValueError, "no texts"),
-        (["ok", 3], TypeError, "item 1"),
+        ("just one string", TypeError, "not one str"),
+        ([], ValueError, "texts is empty"),
+        (["ok", 3], TypeError, "text 1 is a int"),
         (np.array([["a", "b"], ["c", "d"]]), ValueError, "1-d"),
     ],
 )

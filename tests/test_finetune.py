@@ -67,7 +67,7 @@ def test_tokenize_truncates_and_pads():
     enc = clf.tokenize(["good", "the movie was really very good"])
     assert enc["input_ids"].shape == (2, 4)
     np.testing.assert_array_equal(enc["attention_mask"][0], [1, 0, 0, 0])
-    with pytest.raises(TypeError, match="texts"):
+    with pytest.raises(TypeError, match="text 0 is a int"):
         clf.tokenize([1, 2])
     with pytest.raises(ValueError, match="max_length"):
         tiny_clf(max_length=0).tokenize(["good"])

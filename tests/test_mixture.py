@@ -30,7 +30,8 @@ def test_fit_predict_transform_shapes():
     assert (m.labeled_iter_ >= 0).sum() > 50  # pseudo-labels were added
 
 
-def test_beats_majority_vote_on_synthetic_panel():
+@pytest.mark.parametrize("pseudo_labels", ["soft", "hard"])
+def test_beats_majority_vote_on_synthetic_panel(pseudo_labels):
     # one LLM is systematically wrong in a learnable way: class c said as c+1
     S, y = make_signals(n=800, noise=(0.3, 0.45, 0.5, 0.5), seed=4)
     rng = np.random.default_rng(0)
@@ -39,7 +40,7 @@ def test_beats_majority_vote_on_synthetic_panel():
         S[:, j] = S[:, j] @ flip
     yl = _semi(y, 50)
     held = yl < 0
-    ours = MixtureOfLLMsAnnotator().fit(S, yl)
+    ours = MixtureOfLLMsAnnotator(pseudo_labels=pseudo_labels).fit(S, yl)
     mv = MajorityVote().fit(S, yl)
     assert ours.score(S[held], y[held]) > mv.score(S[held], y[held]) + 0.05
 
@@ -86,6 +87,10 @@ def test_bad_signals_and_params():
         MixtureOfLLMsAnnotator().fit(S[:, :, :, :, None], y)
     with pytest.raises(ValueError, match="threshold"):
         MixtureOfLLMsAnnotator(threshold=1.5).fit(S, y)
+    with pytest.raises(ValueError, match="pseudo_labels"):
+        MixtureOfLLMsAnnotator(pseudo_labels="fuzzy").fit(S, y)
+    with pytest.raises(ValueError, match="gold_weight"):
+        MixtureOfLLMsAnnotator(gold_weight=0).fit(S, y)
     with pytest.raises(ValueError, match="class indices"):
         MixtureOfLLMsAnnotator().fit(S, np.full(100, 5))
     m = MixtureOfLLMsAnnotator().fit(S, y)
@@ -132,3 +137,23 @@ def test_transduction_and_string_labels():
     flat = MixtureOfLLMsAnnotator().fit(S.reshape(200, -1), names)
     assert set(flat.predict(S.reshape(200, -1))) <= {"a", "b", "c"}
     assert flat.transduction_.shape == (200,)
+
+
+class _NoWeights(LogisticRegression):
+    """A classifier whose fit takes no sample_weight."""
+
+    def fit(self, X, y):
+        return super().fit(X, y)
+
+
+def test_soft_needs_sample_weight_and_hard_mode_works():
+    S, y = make_signals(n=400, seed=8)
+    yl = _semi(y, 50)
+    with pytest.raises(ValueError, match="sample_weight"):
+        MixtureOfLLMsAnnotator(estimator=_NoWeights()).fit(S, yl)
+    hard = MixtureOfLLMsAnnotator(estimator=_NoWeights(), pseudo_labels="hard").fit(S, yl)
+    soft = MixtureOfLLMsAnnotator(max_iter=2).fit(S, yl)
+    assert soft.n_iter_ == 3
+    assert hard.n_iter_ >= 1 and (hard.labeled_iter_ > 0).any()
+    gold = yl >= 0
+    np.testing.assert_array_equal(soft.transduction_[gold], yl[gold])

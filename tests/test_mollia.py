@@ -225,7 +225,7 @@ def test_bad_input(pool, tmp_path):
                    texts=texts)
     with pytest.raises(ValueError, match="no gold seed"):
         MoLLIALoop(SpyClassifier(), panel(), X, np.full(len(y), -1), texts=texts)
-    with pytest.raises(TypeError, match=r"texts\[3\] is a int"):
+    with pytest.raises(TypeError, match=r"text 3 is a int"):
         MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts[:3] + [3] + texts[4:])
     with pytest.raises(ValueError, match="class index"):
         MoLLIALoop(SpyClassifier(), panel(), X, np.where(seed_y(y) >= 0, 7, -1), texts=texts)

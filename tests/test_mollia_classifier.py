@@ -82,7 +82,7 @@ def test_bad_input():
     texts, y = make_texts(40)
     with pytest.raises(ValueError, match="needs annotators"):
         MoLLIAClassifier().fit(texts, seed_y(y))
-    with pytest.raises(TypeError, match=r"X\[2\] is a int"):
+    with pytest.raises(TypeError, match=r"MoLLIAClassifier: text 2 is a int"):
         make_clf().fit(texts[:2] + [5] + texts[3:], seed_y(y))
     with pytest.raises(ValueError, match="batch_size must be a positive"):
         make_clf(batch_size=0).fit(texts, seed_y(y))

@@ -35,7 +35,7 @@ def test_errors(rec):
         ann.annotate([5])
     with pytest.raises(ValueError, match="unknown annotator"):
         RecordedAnnotator(rec, "m9")
-    with pytest.raises(ValueError, match="no texts"):
+    with pytest.raises(ValueError, match="texts is empty"):
         ann.annotate([])
     rec.texts = None
     with pytest.raises(ValueError, match="hold no texts"):

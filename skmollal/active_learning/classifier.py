@@ -7,7 +7,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .mollia import MoLLIALoop, check_texts, full_proba, panel_labels
+from .._texts import check_texts
+from .mollia import MoLLIALoop, full_proba, panel_labels
 
 __all__ = ["MoLLIAClassifier"]
 
@@ -138,7 +139,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         if self.annotators is None:
             raise ValueError("MoLLIAClassifier needs annotators (an LLMPanel or a list of "
                              "annotators)")
-        texts = check_texts(X, "X")
+        texts = check_texts(X, "MoLLIAClassifier")
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(texts):
             raise ValueError(f"y must be 1-d with one entry per text ({len(texts)}); "
@@ -169,7 +170,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
 
     def _features(self, X):
         check_is_fitted(self, "classifier_")
-        return self.featurizer_.transform(check_texts(X, "X"))
+        return self.featurizer_.transform(check_texts(X, "MoLLIAClassifier"))
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n_texts, n_classes)``."""
@@ -187,7 +188,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         keep = y != -1
         if not keep.any():
             raise ValueError("score: every row of y is -1; give gold labels to score on")
-        texts = [t for t, k in zip(check_texts(X, "X"), keep) if k]
+        texts = [t for t, k in zip(check_texts(X, "MoLLIAClassifier"), keep) if k]
         w = None if sample_weight is None else np.asarray(sample_weight)[keep]
         from sklearn.metrics import accuracy_score
 

@@ -33,11 +33,12 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
 
+from .._texts import check_texts
 from ..annotators.base import PROBS
 from .learner import ActiveLearner, take_rows
 from .strategies import get_strategy
 
-__all__ = ["MoLLIALoop", "annotate_signals", "panel_labels", "check_texts"]
+__all__ = ["MoLLIALoop", "annotate_signals", "panel_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +46,6 @@ STATE_VERSION = 1
 
 
 # --------------------------------------------------------------------------- panel helpers
-def check_texts(texts, name: str = "texts") -> list[str]:
-    """Return ``texts`` as a list of str; raise ``TypeError`` naming the first non-string."""
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a sequence of strings, not a single string")
-    out = list(texts)
-    for i, t in enumerate(out):
-        if not isinstance(t, str):
-            raise TypeError(f"{name}[{i}] is a {type(t).__name__}, not a str: {t!r:.60}")
-    return out
-
-
 def _as_annotator_list(panel):
     if isinstance(panel, (list, tuple)):
         if not panel:
@@ -124,7 +114,7 @@ def annotate_signals(panel, texts: Sequence[str]) -> np.ndarray:
     ndarray of shape (n_texts, n_llms, 2, n_classes)
         Probabilities and vote shares per LLM.
     """
-    texts = check_texts(texts)
+    texts = check_texts(texts, "annotate_signals", allow_empty=True)
     annotators = _as_annotator_list(panel)
     if annotators is not None:
         return np.stack([np.asarray(a.annotate(texts).to_signals(), float)
@@ -257,7 +247,7 @@ class MoLLIALoop:
         self.X = X
         n = int(X.shape[0]) if hasattr(X, "shape") else len(X)
         self.n_rows = n
-        self.texts = check_texts(X if texts is None else texts)
+        self.texts = check_texts(X if texts is None else texts, "MoLLIALoop")
         if len(self.texts) != n:
             raise ValueError(f"X has {n} rows but texts has {len(self.texts)}")
         y = np.asarray(y)

@@ -26,6 +26,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .._texts import check_texts
 from .base import AnnotationResult
 
 __all__ = ["AnnotationCache", "CachedAnnotator", "default_cache_path", "cache_key"]
@@ -251,23 +252,6 @@ class AnnotationCache:
         return cur.rowcount
 
 
-def _check_texts(texts: Any, where: str) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError(f"{where}: texts must be a sequence of str, not one str")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise TypeError(
-            f"{where}: texts must be a sequence of str, got {type(texts).__name__}"
-        ) from None
-    if not texts:
-        raise ValueError(f"{where}: texts is empty; nothing to annotate")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{where}: text {i} is a {type(text).__name__}, not a str")
-    return texts
-
-
 def _batches(n: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, n, size):
         yield start, min(start + size, n)
@@ -394,7 +378,7 @@ class CachedAnnotator:
             the failed batch; every earlier batch is already committed to the cache.
         """
         where = f"{self.name} (cached)"
-        texts = _check_texts(texts, where)
+        texts = check_texts(texts, where)
         identity = self.identity()
         found = self.cache.get(identity, texts)
         first_index: dict[str, int] = {}

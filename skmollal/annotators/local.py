@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._texts import check_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
 from .task import AnnotationTask
@@ -497,21 +498,6 @@ class TransformersAnnotator:
         return json.dumps(desc, sort_keys=True)
 
     # -------------------------------------------------------------- annotation
-    def _check_texts(self, texts: Any) -> list[str]:
-        where = self._where()
-        if isinstance(texts, str):
-            raise TypeError(f"{where}: texts must be a sequence of str, not one str")
-        try:
-            texts = list(texts)
-        except TypeError:
-            raise TypeError(f"{where}: texts must be a sequence of str, got {type(texts).__name__}") from None
-        if not texts:
-            raise ValueError(f"{where}: texts is empty; nothing to annotate")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"{where}: text {i} is a {type(text).__name__}, not a str")
-        return texts
-
     def _encode_prompts(self, tokenizer: Any, texts: Sequence[str], offset: int) -> list[list[int]]:
         out = []
         for i, text in enumerate(texts):
@@ -524,7 +510,7 @@ class TransformersAnnotator:
 
     def label_logprobs(self, texts: Sequence[str]) -> np.ndarray:
         """Unnormalised log answer mass of every class, shape (n_texts, n_classes)."""
-        texts = self._check_texts(texts)
+        texts = check_texts(texts, self._where())
         model, tokenizer, (seqs, owner) = self._load()
         pad = tokenizer.pad_token_id
         if pad is None:
@@ -578,7 +564,7 @@ class TransformersAnnotator:
         RuntimeError
             If the model fails on a batch (the text indices are named).
         """
-        texts = self._check_texts(texts)
+        texts = check_texts(texts, self._where())
         logmass = self.label_logprobs(texts)
         self.last_label_logprobs_ = logmass
         probs = np.exp(logmass - logmass.max(axis=1, keepdims=True))
@@ -600,7 +586,7 @@ class TransformersAnnotator:
         """
         import torch
 
-        texts = self._check_texts(texts)
+        texts = check_texts(texts, self._where())
         model, tokenizer, (seqs, _) = self._load()
         if base_seed is None:
             base_seed = _base_seed(self.random_state)

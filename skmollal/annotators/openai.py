@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._texts import check_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
 
@@ -385,22 +386,6 @@ class OpenAICompatibleAnnotator:
         return label_token_probs(top, self.labels)
 
     # ------------------------------------------------------------------ public
-    def _check_texts(self, texts: Any) -> list[str]:
-        if isinstance(texts, str):
-            raise TypeError(f"{self.name}: texts must be a sequence of str, not one str")
-        try:
-            texts = list(texts)
-        except TypeError:
-            raise TypeError(
-                f"{self.name}: texts must be a sequence of str, got {type(texts).__name__}"
-            ) from None
-        if not texts:
-            raise ValueError(f"{self.name}: texts is empty; nothing to annotate")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"{self.name}: text {i} is a {type(text).__name__}, not a str")
-        return texts
-
     def annotate(self, texts: Sequence[str]) -> AnnotationResult:
         """Annotate ``texts`` through the server; one row per text, in order.
 
@@ -416,7 +401,7 @@ class OpenAICompatibleAnnotator:
         """
         import httpx
 
-        texts = self._check_texts(texts)
+        texts = check_texts(texts, self.name)
         n = len(texts)
         rows: list[Any] = [None] * n
         error: AnnotationRequestError | None = None

@@ -29,7 +29,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .base import AnnotationResult
-from .cache import AnnotationCache, CachedAnnotator, _check_texts
+from .._texts import check_texts
+from .cache import AnnotationCache, CachedAnnotator
 
 __all__ = ["LLMPanel"]
 
@@ -189,7 +190,7 @@ class LLMPanel(TransformerMixin, BaseEstimator):
             An annotator's own error, with a note naming the annotator and the texts.
         """
         annotators = self._cached_annotators(self._check_annotators())
-        texts = _check_texts(texts, "LLMPanel")
+        texts = check_texts(texts, "LLMPanel")
         n = len(texts)
         size = n if self.batch_size is None else int(self.batch_size)
         starts = list(range(0, n, size))

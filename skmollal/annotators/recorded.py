@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._texts import check_texts
 from .base import PROBS, VOTES, AnnotationResult
 
 __all__ = ["RecordedAnnotator"]
@@ -103,16 +104,10 @@ class RecordedAnnotator:
             If an item is not a string.
         """
         rows = []
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(
-                    f"{self.name}: text {i} is a {type(text).__name__}, not a str"
-                )
+        for i, text in enumerate(check_texts(texts, self.name)):
             if text not in self._row:
                 raise KeyError(f"{self.name}: text {i} was not recorded: {text[:80]!r}")
             rows.append(self._row[text])
-        if not rows:
-            raise ValueError(f"{self.name}: no texts to annotate")
         self.calls += len(rows)
         rows = np.asarray(rows)
         signals = self._signals[rows]
