@@ -332,9 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(run, {})
     demo = sub.add_parser("demo", help="the main job: the loop on the embedded default")
     _add_run_arguments(demo, DEMO_DEFAULTS)
-    demo.add_argument("--live", action="store_true",
-                      help="run the embedded SmolLM2 panel live on the bundled demo questions "
-                           "instead of replaying the recorded TREC annotators")
+    demo.add_argument("--recorded", action="store_true",
+                      help="replay the recorded TREC annotators (five 7-9B LLMs, from "
+                           "--recordings) instead of running the embedded SmolLM2 panel live")
     summary = sub.add_parser("recordings-summary",
                              help="per-LLM and majority-vote accuracy of the recordings")
     summary.add_argument("--recordings", default=str(DEFAULT_RECORDINGS))
@@ -342,16 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: What ``skmollal demo`` runs by default: the recorded TREC annotators (five LLMs replayed),
-#: a 50-question gold seed, then 4 rounds of 50 over a 1000-question pool, MiniLM features and
-#: the negative-learning MLP (about a minute on a laptop CPU).
-DEMO_DEFAULTS = {"task": "trec", "rounds": 4, "batch": 50, "seed_size": 50, "pool_size": 1000,
+#: What ``skmollal demo`` runs by default: the embedded SmolLM2-135M panel (one model, four
+#: prompts: the panel members are prompt variants of the same model, not different LLMs) live
+#: on the 180 bundled demo questions, 20 % held out, a 24-question gold seed, then 3 rounds of
+#: 16. About 5 minutes on a 2-core CPU; answers are cached in the output folder, so a re-run
+#: pays for none of them again.
+DEMO_DEFAULTS = {"task": "demo", "rounds": 3, "batch": 16, "seed_size": 24, "pool_size": None,
                  "output": "skmollal-demo"}
-#: ``skmollal demo --live`` (and the fallback when no recordings are found): the embedded
-#: SmolLM2-135M panel (one model, four prompts) live on the 180 bundled demo questions, 20 %
-#: held out, a 24-question seed, 3 rounds of 16. Slow on CPU (roughly 1-2 s per text and
-#: prompt), and answers are cached in the output folder.
-LIVE_DEMO = {"task": "demo", "rounds": 3, "batch": 16, "seed_size": 24, "pool_size": None}
+#: ``skmollal demo --recorded``: the recorded TREC annotators (five LLMs replayed), a
+#: 50-question gold seed, then 4 rounds of 50 over a 1000-question pool.
+RECORDED_DEMO = {"task": "trec", "rounds": 4, "batch": 50, "seed_size": 50, "pool_size": 1000}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,15 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         print(recordings_summary(args.recordings, args.task))
         return 0
     if args.command == "demo" and not args.annotator:
-        found = any(Path(args.recordings).glob(f"{args.task}_*.json"))
-        if not args.live and not found:
-            logger.warning("recordings not found at %s (set SKMOLLAL_RECORDINGS or pass "
-                           "--recordings): running the live SmolLM2 demo instead",
-                           args.recordings)
-        if args.live or not found:
-            for key, value in LIVE_DEMO.items():
+        if args.recorded:
+            for key, value in RECORDED_DEMO.items():
                 if getattr(args, key) == DEMO_DEFAULTS.get(key):
                     setattr(args, key, value)
+        else:
             args.annotator = ["smollm2"]
     results = run_command(args)
     _print_results(results)

@@ -8,9 +8,6 @@ import pytest
 
 from skmollal.testing import make_signals
 
-torch = pytest.importorskip("torch")
-torch.set_num_threads(1)
-
 REPO = Path(__file__).resolve().parents[1]
 #: Where the recorded LLM annotations live: ``$SKMOLLAL_RECORDINGS`` or ``../shared/...``.
 RECORDINGS = Path(

