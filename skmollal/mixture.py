@@ -81,7 +81,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
     ----------
     estimator : classifier, optional
         Meta-learner with ``predict_proba``. Default:
-        ``LogisticRegression(C=0.1, max_iter=1000)``, a strongly regularised multinomial
+        ``LogisticRegression(C=0.1, max_iter=5000)``, a strongly regularised multinomial
         model that is stable with ~50 gold rows.
     threshold : float, default=0.9
         Confidence a hard pseudo-label needs (Dawid-Skene posterior or meta-learner
@@ -238,7 +238,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         if use_ds and not four_d:
             raise ValueError("init='dawid_skene' needs 4-d signals (n, L, 2, C)")
         post = dawid_skene(S4[:, :, 1], enc)[0] if use_ds else None
-        base = LogisticRegression(C=0.1, max_iter=1000) if self.estimator is None else self.estimator
+        base = LogisticRegression(C=0.1, max_iter=5000) if self.estimator is None else self.estimator
         if self.pseudo_labels == "soft":
             return self._fit_soft(X, enc, post, base)
 
