@@ -50,6 +50,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from skmollal.active_learning import MoLLIALoop, area_under_curve, plot_learning_curve  # noqa: E402
 from skmollal.annotators.base import AnnotationResult  # noqa: E402
 from skmollal.cli import split_rows  # noqa: E402
+from skmollal.datasets import default_recordings_path  # noqa: E402
 
 logger = logging.getLogger("benchmarks.active_learning")
 
@@ -127,22 +128,16 @@ def method_setup(method: str, rec, annotator_names):
 
 def make_classifier(kind: str, seed: int, max_epochs: int | None):
     if kind == "mlp":
-        from skmollal.negative_learning import NegativeLearningClassifier
-
-        params = NegativeLearningClassifier().get_params()
-        kw = {k: v for k, v in {"random_state": seed, "verbose": 0,
-                                "max_epochs": max_epochs}.items()
-              if k in params and v is not None}
-        return NegativeLearningClassifier(**kw)
-    if kind == "finetune":
-        from skmollal.finetune import TransformerTextClassifier
-
-        params = TransformerTextClassifier().get_params()
-        kw = {k: v for k, v in {"random_state": seed, "verbose": 0,
-                                "max_epochs": max_epochs}.items()
-              if k in params and v is not None}
-        return TransformerTextClassifier(**kw)
-    raise ValueError(f"unknown classifier {kind!r}")
+        from skmollal.negative_learning import NegativeLearningClassifier as estimator
+    elif kind == "finetune":
+        from skmollal.finetune import TransformerTextClassifier as estimator
+    else:
+        raise ValueError(f"unknown classifier {kind!r}")
+    params = estimator().get_params()
+    kw = {k: v for k, v in {"random_state": seed, "verbose": 0,
+                            "max_epochs": max_epochs}.items()
+          if k in params and v is not None}
+    return estimator(**kw)
 
 
 def embed_all(texts, cache_dir):
@@ -238,8 +233,7 @@ def print_table(rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--recordings", default=os.environ.get(
-        "SKMOLLAL_RECORDINGS", str(REPO.parent / "shared" / "data" / "llm-recordings")))
+    p.add_argument("--recordings", default=str(default_recordings_path()))
     p.add_argument("--task", default="trec")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--strategies", nargs="+", default=["random", "entropy", "coreset"])

@@ -20,11 +20,11 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from skmollal.baselines import BestSingleLLM, DawidSkene, MajorityVote, MeanProbability
-from skmollal.datasets import load_recordings
+from skmollal.datasets import default_recordings_path, load_recordings
 from skmollal.mixture import MixtureOfLLMsAnnotator
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_RECORDINGS = HERE.parent.parent / "shared" / "data" / "llm-recordings"
+DEFAULT_RECORDINGS = default_recordings_path()
 
 
 class ReferenceMoLAM:

@@ -42,9 +42,10 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_RECORDINGS = Path(
-    os.environ.get("SKMOLLAL_RECORDINGS", REPO.parent / "shared" / "data" / "llm-recordings")
-)
+
+from skmollal.datasets import default_recordings_path  # noqa: E402
+
+DEFAULT_RECORDINGS = default_recordings_path()
 RESULTS = REPO / "benchmarks" / "results"
 VARIANTS = ("ce", "disc", "nl", "both", "gold")
 

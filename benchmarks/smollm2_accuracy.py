@@ -23,9 +23,10 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TREC = Path(
-    os.environ.get("SKMOLLAL_RECORDINGS", REPO.parent / "shared" / "data" / "llm-recordings")
-) / "trec_yi.json"
+
+from skmollal.datasets import default_recordings_path  # noqa: E402
+
+DEFAULT_TREC = default_recordings_path() / "trec_yi.json"
 
 
 def load_trec_sample(path: Path, n: int, seed: int) -> tuple[list[str], np.ndarray]:

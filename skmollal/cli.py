@@ -20,20 +20,18 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .datasets import default_recordings_path
+
 __all__ = ["main", "build_parser", "recordings_summary", "split_rows", "run_command"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RECORDINGS = Path(
-    os.environ.get("SKMOLLAL_RECORDINGS",
-                   Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-recordings")
-)
+DEFAULT_RECORDINGS = default_recordings_path()
 
 
 # --------------------------------------------------------------------------- helpers

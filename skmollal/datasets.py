@@ -26,7 +26,13 @@ from sklearn.utils import Bunch
 
 from .annotators.parsing import vote_distribution
 
-__all__ = ["load_recordings", "fetch_recordings", "get_data_home", "KNOWN_TASKS"]
+__all__ = [
+    "load_recordings",
+    "fetch_recordings",
+    "get_data_home",
+    "default_recordings_path",
+    "KNOWN_TASKS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +270,21 @@ def load_recordings(
         f"no recordings for task {task!r} in {folder} (expected {task}_<llm>.json or "
         f"{task}_meta_x.npy); tasks found there: {known or 'none'}"
     )
+
+
+def default_recordings_path() -> Path:
+    """Folder the tests, benchmarks and command line read recordings from by default.
+
+    ``$SKMOLLAL_RECORDINGS`` if set, else ``shared/data/llm-recordings`` beside a source
+    checkout of skmollal (where the project's CI puts them).
+
+    Returns
+    -------
+    Path
+        The folder (it may not exist).
+    """
+    fallback = Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-recordings"
+    return Path(os.environ.get("SKMOLLAL_RECORDINGS", fallback))
 
 
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:

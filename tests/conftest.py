@@ -1,18 +1,15 @@
 """Shared fixtures. Tests that need the real LLM recordings use ``recordings_dir``."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from skmollal.datasets import default_recordings_path
 from skmollal.testing import make_signals
 
-REPO = Path(__file__).resolve().parents[1]
 #: Where the recorded LLM annotations live: ``$SKMOLLAL_RECORDINGS`` or ``../shared/...``.
-RECORDINGS = Path(
-    os.environ.get("SKMOLLAL_RECORDINGS", REPO.parent / "shared" / "data" / "llm-recordings")
-)
+RECORDINGS = default_recordings_path()
 
 
 @pytest.fixture(scope="session")

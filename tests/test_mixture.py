@@ -34,7 +34,6 @@ def test_fit_predict_transform_shapes():
 def test_beats_majority_vote_on_synthetic_panel(pseudo_labels):
     # one LLM is systematically wrong in a learnable way: class c said as c+1
     S, y = make_signals(n=800, noise=(0.3, 0.45, 0.5, 0.5), seed=4)
-    rng = np.random.default_rng(0)
     flip = np.roll(np.eye(3), 1, axis=1)
     for j in (2, 3):
         S[:, j] = S[:, j] @ flip

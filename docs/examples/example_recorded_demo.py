@@ -13,22 +13,16 @@ suite runs ``test_recorded_demo`` (marked slow; skipped without the recordings).
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
 from skmollal.active_learning import MoLLIAClassifier
 from skmollal.annotators import RecordedAnnotator
-from skmollal.datasets import load_recordings
+from skmollal.datasets import default_recordings_path, load_recordings
 
 #: Where the recordings are: ``$SKMOLLAL_RECORDINGS``, else next to the repository.
-RECORDINGS = Path(os.environ.get(
-    "SKMOLLAL_RECORDINGS",
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "llm-recordings",
-))
+RECORDINGS = default_recordings_path()
 
 
 def main(recordings=RECORDINGS, n_seed=50, pool_size=1000, n_rounds=4, batch_size=50,

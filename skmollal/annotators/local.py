@@ -143,7 +143,7 @@ def score_label_sequences(
     if any(len(p) == 0 for p in prompt_ids) or any(len(s) == 0 for s in label_ids):
         raise ValueError("score_label_sequences: prompts and labels must be non-empty")
     device = next(model.parameters()).device
-    n_prompts, n_labels = len(prompt_ids), len(label_ids)
+    n_prompts = len(prompt_ids)
     prompt_ids = [list(p) for p in prompt_ids]
     plen = torch.tensor([len(p) for p in prompt_ids], device=device)
     cache_kw = _forward_cache_kwarg(model)
