@@ -15,6 +15,10 @@ dawid-skene    Dawid-Skene over the five LLMs' answers
 mollia         the mixture model + discrepancy weights + negative learning
 mollia-no-disc MoLLIA without the discrepancy weights
 mollia-no-nl   MoLLIA without negative learning
+mollia-rerate  MoLLIA with discrepancy weights recomputed every round for every annotated
+               row against the latest classifier (``discrepancy_update="round"``)
+mixture-only   the mixture model's labels with neither discrepancy weights nor negative
+               learning (not in the default list; name it with ``--methods``)
 ============== =============================================================================
 
 Gold labels beyond the seed never steer anything: accuracy on the held-out questions is
@@ -55,7 +59,7 @@ from skmollal.datasets import default_recordings_path  # noqa: E402
 logger = logging.getLogger("benchmarks.active_learning")
 
 METHODS = ["oracle", "best-single", "majority", "mean", "dawid-skene", "mollia",
-           "mollia-no-disc", "mollia-no-nl"]
+           "mollia-no-disc", "mollia-no-nl", "mollia-rerate"]
 PAPER = {"oracle": 0.926, "mollia": 0.907, "majority": 0.825, "best-single": 0.849}
 
 
@@ -94,13 +98,13 @@ class SingleAnswer(ClassifierMixin, BaseEstimator):
 
 
 def method_setup(method: str, rec, annotator_names):
-    """Return (panel, mixture, discrepancy_weight, nl_threshold) for a method name."""
+    """Return (panel, mixture, discrepancy_weight, nl_threshold, discrepancy_update)."""
     from skmollal.annotators.recorded import RecordedAnnotator
 
     def all_llms():
         return [RecordedAnnotator(rec, name) for name in annotator_names]
 
-    plain = (None, None)
+    plain = (None, None, "query")
     if method == "oracle":
         return ([GoldAnnotator(rec.texts, rec.target, rec.target_names)],
                 SingleAnswer(), *plain)
@@ -118,11 +122,15 @@ def method_setup(method: str, rec, annotator_names):
     if method == "dawid-skene":
         return all_llms(), baselines.DawidSkene(), *plain
     if method == "mollia":
-        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, 0.001
+        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, 0.001, "query"
     if method == "mollia-no-disc":
-        return all_llms(), MixtureOfLLMsAnnotator(), None, 0.001
+        return all_llms(), MixtureOfLLMsAnnotator(), None, 0.001, "query"
     if method == "mollia-no-nl":
-        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, None
+        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, None, "query"
+    if method == "mixture-only":
+        return all_llms(), MixtureOfLLMsAnnotator(), None, None, "query"
+    if method == "mollia-rerate":
+        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, 0.001, "round"
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -164,12 +172,12 @@ def run_one(args, rec, E, seed, strategy, method):
         X, X_test = texts, test_texts
     else:
         X, X_test = E[train], E[test_idx]
-    panel, mixture, disc, nl = method_setup(method, rec, rec.annotator_names)
+    panel, mixture, disc, nl, disc_update = method_setup(method, rec, rec.annotator_names)
     curve = not args.final_only
     loop = MoLLIALoop(
         make_classifier(args.classifier, seed, args.max_epochs), panel, X, y, texts=texts,
         mixture=mixture, strategy=strategy, batch_size=args.batch, discrepancy_weight=disc,
-        nl_threshold=nl, X_val=X_test if curve else None,
+        discrepancy_update=disc_update, nl_threshold=nl, X_val=X_test if curve else None,
         y_val=rec.target[test_idx] if curve else None,
         y_monitor=rec.target[train], random_state=seed, show_progress=False,
     )
@@ -186,6 +194,9 @@ def run_one(args, rec, E, seed, strategy, method):
                                         zero_division=0)),
         "auc_accuracy": area_under_curve(history, "val_accuracy") if curve else float("nan"),
         "n_labeled": history[-1]["n_labeled"],
+        # accuracy of the labels the classifier was trained on (annotated pool rows, last
+        # round); gold is read only to report this, never to decide anything
+        "label_accuracy": float(history[-1].get("mixture_label_accuracy", float("nan"))),
         "llm_calls": loop.llm_calls,
         "wall_s": time.perf_counter() - t0,
         "history": [{k: v for k, v in h.items() if k != "queried"} for h in history],
@@ -198,6 +209,16 @@ def run_one(args, rec, E, seed, strategy, method):
     return out
 
 
+def run_one_limited(args, rec, E, seed, strategy, method):
+    """:func:`run_one` with torch and BLAS limited to ``args.threads`` (also in workers)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        return run_one(args, rec, E, seed, strategy, method)
+
+
 def summarise(runs):
     """Rows of the table: mean and sd over seeds per (classifier, strategy, method)."""
     groups = {}
@@ -206,7 +227,8 @@ def summarise(runs):
     rows = []
     for (clf, strategy, method), rs in groups.items():
         row = {"classifier": clf, "strategy": strategy, "method": method, "n_seeds": len(rs)}
-        for key in ("test_accuracy", "test_macro_f1", "auc_accuracy", "mean_annotation_s",
+        for key in ("test_accuracy", "test_macro_f1", "auc_accuracy", "label_accuracy",
+                    "mean_annotation_s",
                     "mean_mixture_s", "mean_fit_s", "mean_query_s"):
             vals = np.asarray([r[key] for r in rs], dtype=float)
             row[key] = float(vals.mean())
@@ -218,7 +240,7 @@ def summarise(runs):
 
 def print_table(rows):
     head = (f"{'classifier':<10} {'strategy':<10} {'method':<16} {'acc':>13} {'macro-F1':>13} "
-            f"{'AUC':>7} {'paper':>6} {'s/round ann|mix|fit|query':>28}")
+            f"{'AUC':>7} {'labels':>6} {'paper':>6} {'s/round ann|mix|fit|query':>28}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -226,9 +248,45 @@ def print_table(rows):
         print(f"{r['classifier']:<10} {r['strategy']:<10} {r['method']:<16} "
               f"{r['test_accuracy']:.3f}±{r['test_accuracy_sd']:.3f} "
               f"{r['test_macro_f1']:.3f}±{r['test_macro_f1_sd']:.3f} "
-              f"{r['auc_accuracy']:>7.3f} {'' if paper is None else f'{paper:.3f}':>6} "
+              f"{r['auc_accuracy']:>7.3f} {r['label_accuracy']:>6.3f} "
+              f"{'' if paper is None else f'{paper:.3f}':>6} "
               f"{r['mean_annotation_s']:>6.2f}|{r['mean_mixture_s']:.2f}|"
               f"{r['mean_fit_s']:.2f}|{r['mean_query_s']:.2f}")
+
+
+def plot_runs(runs, args, path: Path) -> None:
+    """Learning curves, one panel per strategy, one curve (mean ± sd over seeds) per method."""
+    if getattr(args, "final_only", False):
+        logger.info("--final-only: no learning curves to plot")
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        strategies = list(dict.fromkeys(r["strategy"] for r in runs))
+        fig, axes = plt.subplots(1, len(strategies), figsize=(6 * len(strategies), 4),
+                                 squeeze=False)
+        for ax, strategy in zip(axes[0], strategies):
+            curves = {}
+            for r in runs:
+                if r["strategy"] == strategy:
+                    curves.setdefault(r["method"], []).append(r["history"])
+            plot_learning_curve(curves, ax=ax, title=f"{args.task} / {strategy} / "
+                                f"{args.classifier}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        print(f"plot: {path}")
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("plot failed: %s", exc)
+
+
+def replot(json_path: Path, plot: str | None) -> None:
+    """Redraw the figure of a finished run from its JSON (no run, same code)."""
+    data = json.loads(Path(json_path).read_text())
+    args = argparse.Namespace(**data["config"])
+    plot_runs(data["runs"], args, Path(plot) if plot else Path(json_path).with_suffix(".png"))
 
 
 def main(argv=None):
@@ -250,16 +308,27 @@ def main(argv=None):
                                            "active_learning.json"))
     p.add_argument("--plot", default=None, help="PNG path (default: next to --output)")
     p.add_argument("--embed-cache", default=str(REPO / "benchmarks" / "results" / "embeddings"))
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch and BLAS threads (more BLAS threads than free cores makes "
+                        "the mixture's solver spin rather than speed up)")
+    p.add_argument("--replot", metavar="JSON", default=None,
+                   help="only redraw the figure of a finished run from its JSON")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs in parallel processes (each with --threads threads)")
     p.add_argument("--final-only", action="store_true",
                    help="evaluate on the test split only after the last round (no learning "
                         "curve; saves a test-set pass per round, e.g. when fine-tuning)")
     args = p.parse_args(argv)
+    if args.replot:
+        return replot(Path(args.replot), args.plot)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("skmollal").setLevel(logging.WARNING)
     import torch
 
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
     from skmollal.datasets import load_recordings
 
     rec = load_recordings(args.recordings, args.task)
@@ -268,41 +337,26 @@ def main(argv=None):
     E = None if args.classifier == "finetune" else embed_all(rec.texts, args.embed_cache)
     out_path = Path(args.output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    from joblib import Parallel, delayed
+
+    jobs = [(seed, strategy, method) for seed in args.seeds for strategy in args.strategies
+            for method in methods]
     runs = []
-    for seed in args.seeds:
-        for strategy in args.strategies:
-            for method in methods:
-                r = run_one(args, rec, E, seed, strategy, method)
-                runs.append(r)
-                logger.info("seed %d %-8s %-15s acc %.3f f1 %.3f auc %.3f (%.0f s)", seed,
-                            strategy, method, r["test_accuracy"], r["test_macro_f1"],
-                            r["auc_accuracy"], r["wall_s"])
-                rows = summarise(runs)
-                out_path.write_text(json.dumps({"config": vars(args), "summary": rows,
-                                                "runs": runs}, indent=1))
+    # one process per job, each with --threads threads; results arrive in job order and
+    # the JSON is rewritten after each, so an interrupted run keeps what it finished
+    results = Parallel(n_jobs=args.jobs, return_as="generator")(
+        delayed(run_one_limited)(args, rec, E, *job) for job in jobs)
+    for r in results:
+        runs.append(r)
+        logger.info("seed %d %-8s %-15s acc %.3f f1 %.3f auc %.3f (%.0f s)", r["seed"],
+                    r["strategy"], r["method"], r["test_accuracy"], r["test_macro_f1"],
+                    r["auc_accuracy"], r["wall_s"])
+        rows = summarise(runs)
+        out_path.write_text(json.dumps({"config": vars(args), "summary": rows,
+                                        "runs": runs}, indent=1))
     rows = summarise(runs)
     print_table(rows)
-    plot = Path(args.plot) if args.plot else out_path.with_suffix(".png")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, len(args.strategies), figsize=(6 * len(args.strategies), 4),
-                                 squeeze=False)
-        for ax, strategy in zip(axes[0], args.strategies):
-            curves = {}
-            for r in runs:
-                if r["strategy"] == strategy:
-                    curves.setdefault(r["method"], []).append(r["history"])
-            plot_learning_curve(curves, ax=ax, title=f"{args.task} / {strategy} / "
-                                f"{args.classifier}")
-        fig.tight_layout()
-        fig.savefig(plot, dpi=120)
-        print(f"plot: {plot}")
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("plot failed: %s", exc)
+    plot_runs(runs, args, Path(args.plot) if args.plot else out_path.with_suffix(".png"))
     print(f"json: {out_path}")
     return rows
 

@@ -245,6 +245,7 @@ def run_command(args) -> dict:
         _classifier(args.classifier, args.seed, args.max_epochs), panel, F_train, y_train,
         texts=train_texts, mixture=_mixture(args.mixture), strategy=args.strategy,
         batch_size=args.batch, discrepancy_weight=None if args.no_discrepancy else 0.5,
+        discrepancy_update=args.discrepancy_update,
         nl_threshold=None if args.no_negative_learning else 0.001,
         X_val=F_test[keep], y_val=y_test[keep], output_dir=out / "state",
         random_state=args.seed, show_progress=not args.no_progress,
@@ -315,6 +316,8 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--classifier", default="mlp", help="mlp (NegativeLearningClassifier), logreg")
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--no-discrepancy", action="store_true", help="ablation: all weights 1")
+    p.add_argument("--discrepancy-update", choices=["query", "round"], default="query",
+                   help="weigh rows once when queried (reference) or all rows every round")
     p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
     p.add_argument("--output", default=defaults.get("output", "skmollal-run"))
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

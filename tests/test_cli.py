@@ -31,6 +31,9 @@ def test_parser_defaults_and_specs():
     demo = cli.build_parser().parse_args(["demo"])
     assert demo.task == "demo" and demo.rounds == cli.DEMO_DEFAULTS["rounds"]
     assert not demo.recorded
+    assert args.discrepancy_update == "query"
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--discrepancy-update", "never"])
     with pytest.raises(ValueError, match="model name after '#'"):
         cli.build_annotator("http://localhost:8000/v1", LABELS)
     with pytest.raises(ValueError, match="need --recordings"):
@@ -63,9 +66,10 @@ def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
     argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "y",
             "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
             "--rounds", "2", "--batch", "10", "--seed-size", "12", "--output", str(out),
-            "--no-progress"]
+            "--discrepancy-update", "round", "--no-progress"]
     assert cli.main(argv) == 0
     res = json.loads((out / "results.json").read_text())
+    assert res["config"]["discrepancy_update"] == "round"
     assert [h["n_labeled"] for h in res["history"]] == [12, 22, 32]
     assert res["n_test"] == 24 and 0 <= res["test_accuracy"] <= 1
     assert res["llm_calls"] == 32 * 2 == sum(a.calls for a in made)
@@ -93,9 +97,10 @@ def test_run_on_recordings(recordings_dir, tmp_path):
     argv = ["run", "--recordings", str(recordings_dir), "--task", "trec",
             "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
             "--rounds", "1", "--batch", "20", "--pool-size", "100", "--output", str(out),
-            "--no-progress"]
+            "--discrepancy-update", "round", "--no-progress"]
     assert cli.main(argv) == 0
     res = json.loads((out / "results.json").read_text())
+    assert res["config"]["discrepancy_update"] == "round"
     assert res["panel"] == ["gemma", "llama", "mistral", "qwen", "yi"]
     assert res["history"][-1]["n_labeled"] == 70
 

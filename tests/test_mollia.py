@@ -295,3 +295,57 @@ def test_llm_panel_with_cache_resumes_after_failure(pool, tmp_path):
     hist = loop2.run(2)
     assert hist[-1]["n_labeled"] == 35
     assert sum(a.calls for a in fresh) + sum(a.calls for a in flaky) == 35 * 3
+
+
+class CyclingClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts one class for every row, a different one after each fit; records weights."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.n_fits_ = getattr(self, "n_fits_", 0) + 1
+        self.weights_ = getattr(self, "weights_", []) + [np.asarray(sample_weight)]
+        self.classes_ = np.arange(3)
+        return self
+
+    def predict_proba(self, X):
+        return np.tile(np.eye(3)[(self.n_fits_ - 1) % 3], (len(X), 1))
+
+
+@pytest.mark.parametrize("update", ["query", "round"])
+def test_discrepancy_update_query_keeps_round_recomputes(pool, update):
+    X, texts, y = pool
+    ys = seed_y(y)
+    loop = MoLLIALoop(CyclingClassifier(), panel(), X, ys, texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, discrepancy_update=update,
+                      nl_threshold=None, random_state=0)
+    loop.run(3)
+    rows = loop.training_rows()[len(loop.seed_idx):]  # annotated pool rows, in order
+    labels = loop.mixture_.predict_proba(np.stack([loop.signals[i] for i in rows])).argmax(1)
+    final = loop.estimator.weights_[-1][len(loop.seed_idx):]
+    # the classifier that weighed round r's rows predicted class (r - 1) % 3 for every row
+    asked = np.repeat([0, 1, 2], 10) if update == "query" else np.full(30, 2)
+    np.testing.assert_array_equal(final, np.where(labels == asked, 1.0, 0.5))
+    assert set(np.unique(final)) == {0.5, 1.0}
+
+
+def test_discrepancy_update_must_be_known(pool):
+    X, texts, y = pool
+    with pytest.raises(ValueError, match="discrepancy_update"):
+        MoLLIALoop(CyclingClassifier(), panel(), X, seed_y(y), texts=texts,
+                   discrepancy_update="sometimes")
+
+
+def test_learning_curve_plot_tells_many_curves_apart(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skmollal.active_learning import plot_learning_curve
+
+    rng = np.random.default_rng(0)
+    curves = {f"method {k}": [[{"n_labeled": n, "val_accuracy": rng.random()}
+                               for n in (10, 20, 30)] for _ in range(2)] for k in range(14)}
+    ax = plot_learning_curve(curves, path=tmp_path / "curve.png")
+    styles = {(matplotlib.colors.to_hex(line.get_color()), line.get_linestyle())
+              for line in ax.get_lines()}
+    assert len(ax.get_lines()) == 14 and len(styles) == 14
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(curves)
+    assert (tmp_path / "curve.png").stat().st_size > 1000

@@ -41,6 +41,10 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int, default=50
     discrepancy_weight : float or None, default=0.5
         Weight of rows whose mixture label disagrees with the classifier; None: all 1.
+    discrepancy_update : {"query", "round"}, default="query"
+        Weigh each row once when it is queried (the reference), or every annotated row
+        again each round against the latest classifier (see
+        :class:`~skmollal.active_learning.MoLLIALoop`).
     nl_start, nl_step : float, default=0.4, 0.06
         Negative-learning weight ``nl_start + nl_step * r`` in the r-th annotated round
         (r = 0, 1, ...).
@@ -83,7 +87,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, annotators=None, featurizer=None, classifier=None, mixture=None,
                  strategy="random", n_rounds: int = 9, batch_size: int = 50,
-                 discrepancy_weight: float | None = 0.5, nl_start: float = 0.4,
+                 discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
+                 nl_start: float = 0.4,
                  nl_step: float = 0.06, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
                  show_progress: bool = False) -> None:
@@ -95,6 +100,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.n_rounds = n_rounds
         self.batch_size = batch_size
         self.discrepancy_weight = discrepancy_weight
+        self.discrepancy_update = discrepancy_update
         self.nl_start = nl_start
         self.nl_step = nl_step
         self.nl_threshold = nl_threshold
@@ -155,7 +161,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         loop = MoLLIALoop(
             self._make_classifier(), self.annotators, features, y, texts=texts,
             mixture=self.mixture, strategy=self.strategy, batch_size=self.batch_size,
-            discrepancy_weight=self.discrepancy_weight, nl_weight=self._schedule,
+            discrepancy_weight=self.discrepancy_weight,
+            discrepancy_update=self.discrepancy_update, nl_weight=self._schedule,
             nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
             output_dir=self.output_dir, random_state=self.random_state,
             show_progress=self.show_progress,

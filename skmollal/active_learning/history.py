@@ -84,7 +84,9 @@ def plot_learning_curve(histories, metric: str = "val_accuracy", x: str = "n_lab
         _, ax = plt.subplots(figsize=(6, 4))
     if not isinstance(histories, dict):
         histories = {metric: histories}
-    for label, runs in histories.items():
+    # more curves than the default 10-colour cycle: 20 colours, then dashed lines
+    palette = matplotlib.colormaps["tab20" if len(histories) > 10 else "tab10"].colors
+    for i, (label, runs) in enumerate(histories.items()):
         if runs and isinstance(runs[0], dict):
             runs = [runs]
         curves = []
@@ -97,10 +99,12 @@ def plot_learning_curve(histories, metric: str = "val_accuracy", x: str = "n_lab
         xs = np.asarray([p[0] for p in curves[0][:length]], dtype=float)
         ys = np.asarray([[p[1] for p in c[:length]] for c in curves], dtype=float)
         mean = ys.mean(axis=0)
-        ax.plot(xs, mean, marker="o", label=label)
+        color = palette[i % len(palette)]
+        ax.plot(xs, mean, marker="o", markersize=3, label=label, color=color,
+                linestyle="-" if i < len(palette) else "--")
         if len(curves) > 1:
             sd = ys.std(axis=0)
-            ax.fill_between(xs, mean - sd, mean + sd, alpha=0.2)
+            ax.fill_between(xs, mean - sd, mean + sd, alpha=0.12, color=color)
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(metric.replace("_", " "))
     if title:

@@ -7,7 +7,9 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
 3. **label**: the mixture model is refitted on every signal seen so far plus the gold seed
    (seed rows carry their gold label, annotated rows ``-1``) and labels the annotated rows;
 4. **weigh**: rows where the current classifier disagrees with the mixture label get the
-   discrepancy weight (default 0.5); classes whose mean LLM probability is at most
+   discrepancy weight (default 0.5): the queried rows, once, when they are annotated
+   (``discrepancy_update="query"``, the reference) or every annotated row again each round
+   (``"round"``); classes whose mean LLM probability is at most
    ``nl_threshold`` become negative labels;
 5. **train**: the classifier is refitted on seed + annotated rows with those weights,
    negative labels and the round's negative-learning weight.
@@ -207,8 +209,19 @@ class MoLLIALoop:
         Rows queried per round. When fewer pool rows are left, the round takes them all (a
         warning is logged); with none left, :meth:`step` returns None.
     discrepancy_weight : float or None, default=0.5
-        Weight of rows whose mixture label disagrees with the classifier's prediction at
-        query time; None disables the discrepancy weighting (all weights 1).
+        Weight of rows whose mixture label disagrees with the classifier's prediction;
+        None disables the discrepancy weighting (all weights 1).  The weights are only as good as the
+        classifier that sets them: with a transformer fine-tuned a few epochs per round,
+        they lowered MoLLIA's test accuracy in the benchmark (see the active-learning
+        benchmark page); use None there.
+    discrepancy_update : {"query", "round"}, default="query"
+        When the weights are computed. ``"query"`` (the reference): once per row, against
+        the classifier of the round that queried it, with the label it got then.
+        ``"round"``: every round, for every annotated row, against the classifier about to
+        be retrained and with the row's current mixture label. The first rounds' classifier
+        has seen only the seed; with ``"query"`` its disagreements stay on those rows for
+        good, which matters when it is weak (e.g. a transformer fine-tuned for a few epochs
+        on 50 texts).
     nl_weight : float, callable or None, default=None
         Negative-learning weight per round (``nl_weight(round_index)`` with 0 for the first
         annotated round); None means ``label_noise.nl_weight_schedule`` (0.4 + 0.06 r).
@@ -236,6 +249,7 @@ class MoLLIALoop:
 
     def __init__(self, estimator, panel, X, y, texts=None, mixture=None, strategy="random",
                  batch_size: int = 50, discrepancy_weight: float | None = 0.5,
+                 discrepancy_update: str = "query",
                  nl_weight: float | Callable | None = None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, relabel: bool = True, annotate_chunk: int = 16,
                  X_val=None, y_val=None, y_monitor=None, output_dir=None, random_state=None,
@@ -279,6 +293,11 @@ class MoLLIALoop:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         self.discrepancy_weight = discrepancy_weight
+        if discrepancy_update not in ("query", "round"):
+            raise ValueError(
+                f"discrepancy_update must be 'query' or 'round', got {discrepancy_update!r}"
+            )
+        self.discrepancy_update = discrepancy_update
         self.nl_weight = nl_weight
         self.nl_threshold = nl_threshold
         self.soft_labels = soft_labels
@@ -540,14 +559,18 @@ class MoLLIALoop:
         t_mix = time.perf_counter() - t0
         pos = {int(i): k for k, i in enumerate(pool_rows)}
         q_proba = proba[[pos[i] for i in queried]]
-        new = [i for i in queried if i not in self.weights]
-        if new and self.discrepancy_weight is not None:
+        if self.discrepancy_update == "round":  # every annotated row, current labels
+            weigh, weigh_proba = [int(i) for i in pool_rows], proba
+        else:  # rows not weighed yet, with the label they get now
+            weigh = [i for i in queried if i not in self.weights]
+            weigh_proba = q_proba[[queried.index(i) for i in weigh]]
+        if weigh and self.discrepancy_weight is not None:
             from ..label_noise import discrepancy_weights
 
-            clf_proba = full_proba(self.learner, take_rows(self.X, new), self.n_classes)
-            mix_labels = q_proba[[queried.index(i) for i in new]].argmax(axis=1)
-            w = discrepancy_weights(clf_proba, mix_labels, weight=self.discrepancy_weight)
-            self.weights.update({i: float(v) for i, v in zip(new, np.asarray(w))})
+            clf_proba = full_proba(self.learner, take_rows(self.X, weigh), self.n_classes)
+            w = discrepancy_weights(clf_proba, weigh_proba.argmax(axis=1),
+                                    weight=self.discrepancy_weight)
+            self.weights.update({i: float(v) for i, v in zip(weigh, np.asarray(w))})
         for i, p in zip(queried, q_proba):
             self.labels_at_annotation.setdefault(i, p)
         if not self.relabel:
