@@ -60,6 +60,14 @@ logger = logging.getLogger("benchmarks.active_learning")
 
 METHODS = ["oracle", "best-single", "majority", "mean", "dawid-skene", "mollia",
            "mollia-no-disc", "mollia-no-nl", "mollia-rerate"]
+#: MoLLIA and its ablations: (discrepancy_weight, nl_threshold, discrepancy_update)
+MOLLIA_VARIANTS = {
+    "mollia": (0.5, 0.001, "query"),
+    "mollia-no-disc": (None, 0.001, "query"),
+    "mollia-no-nl": (0.5, None, "query"),
+    "mixture-only": (None, None, "query"),
+    "mollia-rerate": (0.5, 0.001, "round"),
+}
 PAPER = {"oracle": 0.926, "mollia": 0.907, "majority": 0.825, "best-single": 0.849}
 
 
@@ -121,16 +129,8 @@ def method_setup(method: str, rec, annotator_names):
         return all_llms(), baselines.MeanProbability(), *plain
     if method == "dawid-skene":
         return all_llms(), baselines.DawidSkene(), *plain
-    if method == "mollia":
-        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, 0.001, "query"
-    if method == "mollia-no-disc":
-        return all_llms(), MixtureOfLLMsAnnotator(), None, 0.001, "query"
-    if method == "mollia-no-nl":
-        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, None, "query"
-    if method == "mixture-only":
-        return all_llms(), MixtureOfLLMsAnnotator(), None, None, "query"
-    if method == "mollia-rerate":
-        return all_llms(), MixtureOfLLMsAnnotator(), 0.5, 0.001, "round"
+    if method in MOLLIA_VARIANTS:
+        return all_llms(), MixtureOfLLMsAnnotator(), *MOLLIA_VARIANTS[method]
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -256,7 +256,7 @@ def print_table(rows):
 
 def plot_runs(runs, args, path: Path) -> None:
     """Learning curves, one panel per strategy, one curve (mean ± sd over seeds) per method."""
-    if getattr(args, "final_only", False):
+    if args.final_only:
         logger.info("--final-only: no learning curves to plot")
         return
     try:
@@ -325,10 +325,7 @@ def main(argv=None):
     logging.getLogger("skmollal").setLevel(logging.WARNING)
     import torch
 
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
+    torch.set_num_threads(args.threads)  # the embedding pass; each run sets its own limits
     from skmollal.datasets import load_recordings
 
     rec = load_recordings(args.recordings, args.task)

@@ -210,10 +210,10 @@ class MoLLIALoop:
         warning is logged); with none left, :meth:`step` returns None.
     discrepancy_weight : float or None, default=0.5
         Weight of rows whose mixture label disagrees with the classifier's prediction;
-        None disables the discrepancy weighting (all weights 1).  The weights are only as good as the
-        classifier that sets them: with a transformer fine-tuned a few epochs per round,
-        they lowered MoLLIA's test accuracy in the benchmark (see the active-learning
-        benchmark page); use None there.
+        None disables the discrepancy weighting (all weights 1). The weights are only as
+        good as the classifier that sets them: with a transformer fine-tuned a few epochs
+        per round, they lowered MoLLIA's test accuracy in the benchmark (see the
+        active-learning benchmark page); use None there.
     discrepancy_update : {"query", "round"}, default="query"
         When the weights are computed. ``"query"`` (the reference): once per row, against
         the classifier of the round that queried it, with the label it got then.
@@ -559,16 +559,14 @@ class MoLLIALoop:
         t_mix = time.perf_counter() - t0
         pos = {int(i): k for k, i in enumerate(pool_rows)}
         q_proba = proba[[pos[i] for i in queried]]
-        if self.discrepancy_update == "round":  # every annotated row, current labels
-            weigh, weigh_proba = [int(i) for i in pool_rows], proba
-        else:  # rows not weighed yet, with the label they get now
-            weigh = [i for i in queried if i not in self.weights]
-            weigh_proba = q_proba[[queried.index(i) for i in weigh]]
+        # "round": every annotated row; "query": rows not weighed yet; both with current labels
+        weigh = ([int(i) for i in pool_rows] if self.discrepancy_update == "round"
+                 else [i for i in queried if i not in self.weights])
         if weigh and self.discrepancy_weight is not None:
             from ..label_noise import discrepancy_weights
 
             clf_proba = full_proba(self.learner, take_rows(self.X, weigh), self.n_classes)
-            w = discrepancy_weights(clf_proba, weigh_proba.argmax(axis=1),
+            w = discrepancy_weights(clf_proba, proba[[pos[i] for i in weigh]].argmax(axis=1),
                                     weight=self.discrepancy_weight)
             self.weights.update({i: float(v) for i, v in zip(weigh, np.asarray(w))})
         for i, p in zip(queried, q_proba):
