@@ -2,7 +2,8 @@
 from .classifier import MoLLIAClassifier
 from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
-from .mollia import MoLLIALoop, annotate_signals, panel_labels
+from ..annotators.panel import annotate_signals, panel_labels
+from .mollia import MoLLIALoop
 from .strategies import (
     STRATEGIES,
     bemps_sampling,

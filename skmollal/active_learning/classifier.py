@@ -8,7 +8,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._texts import check_texts
-from .mollia import MoLLIALoop, full_proba, panel_labels
+from ..annotators.panel import panel_labels
+from .mollia import MoLLIALoop, full_proba
 
 __all__ = ["MoLLIAClassifier"]
 

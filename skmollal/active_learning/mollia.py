@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 
 from .._texts import check_texts
 from ..annotators.base import PROBS
+from ..annotators.panel import annotate_signals, panel_annotators, panel_labels
 from .learner import ActiveLearner, take_rows
 from .strategies import get_strategy
 
@@ -45,87 +46,6 @@ __all__ = ["MoLLIALoop", "annotate_signals", "panel_labels"]
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-
-
-# --------------------------------------------------------------------------- panel helpers
-def _as_annotator_list(panel):
-    if isinstance(panel, (list, tuple)):
-        if not panel:
-            raise ValueError("the LLM panel is empty")
-        return list(panel)
-    return None
-
-
-def panel_labels(panel) -> list[str]:
-    """Class names of a panel (LLMPanel, list of annotators, or one annotator).
-
-    Parameters
-    ----------
-    panel : LLMPanel, list of annotators, or annotator
-        The panel.
-
-    Returns
-    -------
-    list of str
-        The class names shared by all its annotators.
-    """
-    annotators = _as_annotator_list(panel)
-    if annotators is not None:
-        labels = [list(a.labels) for a in annotators]
-        if any(lab != labels[0] for lab in labels):
-            raise ValueError(f"the panel's annotators disagree on the labels: {labels}")
-        return labels[0]
-    for attr in ("labels", "labels_"):
-        if getattr(panel, attr, None) is not None:
-            return list(getattr(panel, attr))
-    inner = getattr(panel, "annotators", None)
-    if inner:
-        return panel_labels(list(inner))
-    raise TypeError(
-        f"cannot find the class labels of the panel {type(panel).__name__}: give a list of "
-        "annotators or an LLMPanel"
-    )
-
-
-def panel_size(panel) -> int:
-    """Number of LLMs in a panel."""
-    annotators = _as_annotator_list(panel)
-    if annotators is not None:
-        return len(annotators)
-    inner = getattr(panel, "annotators", None)
-    if inner is not None:
-        return len(inner)
-    return 1
-
-
-def annotate_signals(panel, texts: Sequence[str]) -> np.ndarray:
-    """Annotate ``texts`` with every LLM of ``panel``; return signals ``(n, L, 2, C)``.
-
-    ``panel`` is an :class:`~skmollal.annotators.panel.LLMPanel` (anything with
-    ``transform(texts)``), a list of annotators, or a single annotator.
-
-    Parameters
-    ----------
-    panel : LLMPanel, list of annotators, or annotator
-        Who annotates.
-    texts : sequence of str
-        The texts.
-
-    Returns
-    -------
-    ndarray of shape (n_texts, n_llms, 2, n_classes)
-        Probabilities and vote shares per LLM.
-    """
-    texts = check_texts(texts, "annotate_signals", allow_empty=True)
-    annotators = _as_annotator_list(panel)
-    if annotators is not None:
-        return np.stack([np.asarray(a.annotate(texts).to_signals(), float)
-                         for a in annotators], axis=1)
-    if hasattr(panel, "transform"):
-        return np.asarray(panel.transform(texts), dtype=float)
-    if hasattr(panel, "annotate"):
-        return np.asarray(panel.annotate(texts).to_signals(), float)[:, None]
-    raise TypeError(f"{type(panel).__name__} is not an annotator panel")
 
 
 # --------------------------------------------------------------------------- estimator helpers
@@ -257,7 +177,7 @@ class MoLLIALoop:
         self.panel = panel
         self.labels = panel_labels(panel)
         self.n_classes = len(self.labels)
-        self.n_llms = panel_size(panel)
+        self.n_llms = len(panel_annotators(panel))
         self.X = X
         n = int(X.shape[0]) if hasattr(X, "shape") else len(X)
         self.n_rows = n

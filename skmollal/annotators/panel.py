@@ -32,7 +32,7 @@ from .base import AnnotationResult
 from .._texts import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 
-__all__ = ["LLMPanel"]
+__all__ = ["LLMPanel", "annotate_signals", "panel_annotators", "panel_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,96 @@ def _annotate_job(annotator: Any, texts: list[str], start: int) -> AnnotationRes
         )
         raise
     return result
+
+
+# --------------------------------------------------------------------------- what a panel is
+def panel_annotators(panel: Any) -> list[Any]:
+    """The annotators of ``panel``, as a list: the one place that decides what a panel is.
+
+    Parameters
+    ----------
+    panel : LLMPanel, list or tuple of annotators, or one annotator
+        An :class:`LLMPanel` (anything with an ``annotators`` list), a sequence of objects with
+        ``annotate(texts)``, or a single such object.
+
+    Returns
+    -------
+    list
+        The annotators in column order of the signals.
+
+    Raises
+    ------
+    ValueError
+        If the panel is empty.
+    TypeError
+        If ``panel`` is none of the above.
+    """
+    if isinstance(panel, (list, tuple)):
+        annotators = list(panel)
+    elif hasattr(panel, "annotators") and not hasattr(panel, "annotate_one"):
+        annotators = list(panel.annotators)
+    elif hasattr(panel, "annotate"):
+        annotators = [panel]
+    else:
+        raise TypeError(
+            f"{type(panel).__name__} is not an annotator panel: give an LLMPanel, a list of "
+            "annotators or one annotator (anything with annotate(texts))"
+        )
+    if not annotators:
+        raise ValueError("the LLM panel is empty")
+    return annotators
+
+
+def panel_labels(panel: Any) -> list[str]:
+    """Class names of a panel (LLMPanel, list of annotators, or one annotator).
+
+    Parameters
+    ----------
+    panel : LLMPanel, list of annotators, or annotator
+        The panel.
+
+    Returns
+    -------
+    list of str
+        The class names shared by all its annotators.
+
+    Raises
+    ------
+    ValueError
+        If the annotators disagree on the labels.
+    """
+    if (not isinstance(panel, (list, tuple)) and not hasattr(panel, "annotators")
+            and getattr(panel, "labels", None) is not None):
+        return list(panel.labels)  # a custom panel object that only states its labels
+    labels = [list(a.labels) for a in panel_annotators(panel)]
+    if any(lab != labels[0] for lab in labels):
+        raise ValueError(f"the panel's annotators disagree on the labels: {labels}")
+    return labels[0]
+
+
+def annotate_signals(panel: Any, texts: Sequence[str]) -> np.ndarray:
+    """Annotate ``texts`` with every LLM of ``panel``; return signals ``(n, L, 2, C)``.
+
+    An :class:`LLMPanel` (anything with ``transform(texts)``) annotates with its own
+    parallelism and cache; a list of annotators is asked one annotator after the other.
+
+    Parameters
+    ----------
+    panel : LLMPanel, list of annotators, or annotator
+        Who annotates.
+    texts : sequence of str
+        The texts.
+
+    Returns
+    -------
+    ndarray of shape (n_texts, n_llms, 2, n_classes)
+        Probabilities and vote shares per LLM.
+    """
+    texts = check_texts(texts, "annotate_signals", allow_empty=True)
+    if not isinstance(panel, (list, tuple)) and hasattr(panel, "transform"):
+        return np.asarray(panel.transform(texts), dtype=float)
+    return np.stack([np.asarray(a.annotate(texts).to_signals(), float)
+                     for a in panel_annotators(panel)], axis=1)
 
 
 class LLMPanel(TransformerMixin, BaseEstimator):
