@@ -110,7 +110,7 @@ class TransformerTextClassifier(NegativeLearningClassifier):
         None loads the tokenizer of ``model`` (required when ``model`` is a config).
     max_length : int, default=128
         Texts are truncated to this many tokens (and padded to the longest text of a call).
-    nl_weight : float or callable, default=0.4
+    nl_weight : float, default=0.4
         See :class:`~skmollal.negative_learning.NegativeLearningClassifier`.
     lr : float, default=3e-5
     max_epochs : int, default=3

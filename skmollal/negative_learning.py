@@ -26,7 +26,7 @@ import logging
 import numbers
 from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -178,11 +178,10 @@ class NegativeLearningClassifier(NeuralNetClassifier):
         Must return logits ``(batch, n_classes)``. None means :class:`MLPModule` over dense
         features. A module *class* whose ``__init__`` takes ``n_features`` / ``n_classes``
         gets them from the data unless given as ``module__n_features`` etc.
-    nl_weight : float or callable, default=0.4
-        Weight of the negative-learning term; a callable is called at every epoch as
-        ``nl_weight(epoch)`` (0-based epoch index) and must return a non-negative float. To
-        follow the reference schedule over active-learning rounds, set
-        ``nl_weight=nl_weight_schedule(round_)`` before each round's ``fit``.
+    nl_weight : float, default=0.4
+        Weight of the negative-learning term (a non-negative number). A schedule over
+        active-learning rounds is the loop's business: :class:`~skmollal.MoLLIALoop` sets
+        this parameter on its own copy of the classifier before each round's ``fit``.
     criterion : torch loss class, default=torch.nn.CrossEntropyLoss
         Only used by skorch to infer the prediction nonlinearity (softmax); the loss itself is
         :func:`negative_learning_loss`.
@@ -222,7 +221,12 @@ class NegativeLearningClassifier(NeuralNetClassifier):
     (3,)
     """
 
-    def __init__(self, module=None, *args, nl_weight: float | Callable[[int], float] = 0.4,
+    # The loop passes per-sample weights and negative labels; request them by default so a
+    # Pipeline routes them here (scikit-learn metadata routing) without set_fit_request.
+    __metadata_request__fit = {"sample_weight": True, "negative_mask": True}
+    __metadata_request__partial_fit = {"sample_weight": True, "negative_mask": True}
+
+    def __init__(self, module=None, *args, nl_weight: float = 0.4,
                  criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW,
                  lr: float = 1e-3, max_epochs: int = 30, batch_size: int = 64, train_split=None,
                  classes=None, verbose: int = 0, random_state=None, **kwargs):
@@ -291,12 +295,15 @@ class NegativeLearningClassifier(NeuralNetClassifier):
                 x = x["X"]
         return super().infer(x, **fit_params)
 
-    def _current_nl_weight(self) -> float:
+    def _check_nl_weight(self) -> float:
         weight = self.nl_weight
         if callable(weight):
-            epoch = max(len(self.history) - 1, 0) if self.history is not None else 0
-            weight = weight(epoch)
-        if not isinstance(weight, numbers.Real) or not np.isfinite(weight) or weight < 0:
+            raise ValueError(
+                "nl_weight must be a non-negative number, not a callable: schedules over "
+                "active-learning rounds belong to the loop (MoLLIALoop(nl_weight=...))"
+            )
+        if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
+                or not np.isfinite(weight) or weight < 0):
             raise ValueError(f"nl_weight must be a non-negative finite number, got {weight!r}")
         return float(weight)
 
@@ -313,7 +320,7 @@ class NegativeLearningClassifier(NeuralNetClassifier):
             weight = mask = None
         return negative_learning_loss(
             logits, target, sample_weight=weight, negative_mask=mask,
-            nl_weight=self._current_nl_weight(),
+            nl_weight=self._check_nl_weight(),
         )
 
     # ------------------------------------------------------------------ data handling
@@ -441,11 +448,7 @@ class NegativeLearningClassifier(NeuralNetClassifier):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        if not (callable(self.nl_weight) or (
-                isinstance(self.nl_weight, numbers.Real) and self.nl_weight >= 0)):
-            raise ValueError(
-                f"nl_weight must be a non-negative number or a callable, got {self.nl_weight!r}"
-            )
+        self._check_nl_weight()
         features, n = self._validate_features(X, reset=reset)
         if classes is not None and not (self.classes is not None and len(self.classes)):
             self.classes_inferred_ = np.asarray(classes)  # partial_fit's first call

@@ -8,7 +8,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from skmollal.annotators.base import AnnotationResult
-from skmollal.active_learning import MoLLIALoop, annotate_signals, area_under_curve
+from skmollal.annotators.panel import annotate_signals
+from skmollal.active_learning import MoLLIALoop, area_under_curve
 
 LABELS = ["alpha", "beta", "gamma"]
 
@@ -116,10 +117,12 @@ def test_rounds_bookkeeping(pool, tmp_path):
     X, texts, y = pool
     ys = seed_y(y)
     p = panel()
-    loop = MoLLIALoop(SpyClassifier(), p, X, ys, texts=texts, mixture=MeanProbMixture(),
+    spy = SpyClassifier()
+    loop = MoLLIALoop(spy, p, X, ys, texts=texts, mixture=MeanProbMixture(),
                       batch_size=10, X_val=X, y_val=y, y_monitor=y, random_state=0,
                       output_dir=tmp_path)
     hist = loop.run(3)
+    assert loop.estimator is not spy and not hasattr(spy, "calls_")  # cloned, not mutated
     assert [h["round"] for h in hist] == [0, 1, 2, 3]
     assert [h["n_labeled"] for h in hist] == [15, 25, 35, 45]
     # the seed is annotated once (for the mixture), then 10 texts per round, per LLM
@@ -166,8 +169,8 @@ def test_resume_pays_for_nothing_twice(pool, tmp_path):
     paid = [a.calls for a in p]
     # a new process: same output dir, asks for 4 rounds in total
     p2 = panel()
-    loop = MoLLIALoop(SpyClassifier(), p2, X, ys, texts=texts, mixture=MeanProbMixture(),
-                      batch_size=10, random_state=0, output_dir=tmp_path)
+    loop = MoLLIALoop.resume(tmp_path, SpyClassifier(), p2, X, ys, texts=texts,
+                             mixture=MeanProbMixture(), batch_size=10, random_state=0)
     assert loop.round_ == 2
     hist = loop.run(4)
     assert [a.calls for a in p2] == [20, 20, 20]  # only rounds 3 and 4
@@ -175,9 +178,15 @@ def test_resume_pays_for_nothing_twice(pool, tmp_path):
     assert hist[-1]["llm_calls"] == (paid[0] + 20) * 3
     # running again to the same number of rounds costs nothing
     p3 = panel()
-    MoLLIALoop(SpyClassifier(), p3, X, ys, texts=texts, mixture=MeanProbMixture(),
-               batch_size=10, random_state=0, output_dir=tmp_path).run(4)
+    MoLLIALoop.resume(tmp_path, SpyClassifier(), p3, X, ys, texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, random_state=0).run(4)
     assert [a.calls for a in p3] == [0, 0, 0]
+    # a fresh loop never silently continues (or overwrites) a saved run
+    with pytest.raises(FileExistsError, match="MoLLIALoop.resume"):
+        MoLLIALoop(SpyClassifier(), panel(), X, ys, texts=texts, mixture=MeanProbMixture(),
+                   batch_size=10, random_state=0, output_dir=tmp_path).run(1)
+    with pytest.raises(FileNotFoundError, match="no saved"):
+        MoLLIALoop.resume(tmp_path / "empty", SpyClassifier(), panel(), X, ys, texts=texts)
 
 
 def test_annotator_failing_mid_round_keeps_paid_chunks(pool, tmp_path):
@@ -198,8 +207,9 @@ def test_annotator_failing_mid_round_keeps_paid_chunks(pool, tmp_path):
     assert len(done_in_round2) == 8  # the paid chunks of round 2 were kept
     # resume with a healthy panel: only the 2 missing texts of round 2 + 10 of round 3
     p2 = panel()
-    loop2 = MoLLIALoop(SpyClassifier(), p2, X, ys, texts=texts, mixture=MeanProbMixture(),
-                       batch_size=10, annotate_chunk=4, random_state=0, output_dir=tmp_path)
+    loop2 = MoLLIALoop.resume(tmp_path, SpyClassifier(), p2, X, ys, texts=texts,
+                              mixture=MeanProbMixture(), batch_size=10, annotate_chunk=4,
+                              random_state=0)
     hist = loop2.run(3)
     assert [a.calls for a in p2] == [12, 12, 12]
     assert hist[2]["queried"] == pending
@@ -220,40 +230,77 @@ def test_pool_smaller_than_batch_takes_the_rest_then_stops(pool):
 
 def test_bad_input(pool, tmp_path):
     X, texts, y = pool
-    with pytest.raises(ValueError, match="only one class"):
-        MoLLIALoop(SpyClassifier(), panel(), X, np.where(np.arange(len(y)) < 5, 0, -1),
-                   texts=texts)
-    with pytest.raises(ValueError, match="no gold seed"):
-        MoLLIALoop(SpyClassifier(), panel(), X, np.full(len(y), -1), texts=texts)
+
+    def run(*args, **kw):
+        return MoLLIALoop(*args, **kw).run(1)
+
+    with pytest.raises(ValueError, match="one class|two classes|2 classes"):
+        run(SpyClassifier(), panel(), X, np.where(np.arange(len(y)) < 5, 0, -1), texts=texts)
+    with pytest.raises(ValueError, match="no labeled rows|no gold"):
+        run(SpyClassifier(), panel(), X, np.full(len(y), -1), texts=texts)
     with pytest.raises(TypeError, match=r"text 3 is a int"):
-        MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts[:3] + [3] + texts[4:])
-    with pytest.raises(ValueError, match="class index"):
-        MoLLIALoop(SpyClassifier(), panel(), X, np.where(seed_y(y) >= 0, 7, -1), texts=texts)
+        run(SpyClassifier(), panel(), X, seed_y(y), texts=texts[:3] + [3] + texts[4:])
+    with pytest.raises(ValueError, match="7"):
+        run(SpyClassifier(), panel(), X, np.where(seed_y(y) >= 0, 7, -1), texts=texts)
     with pytest.raises(ValueError, match="disagree on the labels"):
         bad = panel()
         bad[1].labels = ["x", "y", "z"]
-        MoLLIALoop(SpyClassifier(), bad, X, seed_y(y), texts=texts)
-    # state of another run in the output dir
+        run(SpyClassifier(), bad, X, seed_y(y), texts=texts)
+    with pytest.raises(ValueError, match="batch_size"):
+        run(SpyClassifier(), panel(), X, seed_y(y), texts=texts, batch_size=0)
+    # state of another run in the output dir: resuming it with other data says what differs
     MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts, mixture=MeanProbMixture(),
                batch_size=5, output_dir=tmp_path).run(1)
-    with pytest.raises(ValueError, match="different run"):
-        MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y, seed=1), texts=texts,
-                   output_dir=tmp_path)
+    with pytest.raises(ValueError, match="different run.*seed_idx"):
+        MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, seed_y(y, seed=1),
+                          texts=texts, mixture=MeanProbMixture(), batch_size=5)
+    with pytest.raises(ValueError, match="different run.*batch_size"):
+        MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+                          mixture=MeanProbMixture(), batch_size=6)
+    other_texts = texts[:-1] + ["another text about alpha"]
+    with pytest.raises(ValueError, match="different run.*texts_sha256"):
+        MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, seed_y(y), texts=other_texts,
+                          mixture=MeanProbMixture(), batch_size=5)
+    other_panel = panel()
+    other_panel[2].noise = 0.45  # same size, same names: another annotator all the same
+    with pytest.raises(ValueError, match="different run.*annotators"):
+        MoLLIALoop.resume(tmp_path, SpyClassifier(), other_panel, X, seed_y(y), texts=texts,
+                          mixture=MeanProbMixture(), batch_size=5)
 
 
 def test_pipeline_estimator_on_texts_gets_routed_fit_params(pool):
+    import sklearn
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline
 
     X, texts, y = pool
-    pipe = make_pipeline(TfidfVectorizer(), SpyClassifier())
+    with sklearn.config_context(enable_metadata_routing=True):
+        spy = SpyClassifier().set_fit_request(sample_weight=True, negative_mask=True)
+    pipe = make_pipeline(TfidfVectorizer(), spy)
     loop = MoLLIALoop(pipe, panel(), texts, seed_y(y), mixture=MeanProbMixture(),
                       strategy="entropy", batch_size=10, random_state=0, relabel=False)
     loop.run(2)
-    call = pipe[-1].calls_[-1]
+    assert not hasattr(spy, "calls_") and spy.nl_weight == 0.0  # the user's pipeline: untouched
+    call = loop.estimator[-1].calls_[-1]
     assert call["n"] == 35 and call["negative_mask"].shape == (35, 3)
+    assert call["sample_weight"].shape == (35,)
     assert call["nl_weight"] == pytest.approx(0.46)
     assert loop.history[-1]["n_labeled"] == 35
+
+
+def test_pipeline_step_that_requests_nothing_gets_nothing_and_a_warning(pool, caplog):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    X, texts, y = pool
+    loop = MoLLIALoop(make_pipeline(TfidfVectorizer(), SpyClassifier()), panel(), texts,
+                      seed_y(y), mixture=MeanProbMixture(), batch_size=10, random_state=0)
+    with caplog.at_level("WARNING", logger="skmollal"):
+        loop.run(2)
+    call = loop.estimator[-1].calls_[-1]
+    assert call["sample_weight"] is None and call["negative_mask"] is None
+    warned = [r.getMessage() for r in caplog.records if "does not take" in r.getMessage()]
+    assert len(warned) == 2 and "set_fit_request" in warned[0]  # once per argument
 
 
 @pytest.mark.parametrize("strategy", ["bemps", "noise_stability", "coreset"])
@@ -267,8 +314,9 @@ def test_loop_with_negative_learning_classifier(pool, strategy):
                       soft_labels=True, X_val=X.astype("float32"), y_val=y, random_state=0)
     hist = loop.run(2)
     assert hist[-1]["n_labeled"] == 35
-    assert clf.nl_weight == pytest.approx(0.46)
-    assert clf.classes_.tolist() == [0, 1, 2]
+    assert loop.estimator.nl_weight == pytest.approx(0.46)
+    assert loop.estimator.classes_.tolist() == [0, 1, 2]
+    assert clf.nl_weight == 0.4 and not hasattr(clf, "n_classes_")  # the user's: untouched
     assert hist[-1]["val_accuracy"] > 0.5
 
 
@@ -288,10 +336,10 @@ def test_llm_panel_with_cache_resumes_after_failure(pool, tmp_path):
     # the other LLMs' answers for the failed chunk were cached: a healthy rerun asks them
     # nothing twice
     fresh = panel()
-    loop2 = MoLLIALoop(SpyClassifier(), panel_mod.LLMPanel(fresh, cache=cache,
-                                                           show_progress=False),
-                       X, ys, texts=texts, mixture=MeanProbMixture(), batch_size=10,
-                       annotate_chunk=10, random_state=0, output_dir=tmp_path / "state")
+    loop2 = MoLLIALoop.resume(tmp_path / "state", SpyClassifier(),
+                              panel_mod.LLMPanel(fresh, cache=cache, show_progress=False),
+                              X, ys, texts=texts, mixture=MeanProbMixture(), batch_size=10,
+                              annotate_chunk=10, random_state=0)
     hist = loop2.run(2)
     assert hist[-1]["n_labeled"] == 35
     assert sum(a.calls for a in fresh) + sum(a.calls for a in flaky) == 35 * 3
@@ -331,7 +379,7 @@ def test_discrepancy_update_must_be_known(pool):
     X, texts, y = pool
     with pytest.raises(ValueError, match="discrepancy_update"):
         MoLLIALoop(CyclingClassifier(), panel(), X, seed_y(y), texts=texts,
-                   discrepancy_update="sometimes")
+                   discrepancy_update="sometimes").run(1)
 
 
 def test_learning_curve_plot_tells_many_curves_apart(tmp_path):

@@ -279,20 +279,33 @@ def test_sample_weights_change_the_fit():
     assert weighted > 0.75
 
 
-def test_callable_nl_weight_is_called_per_epoch():
+def test_nl_weight_is_one_number_schedules_belong_to_the_loop():
     X, y, _ = make_blobs3(n=60)
-    calls = []
+    with pytest.raises(ValueError, match="not a callable.*MoLLIALoop"):
+        small(max_epochs=1, nl_weight=lambda e: 0.1 * e).fit(X, y)
+    for bad in (-0.5, float("nan"), True, "0.4"):
+        with pytest.raises(ValueError, match="nl_weight"):
+            small(max_epochs=1, nl_weight=bad).fit(X, y)
 
-    def schedule(epoch):
-        calls.append(epoch)
-        return 0.1 * epoch
 
-    small(max_epochs=3, nl_weight=schedule).fit(X, y)
-    assert sorted(set(calls)) == [0, 1, 2]
-    with pytest.raises(ValueError, match="nl_weight"):
-        small(max_epochs=1, nl_weight=lambda e: -1.0).fit(X, y)
-    with pytest.raises(ValueError, match="nl_weight"):
-        small(nl_weight=-0.5).fit(X, y)
+def test_pipeline_routes_weights_and_negative_labels_by_default():
+    """The classifier requests sample_weight / negative_mask, so a Pipeline routes them."""
+    import sklearn
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, _ = make_blobs3(n=90)
+    w = np.linspace(0.1, 1.0, len(y))
+    mask = np.zeros((len(y), 3), bool)
+    mask[np.arange(len(y)), (y + 1) % 3] = True
+    direct = small(max_epochs=3, random_state=0).fit(StandardScaler().fit_transform(X), y,
+                                                     sample_weight=w, negative_mask=mask)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scaler = StandardScaler().set_fit_request(sample_weight=False)  # sklearn's rule
+        pipe = make_pipeline(scaler, small(max_epochs=3, random_state=0))
+        pipe.fit(X, y, sample_weight=w, negative_mask=mask)
+    np.testing.assert_allclose(pipe.predict_proba(X), direct.predict_proba(
+        StandardScaler().fit_transform(X)), rtol=1e-5, atol=1e-6)
 
 
 def test_partial_fit_with_classes_and_warm_start():

@@ -59,7 +59,7 @@ def main(n_seed=24, n_dev=30):
     fold[dev] = 0
     search = GridSearchCV(
         make_classifier(build_panel(demo.target_names)),
-        param_grid={"nl_start": [0.0, 0.4], "strategy": ["random", "max_entropy"]},
+        param_grid={"nl_weight": [0.0, None], "strategy": ["random", "max_entropy"]},
         cv=PredefinedSplit(fold),
         refit=False,
     )
@@ -83,7 +83,7 @@ def test_grid_search():
     search, final, accuracy = main()
     scores = search.cv_results_["mean_test_score"]
     assert scores.shape == (4,) and np.all((scores >= 0) & (scores <= 1))
-    assert set(search.best_params_) == {"nl_start", "strategy"}
+    assert set(search.best_params_) == {"nl_weight", "strategy"}
     assert final.n_llm_calls_ > 0
     assert accuracy > 1.5 / 6  # six classes: clearly better than guessing
 

@@ -2,8 +2,8 @@
 from .classifier import MoLLIAClassifier
 from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
-from ..annotators.panel import annotate_signals, panel_labels
-from .mollia import MoLLIALoop
+from .loop import MoLLIALoop
+from .state import LoopState
 from .strategies import (
     STRATEGIES,
     bemps_sampling,
@@ -20,9 +20,9 @@ from .strategies import (
 __all__ = [
     "ActiveLearner",
     "MoLLIAClassifier",
+    "LoopState",
     "MoLLIALoop",
     "STRATEGIES",
-    "annotate_signals",
     "area_under_curve",
     "bemps_sampling",
     "coreset_sampling",
@@ -33,7 +33,6 @@ __all__ = [
     "max_entropy",
     "mc_dropout_proba",
     "noise_stability_sampling",
-    "panel_labels",
     "plot_learning_curve",
     "random_sampling",
 ]

@@ -7,9 +7,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .._texts import check_texts
+from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import panel_labels
-from .mollia import MoLLIALoop, full_proba
+from .loop import MoLLIALoop, full_proba
+from .state import LoopState
 
 __all__ = ["MoLLIAClassifier"]
 
@@ -46,17 +47,19 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         Weigh each row once when it is queried (the reference), or every annotated row
         again each round against the latest classifier (see
         :class:`~skmollal.active_learning.MoLLIALoop`).
-    nl_start, nl_step : float, default=0.4, 0.06
-        Negative-learning weight ``nl_start + nl_step * r`` in the r-th annotated round
-        (r = 0, 1, ...).
+    nl_weight : float, callable or None, default=None
+        Negative-learning weight per round: a constant, or ``nl_weight(r)`` for the r-th
+        annotated round (r = 0, 1, ...); None is the reference schedule ``0.4 + 0.06 r``
+        (see :class:`~skmollal.active_learning.MoLLIALoop`).
     nl_threshold : float or None, default=0.001
         Mean LLM probability at or below which a class is a negative label; None turns
         negative learning off.
     soft_labels : bool, default=False
         Train on the mixture's probabilities rather than its labels.
     output_dir : str or None, default=None
-        Save the loop's state there after every round; a later ``fit`` with the same data
-        resumes it without re-annotating.
+        Save the loop's state there after every round; a later ``fit`` with the same data,
+        panel and settings resumes it without re-annotating (other data or settings: a
+        clear error, see :meth:`MoLLIALoop.resume`).
     random_state : int or None, default=None
     show_progress : bool, default=False
 
@@ -89,8 +92,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, annotators=None, featurizer=None, classifier=None, mixture=None,
                  strategy="random", n_rounds: int = 9, batch_size: int = 50,
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
-                 nl_start: float = 0.4,
-                 nl_step: float = 0.06, nl_threshold: float | None = 0.001,
+                 nl_weight=None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
                  show_progress: bool = False) -> None:
         self.annotators = annotators
@@ -102,8 +104,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.discrepancy_weight = discrepancy_weight
         self.discrepancy_update = discrepancy_update
-        self.nl_start = nl_start
-        self.nl_step = nl_step
+        self.nl_weight = nl_weight
         self.nl_threshold = nl_threshold
         self.soft_labels = soft_labels
         self.output_dir = output_dir
@@ -128,9 +129,6 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                 kwargs["random_state"] = self.random_state
             return NegativeLearningClassifier(**kwargs)
         return clone(self.classifier)
-
-    def _schedule(self, round_: int) -> float:
-        return float(self.nl_start + self.nl_step * round_)
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X, y) -> "MoLLIAClassifier":
@@ -157,17 +155,22 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a {kind} integer; got {value!r}")
         self.target_names_ = panel_labels(self.annotators)
         self.classes_ = np.arange(len(self.target_names_))
+        y = check_partial_labels(y, len(texts), len(self.classes_), where="MoLLIAClassifier: y",
+                                 require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
         features = self.featurizer_.fit_transform(texts)
-        loop = MoLLIALoop(
-            self._make_classifier(), self.annotators, features, y, texts=texts,
-            mixture=self.mixture, strategy=self.strategy, batch_size=self.batch_size,
-            discrepancy_weight=self.discrepancy_weight,
-            discrepancy_update=self.discrepancy_update, nl_weight=self._schedule,
+        args = (self._make_classifier(), self.annotators, features, y)
+        params = dict(
+            texts=texts, mixture=self.mixture, strategy=self.strategy,
+            batch_size=self.batch_size, discrepancy_weight=self.discrepancy_weight,
+            discrepancy_update=self.discrepancy_update, nl_weight=self.nl_weight,
             nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
-            output_dir=self.output_dir, random_state=self.random_state,
-            show_progress=self.show_progress,
+            random_state=self.random_state, show_progress=self.show_progress,
         )
+        if LoopState.saved_in(self.output_dir):
+            loop = MoLLIALoop.resume(self.output_dir, *args, **params)
+        else:
+            loop = MoLLIALoop(*args, output_dir=self.output_dir, **params)
         loop.run(self.n_rounds)
         self.classifier_ = loop.estimator
         self.mixture_ = loop.mixture_

@@ -1,0 +1,101 @@
+"""How the loop talks to the user's classifier: per-sample fit arguments and round settings.
+
+The loop hands the classifier two per-sample arguments, ``sample_weight`` (discrepancy
+weights) and ``negative_mask`` (negative labels), and sets two parameters on its own copy of
+the classifier each round, ``nl_weight`` and, when the training labels lack classes,
+``classes``. Two kinds of classifier take them:
+
+* a plain estimator whose ``fit`` has the argument in its signature (what
+  :func:`sklearn.utils.validation.has_fit_parameter` tells);
+* a meta-estimator (a :class:`~sklearn.pipeline.Pipeline`, ...): scikit-learn's metadata
+  routing decides, so the step that should receive an argument must request it
+  (``step.set_fit_request(sample_weight=True)``; a
+  :class:`~skmollal.negative_learning.NegativeLearningClassifier` requests both by default).
+  The loop fits it inside ``sklearn.config_context(enable_metadata_routing=True)``.
+
+An argument the classifier does not take is not passed, and the loop says so once.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Iterable
+
+import numpy as np
+import sklearn
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
+from sklearn.utils.validation import has_fit_parameter
+
+__all__ = ["final_estimator", "fit_arguments_taken", "routing_context", "set_round_params"]
+
+
+def final_estimator(estimator: Any) -> Any:
+    """The estimator that does the classifying: the last step of (nested) Pipelines.
+
+    An :class:`~skmollal.active_learning.ActiveLearner` (anything with an ``estimator``
+    attribute and ``query``) is unwrapped first.
+    """
+    while True:
+        if hasattr(estimator, "query") and hasattr(estimator, "estimator"):
+            estimator = estimator.estimator
+        elif isinstance(estimator, Pipeline):
+            estimator = estimator.steps[-1][1]
+        else:
+            return estimator
+
+
+def _is_router(estimator: Any) -> bool:
+    with sklearn.config_context(enable_metadata_routing=True):
+        return isinstance(get_routing_for_object(estimator), MetadataRouter)
+
+
+def fit_arguments_taken(estimator: Any, names: Iterable[str]) -> set[str]:
+    """Which of the per-sample ``names`` ``estimator.fit`` takes.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A plain estimator or a meta-estimator such as a Pipeline.
+    names : iterable of str
+        Candidate fit arguments, e.g. ``("sample_weight", "negative_mask")``.
+
+    Returns
+    -------
+    set of str
+        For a meta-estimator, the arguments that metadata routing sends to some step
+        (requested there); for a plain one, those in its ``fit`` signature.
+    """
+    names = list(names)
+    if not _is_router(estimator):
+        return {n for n in names if has_fit_parameter(estimator, n)}
+    with sklearn.config_context(enable_metadata_routing=True):
+        routing = get_routing_for_object(estimator)
+        return set(routing.consumes("fit", names))
+
+
+def routing_context(estimator: Any):
+    """The context to call ``estimator.fit`` in: metadata routing on for meta-estimators."""
+    if _is_router(estimator):
+        return sklearn.config_context(enable_metadata_routing=True)
+    return nullcontext()
+
+
+def set_round_params(estimator: Any, *, n_classes: int, y: np.ndarray,
+                     nl_weight: float | None) -> None:
+    """Set this round's ``nl_weight`` and, if needed, ``classes`` on the final estimator.
+
+    Only for parameters the final estimator has. ``classes`` is set (to
+    ``arange(n_classes)``) when it is None and the hard training labels ``y`` lack some
+    classes, so the classifier's outputs keep one column per class. The loop calls this on
+    its own clone, never on the user's estimator.
+    """
+    final = final_estimator(estimator)
+    own = final.get_params(deep=False)
+    params: dict[str, Any] = {}
+    if ("classes" in own and own["classes"] is None and y.ndim == 1
+            and len(np.unique(y)) < n_classes):
+        params["classes"] = np.arange(n_classes)
+    if "nl_weight" in own and nl_weight is not None:
+        params["nl_weight"] = float(nl_weight)
+    if params:
+        final.set_params(**params)

@@ -1,0 +1,211 @@
+"""The loop's state: one dense array per kind of per-row fact, and its save / load.
+
+:class:`LoopState` holds everything a MoLLIA run has learned or paid for, row by row:
+
+* ``signals[i]``: the panel's answer for row ``i`` (NaN until annotated);
+* ``order[i]``: when row ``i`` was annotated (0, 1, ... in annotation order; -1 never);
+* ``weights[i]``: its discrepancy weight (NaN until weighed);
+* ``first_labels[i]``: the mixture's posterior for it in the round it was annotated;
+
+plus the round counter, the round in progress (``pending``: its queried rows, so a resume
+annotates the same rows), the LLM-call count and the history. :meth:`LoopState.save` writes
+``state.json`` (scalars, history, fingerprint) and ``state.npz`` (the annotated rows only)
+into a folder, each through a uniquely named temporary file and an atomic rename, so an
+interrupted save never leaves a half-written state and two writers never share a temp file.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LoopState", "STATE_VERSION"]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the files written by :meth:`LoopState.save`.
+STATE_VERSION = 2
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Write through a unique temp file in ``path``'s folder, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp",
+                               dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class LoopState:
+    """Per-row arrays and counters of a MoLLIA run.
+
+    Parameters
+    ----------
+    n_llms, n_classes : int
+        Panel size and number of classes (the shape of a row's signals).
+    seed_idx : ndarray of int
+        The gold seed rows.
+    seed_y : ndarray of int
+        Their gold labels.
+    n_rows : int
+        Rows of the whole data set (seed + pool).
+    fingerprint : dict
+        What defines the run (data, panel, settings); a saved state is only resumed by a
+        loop with the same fingerprint.
+    """
+
+    n_rows: int
+    n_llms: int
+    n_classes: int
+    seed_idx: np.ndarray
+    seed_y: np.ndarray
+    fingerprint: dict = field(default_factory=dict)
+    signals: np.ndarray = None
+    order: np.ndarray = None
+    weights: np.ndarray = None
+    first_labels: np.ndarray = None
+    round: int = 0
+    started: bool = False
+    pending: dict | None = None
+    history: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n, L, C = self.n_rows, self.n_llms, self.n_classes
+        self.seed_idx = np.asarray(self.seed_idx, dtype=int)
+        self.seed_y = np.asarray(self.seed_y, dtype=int)
+        if self.signals is None:
+            self.signals = np.full((n, L, 2, C), np.nan)
+        if self.order is None:
+            self.order = np.full(n, -1, dtype=int)
+        if self.weights is None:
+            self.weights = np.full(n, np.nan)
+        if self.first_labels is None:
+            self.first_labels = np.full((n, C), np.nan)
+        self._is_seed = np.zeros(n, dtype=bool)
+        self._is_seed[self.seed_idx] = True
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_annotated(self) -> int:
+        """Rows annotated so far (seed and pool)."""
+        return int((self.order >= 0).sum())
+
+    def annotated_rows(self) -> np.ndarray:
+        """Annotated rows (seed and pool) in the order they were annotated."""
+        rows = np.flatnonzero(self.order >= 0)
+        return rows[np.argsort(self.order[rows], kind="stable")]
+
+    def pool_rows(self) -> np.ndarray:
+        """Annotated rows outside the seed, in annotation order."""
+        rows = self.annotated_rows()
+        return rows[~self._is_seed[rows]]
+
+    def candidates(self) -> np.ndarray:
+        """Rows that can still be queried: neither seed nor annotated, ascending."""
+        return np.flatnonzero((self.order < 0) & ~self._is_seed)
+
+    def is_annotated(self, rows) -> np.ndarray:
+        """Whether each of ``rows`` has signals."""
+        return self.order[np.asarray(rows, dtype=int)] >= 0
+
+    def training_rows(self) -> np.ndarray:
+        """The rows a round trains on: the seed, then the annotated pool rows."""
+        return np.concatenate([self.seed_idx, self.pool_rows()]).astype(int)
+
+    @property
+    def llm_calls(self) -> int:
+        """LLM calls behind the state: annotated rows times panel size."""
+        return self.n_annotated * self.n_llms
+
+    # ------------------------------------------------------------------ updates
+    def record_signals(self, rows, signals: np.ndarray) -> None:
+        """Store the panel's signals of ``rows`` (not annotated before), in this order."""
+        rows = np.asarray(rows, dtype=int)
+        if self.is_annotated(rows).any():
+            raise ValueError("record_signals: some rows are annotated already")
+        start = int(self.order.max()) + 1 if self.n_annotated else 0
+        self.signals[rows] = signals
+        self.order[rows] = np.arange(start, start + len(rows))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder) -> None:
+        """Write ``state.json`` and ``state.npz`` into ``folder`` (atomically each)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = self.annotated_rows()
+
+        def write_npz(fh):
+            np.savez(fh, annotated_idx=rows, signals=self.signals[rows],
+                     weights=self.weights[rows], first_labels=self.first_labels[rows])
+
+        meta = {
+            "version": STATE_VERSION,
+            "fingerprint": self.fingerprint,
+            "round": self.round,
+            "started": self.started,
+            "llm_calls": self.llm_calls,
+            "pending": self.pending,
+            "history": self.history,
+        }
+        text = json.dumps(meta, indent=1, default=_json_default).encode()
+        _replace_atomically(folder / "state.npz", write_npz)
+        _replace_atomically(folder / "state.json", lambda fh: fh.write(text))
+
+    @staticmethod
+    def saved_in(folder) -> bool:
+        """Whether ``folder`` holds a saved state."""
+        return folder is not None and (Path(folder) / "state.json").exists()
+
+    @staticmethod
+    def read_meta(folder) -> dict:
+        """The JSON part of a saved state (raises a clear error on a bad file)."""
+        path = Path(folder) / "state.json"
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the saved loop state {path}: {exc}; delete the "
+                             "folder to start afresh") from exc
+        if meta.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"{path} was written by another version of skmollal (state version "
+                f"{meta.get('version')!r}, this one reads {STATE_VERSION}); give another "
+                "output_dir or delete it to start afresh"
+            )
+        return meta
+
+    def load_into(self, folder) -> "LoopState":
+        """Fill this (fresh) state from ``folder``; the caller checks the fingerprint first."""
+        meta = self.read_meta(folder)
+        arrays = np.load(Path(folder) / "state.npz")
+        rows = arrays["annotated_idx"].astype(int)
+        self.signals[rows] = arrays["signals"]
+        self.order[rows] = np.arange(len(rows))
+        self.weights[rows] = arrays["weights"]
+        self.first_labels[rows] = arrays["first_labels"]
+        self.round = int(meta["round"])
+        self.started = bool(meta["started"])
+        self.pending = meta["pending"]
+        self.history = list(meta["history"])
+        logger.info("resuming from %s: %d rounds done, %d texts annotated", folder,
+                    self.round, len(rows))
+        return self

@@ -1,0 +1,115 @@
+"""From loop state to training targets: labels, sample weights and negative labels.
+
+Pure functions: no estimator is fitted and nothing is saved here. The loop calls
+:func:`training_targets` once per round, after the mixture has labelled the annotated rows.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ..annotators.base import PROBS
+from ..label_noise import negative_labels, nl_weight_schedule
+
+__all__ = ["negative_mask_from_signals", "round_nl_weight", "training_targets"]
+
+
+def negative_mask_from_signals(signals: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Negative labels of annotated rows: classes whose mean LLM probability is tiny.
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_rows, n_llms, 2, n_classes)
+        The rows' panel signals.
+    threshold : float or None
+        A class is negative when the LLMs' mean probability is ``<= threshold``; None
+        turns negative learning off (no negative labels).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows, n_classes)
+    """
+    n, C = signals.shape[0], signals.shape[-1]
+    if threshold is None or n == 0:
+        return np.zeros((n, C), dtype=bool)
+    mean_probs = signals[:, :, PROBS].mean(axis=1)
+    return np.asarray(negative_labels(mean_probs, threshold=threshold), dtype=bool)
+
+
+def training_targets(seed_y: np.ndarray, pool_proba: np.ndarray, *,
+                     pool_weights: np.ndarray | None = None,
+                     pool_negative: np.ndarray | None = None,
+                     soft_labels: bool = False) -> Bunch:
+    """Targets of one round's fit: the gold seed first, then the annotated pool rows.
+
+    Parameters
+    ----------
+    seed_y : ndarray of int, shape (n_seed,)
+        Gold class indices of the seed rows.
+    pool_proba : ndarray of shape (n_pool, n_classes)
+        The mixture's posterior for each annotated pool row.
+    pool_weights : ndarray of shape (n_pool,), optional
+        Discrepancy weights of the pool rows (NaN = not weighed = 1); None: all 1.
+    pool_negative : ndarray of bool, shape (n_pool, n_classes), optional
+        Negative labels of the pool rows; None: none.
+    soft_labels : bool, default=False
+        Targets as distributions ``(n, n_classes)`` (seed rows one-hot) instead of indices.
+
+    Returns
+    -------
+    Bunch
+        ``y`` (class indices ``(n,)`` or distributions ``(n, C)``), ``sample_weight``
+        ``(n,)`` (seed rows 1) and ``negative_mask`` ``(n, C)`` (seed rows none; a row's own
+        training label is never negative).
+    """
+    seed_y = np.asarray(seed_y, dtype=int)
+    pool_proba = np.asarray(pool_proba, dtype=float)
+    n_seed, n_pool, C = len(seed_y), len(pool_proba), pool_proba.shape[1]
+    n = n_seed + n_pool
+    if soft_labels:
+        y = np.zeros((n, C))
+        y[np.arange(n_seed), seed_y] = 1.0
+        y[n_seed:] = pool_proba
+        hard = y.argmax(axis=1)
+    else:
+        y = np.concatenate([seed_y, pool_proba.argmax(axis=1)]).astype(int)
+        hard = y
+    weight = np.ones(n)
+    if pool_weights is not None:
+        w = np.asarray(pool_weights, dtype=float)
+        weight[n_seed:] = np.where(np.isfinite(w), w, 1.0)
+    negative = np.zeros((n, C), dtype=bool)
+    if pool_negative is not None and n_pool:
+        negative[n_seed:] = pool_negative
+        negative[np.arange(n), hard] = False
+    return Bunch(y=y, sample_weight=weight, negative_mask=negative)
+
+
+def round_nl_weight(nl_weight: float | Callable[[int], float] | None, round_index: int) -> float:
+    """The negative-learning weight of the ``round_index``-th annotated round (0 = first).
+
+    Parameters
+    ----------
+    nl_weight : float, callable or None
+        A constant, a schedule ``nl_weight(round_index)``, or None for the reference
+        schedule :func:`~skmollal.label_noise.nl_weight_schedule` (``0.4 + 0.06 r``).
+    round_index : int
+        0 for the first annotated round.
+
+    Returns
+    -------
+    float
+    """
+    if nl_weight is None:
+        return nl_weight_schedule(round_index)
+    value = nl_weight(round_index) if callable(nl_weight) else nl_weight
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not np.isfinite(value) or value < 0):
+        raise ValueError(
+            f"the loop's nl_weight must give a non-negative number; got {value!r} for round "
+            f"{round_index}"
+        )
+    return float(value)
