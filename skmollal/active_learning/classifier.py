@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .._texts import check_texts
+from .._validation import check_texts
 from ..annotators.panel import panel_labels
 from .mollia import MoLLIALoop, full_proba
 

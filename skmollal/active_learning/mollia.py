@@ -35,7 +35,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
 
-from .._texts import check_texts
+from .._validation import check_texts
 from ..annotators.base import PROBS
 from ..annotators.panel import annotate_signals, panel_annotators, panel_labels
 from .learner import ActiveLearner, take_rows

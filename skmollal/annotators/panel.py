@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .base import AnnotationResult
-from .._texts import check_texts
+from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 
 __all__ = ["LLMPanel", "annotate_signals", "panel_annotators", "panel_labels"]
