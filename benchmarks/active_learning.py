@@ -118,8 +118,8 @@ def method_setup(method: str, rec, annotator_names):
                 SingleAnswer(), *plain)
     if method.startswith("llm:"):
         return [RecordedAnnotator(rec, method[4:])], SingleAnswer(), *plain
-    from skmollal import baselines
-    from skmollal.mixture import MixtureOfLLMsAnnotator
+    from skmollal import aggregation as baselines
+    from skmollal.aggregation import MixtureOfLLMsAnnotator
 
     if method == "best-single":
         return all_llms(), baselines.BestSingleLLM(), *plain

@@ -166,10 +166,10 @@ def _classifier(name: str, random_state: int, max_epochs: int | None = None):
 
 def _mixture(name: str):
     if name in ("molam", "mollia"):
-        from .mixture import MixtureOfLLMsAnnotator
+        from .aggregation import MixtureOfLLMsAnnotator
 
         return MixtureOfLLMsAnnotator()
-    from . import baselines
+    from . import aggregation as baselines
 
     table = {"majority": "MajorityVote", "mean": "MeanProbability",
              "best-single": "BestSingleLLM", "dawid-skene": "DawidSkene"}

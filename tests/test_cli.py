@@ -51,7 +51,7 @@ def _write_csv(path, n=120, seed=0):
 
 
 def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
-    pytest.importorskip("skmollal.baselines")
+    pytest.importorskip("skmollal.aggregation")
     made = []
 
     def fake(spec, labels, recordings=None, task_name=None):
@@ -92,7 +92,7 @@ def test_recordings_summary(recordings_dir, capsys):
 @pytest.mark.slow
 @pytest.mark.recordings
 def test_run_on_recordings(recordings_dir, tmp_path):
-    pytest.importorskip("skmollal.baselines")
+    pytest.importorskip("skmollal.aggregation")
     out = tmp_path / "rec"
     argv = ["run", "--recordings", str(recordings_dir), "--task", "trec",
             "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
@@ -114,7 +114,7 @@ def test_python_dash_m_help():
 @pytest.mark.slow
 def test_live_demo_smoke(tmp_path):
     """``skmollal demo`` end to end on the embedded SmolLM2 panel, shrunk to one round."""
-    pytest.importorskip("skmollal.mixture")
+    pytest.importorskip("skmollal.aggregation")
     from skmollal.annotators.smollm2 import smollm2_gguf_path
 
     try:

@@ -338,7 +338,7 @@ class MoLLIALoop:
         gold = dict(zip(self.seed_idx.tolist(), self.seed_y.tolist()))
         y = np.asarray([gold.get(int(i), -1) for i in idx], dtype=int)
         if self.mixture is None:
-            from ..mixture import MixtureOfLLMsAnnotator
+            from ..aggregation import MixtureOfLLMsAnnotator
 
             mixture = MixtureOfLLMsAnnotator()
         else:
