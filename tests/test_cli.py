@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 
 from skmollal import cli
+from skmollal.annotators import specs
 
 from test_mollia import LABELS, CountingAnnotator
-
-
-def test_split_rows_is_a_partition():
-    seed, pool, test = cli.split_rows(100, 10, 0.2, random_state=1)
-    assert len(seed) == 10 and len(test) == 20 and len(pool) == 70
-    assert len(set(seed) | set(pool) | set(test)) == 100
-    seed2, pool2, _ = cli.split_rows(100, 10, 0.2, pool_size=30, random_state=1)
-    assert seed2.tolist() == seed.tolist() and len(pool2) == 30
-    with pytest.raises(ValueError, match="test_size"):
-        cli.split_rows(100, 10, 1.5)
-    with pytest.raises(ValueError, match="leaves no pool"):
-        cli.split_rows(20, 16, 0.2)
 
 
 def test_parser_defaults_and_specs():
@@ -34,10 +23,14 @@ def test_parser_defaults_and_specs():
     assert args.discrepancy_update == "query"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "--discrepancy-update", "never"])
-    with pytest.raises(ValueError, match="model name after '#'"):
-        cli.build_annotator("http://localhost:8000/v1", LABELS)
-    with pytest.raises(ValueError, match="need --recordings"):
-        cli.build_annotator("recorded:yi", LABELS)
+
+
+def test_bad_setting_exits_with_its_message(tmp_path, capsys):
+    argv = ["run", "--task", "demo", "--annotator", "gpt4", "--output", str(tmp_path)]
+    with pytest.raises(SystemExit, match="unknown annotator spec 'gpt4'.*recorded:NAME"):
+        cli.main(argv)
+    with pytest.raises(ValueError, match="unknown annotator spec"):
+        cli.main(["-v", *argv])
 
 
 def _write_csv(path, n=120, seed=0):
@@ -59,7 +52,7 @@ def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
         made.append(a)
         return a
 
-    monkeypatch.setattr(cli, "build_annotator", fake)
+    monkeypatch.setattr(specs, "build_annotator", fake)
     data = tmp_path / "data.csv"
     _write_csv(data)
     out = tmp_path / "out"
