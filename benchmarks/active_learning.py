@@ -51,10 +51,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from skmollal.active_learning import MoLLIALoop, area_under_curve, plot_learning_curve  # noqa: E402
+from skmollal.active_learning import area_under_curve, plot_learning_curve  # noqa: E402
 from skmollal.annotators.base import AnnotationResult  # noqa: E402
-from skmollal.cli import split_rows  # noqa: E402
 from skmollal.datasets import default_recordings_path  # noqa: E402
+from skmollal.experiment import (  # noqa: E402
+    make_aggregator, make_classifier, make_loop, split_rows, training_labels,
+)
 
 logger = logging.getLogger("benchmarks.active_learning")
 
@@ -68,6 +70,7 @@ MOLLIA_VARIANTS = {
     "mixture-only": (None, None, "query"),
     "mollia-rerate": (0.5, 0.001, "round"),
 }
+#: the paper's TREC accuracies (printed beside the results of ``--task trec`` only)
 PAPER = {"oracle": 0.926, "mollia": 0.907, "majority": 0.825, "best-single": 0.849}
 
 
@@ -118,34 +121,11 @@ def method_setup(method: str, rec, annotator_names):
                 SingleAnswer(), *plain)
     if method.startswith("llm:"):
         return [RecordedAnnotator(rec, method[4:])], SingleAnswer(), *plain
-    from skmollal import baselines
-    from skmollal.mixture import MixtureOfLLMsAnnotator
-
-    if method == "best-single":
-        return all_llms(), baselines.BestSingleLLM(), *plain
-    if method == "majority":
-        return all_llms(), baselines.MajorityVote(), *plain
-    if method == "mean":
-        return all_llms(), baselines.MeanProbability(), *plain
-    if method == "dawid-skene":
-        return all_llms(), baselines.DawidSkene(), *plain
     if method in MOLLIA_VARIANTS:
-        return all_llms(), MixtureOfLLMsAnnotator(), *MOLLIA_VARIANTS[method]
+        return all_llms(), make_aggregator("mollia"), *MOLLIA_VARIANTS[method]
+    if method in ("best-single", "majority", "mean", "dawid-skene"):
+        return all_llms(), make_aggregator(method), *plain
     raise ValueError(f"unknown method {method!r}")
-
-
-def make_classifier(kind: str, seed: int, max_epochs: int | None):
-    if kind == "mlp":
-        from skmollal.negative_learning import NegativeLearningClassifier as estimator
-    elif kind == "finetune":
-        from skmollal.finetune import TransformerTextClassifier as estimator
-    else:
-        raise ValueError(f"unknown classifier {kind!r}")
-    params = estimator().get_params()
-    kw = {k: v for k, v in {"random_state": seed, "verbose": 0,
-                            "max_epochs": max_epochs}.items()
-          if k in params and v is not None}
-    return estimator(**kw)
 
 
 def embed_all(texts, cache_dir):
@@ -163,9 +143,7 @@ def run_one(args, rec, E, seed, strategy, method):
 
     seed_idx, pool_idx, test_idx = split_rows(len(rec.target), args.seed_size, args.test_size,
                                               args.pool_size, seed)
-    train = np.concatenate([seed_idx, pool_idx])
-    y = np.full(len(train), -1)
-    y[: len(seed_idx)] = rec.target[seed_idx]
+    train, y = training_labels(rec.target, seed_idx, pool_idx)
     texts = [rec.texts[i] for i in train]
     test_texts = [rec.texts[i] for i in test_idx]
     if args.classifier == "finetune":
@@ -174,7 +152,7 @@ def run_one(args, rec, E, seed, strategy, method):
         X, X_test = E[train], E[test_idx]
     panel, mixture, disc, nl, disc_update = method_setup(method, rec, rec.annotator_names)
     curve = not args.final_only
-    loop = MoLLIALoop(
+    loop = make_loop(
         make_classifier(args.classifier, seed, args.max_epochs), panel, X, y, texts=texts,
         mixture=mixture, strategy=strategy, batch_size=args.batch, discrepancy_weight=disc,
         discrepancy_update=disc_update, nl_threshold=nl, X_val=X_test if curve else None,
@@ -238,18 +216,27 @@ def summarise(runs):
     return rows
 
 
-def print_table(rows):
+def _paper_cell(paper: dict | None, method: str) -> str:
+    """The "paper" column's cell (empty without anchors for ``method``; none without ``paper``)."""
+    if paper is None:
+        return ""
+    value = paper.get(method)
+    return f" {'' if value is None else f'{value:.3f}':>6}"
+
+
+def print_table(rows, paper: dict | None = None):
+    """Print the summary rows; with ``paper`` (method -> accuracy), a "paper" column too."""
+    paper_head = "" if paper is None else f" {'paper':>6}"
     head = (f"{'classifier':<10} {'strategy':<10} {'method':<16} {'acc':>13} {'macro-F1':>13} "
-            f"{'AUC':>7} {'labels':>6} {'paper':>6} {'s/round ann|mix|fit|query':>28}")
+            f"{'AUC':>7} {'labels':>6}{paper_head} {'s/round ann|mix|fit|query':>28}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        paper = PAPER.get(r["method"])
+        anchor = _paper_cell(paper, r["method"])
         print(f"{r['classifier']:<10} {r['strategy']:<10} {r['method']:<16} "
               f"{r['test_accuracy']:.3f}±{r['test_accuracy_sd']:.3f} "
               f"{r['test_macro_f1']:.3f}±{r['test_macro_f1_sd']:.3f} "
-              f"{r['auc_accuracy']:>7.3f} {r['label_accuracy']:>6.3f} "
-              f"{'' if paper is None else f'{paper:.3f}':>6} "
+              f"{r['auc_accuracy']:>7.3f} {r['label_accuracy']:>6.3f}{anchor} "
               f"{r['mean_annotation_s']:>6.2f}|{r['mean_mixture_s']:.2f}|"
               f"{r['mean_fit_s']:.2f}|{r['mean_query_s']:.2f}")
 
@@ -352,7 +339,7 @@ def main(argv=None):
         out_path.write_text(json.dumps({"config": vars(args), "summary": rows,
                                         "runs": runs}, indent=1))
     rows = summarise(runs)
-    print_table(rows)
+    print_table(rows, PAPER if args.task == "trec" else None)
     plot_runs(runs, args, Path(args.plot) if args.plot else out_path.with_suffix(".png"))
     print(f"json: {out_path}")
     return rows

@@ -24,9 +24,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from skmollal.baselines import BestSingleLLM, DawidSkene, MajorityVote, MeanProbability
+from skmollal.aggregation import (
+    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, MixtureAggregator,
+)
 from skmollal.datasets import default_recordings_path, load_recordings
-from skmollal.mixture import MixtureOfLLMsAnnotator
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RECORDINGS = default_recordings_path()
@@ -82,7 +83,7 @@ def supervised_ceiling(estimator=None):
     """Not a fusion method: our mixture model, no self-training, fitted on the gold label of
     *every* pool row (``run_task`` gives it those). Its held-out accuracy bounds what the
     meta-learner (default: ours, same features) can reach from these signals."""
-    return MixtureOfLLMsAnnotator(estimator=estimator, pseudo_labels="hard", init=None,
+    return MixtureAggregator(estimator=estimator, pseudo_labels="hard", init=None,
                                   max_iter=0)
 
 
@@ -94,7 +95,7 @@ def methods(names, seed):
         "best_single_llm": BestSingleLLM(),
         "dawid_skene": DawidSkene(),
         "reference_molam_xgb": ReferenceMoLAM(seed=seed),
-        "ours": MixtureOfLLMsAnnotator(),
+        "ours": MixtureAggregator(),
         "ceiling:lr_all_gold": supervised_ceiling(),
         "ceiling:hgb_all_gold": supervised_ceiling(HistGradientBoostingClassifier(
             random_state=seed)),

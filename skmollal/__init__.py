@@ -28,11 +28,12 @@ _EXPORTS = {
     "parse_label": "skmollal.annotators.parsing",
     "vote_distribution": "skmollal.annotators.parsing",
     # mixture of LLM annotations, and baselines
-    "MixtureOfLLMsAnnotator": "skmollal.mixture",
-    "MajorityVote": "skmollal.baselines",
-    "MeanProbability": "skmollal.baselines",
-    "BestSingleLLM": "skmollal.baselines",
-    "DawidSkene": "skmollal.baselines",
+    "MixtureAggregator": "skmollal.aggregation",
+    "MixtureOfLLMsAnnotator": "skmollal.aggregation",
+    "MajorityVote": "skmollal.aggregation",
+    "MeanProbability": "skmollal.aggregation",
+    "BestSingleLLM": "skmollal.aggregation",
+    "DawidSkene": "skmollal.aggregation",
     # learning from noisy labels
     "NegativeLearningClassifier": "skmollal.negative_learning",
     "TransformerTextClassifier": "skmollal.finetune",

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._texts import check_texts
+from ._validation import check_texts
 
 __all__ = ["SentenceEmbedder", "default_model_path", "model_identity"]
 

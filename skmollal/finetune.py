@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ._texts import check_texts
+from ._validation import check_texts
 from .negative_learning import NegativeLearningClassifier
 
 __all__ = ["TransformerTextClassifier", "HFSequenceClassifierModule"]

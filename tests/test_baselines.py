@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from skmollal.baselines import (
-    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, dawid_skene,
+from skmollal.aggregation import (
+    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, SignalAggregator, dawid_skene,
+    expand_proba,
 )
+from skmollal.signals import VOTES, normalise_rows
 from skmollal.testing import make_signals
 
 ALL = [MajorityVote, MeanProbability, BestSingleLLM, DawidSkene]
@@ -82,3 +84,24 @@ def test_bad_input(cls):
     m = cls().fit(S, y)
     with pytest.raises(ValueError, match="LLMs"):
         m.predict(S[:, :2])
+
+
+def test_expand_proba_places_columns_at_their_class():
+    proba = np.array([[0.3, 0.7], [1.0, 0.0]])
+    np.testing.assert_array_equal(
+        expand_proba(proba, np.array([0, 2]), 4), [[0.3, 0, 0.7, 0], [1.0, 0, 0, 0]]
+    )
+
+
+def test_a_custom_aggregator_on_the_base_class():
+    class FirstLLM(SignalAggregator):
+        def _scores(self, S):
+            return S[:, 0, VOTES]
+
+    S, y = make_signals(n=50)
+    S[3, 0, VOTES] = 0.0  # abstained: uniform
+    m = FirstLLM().fit(S, _semi(y, 10))
+    np.testing.assert_allclose(m.predict_proba(S), normalise_rows(S[:, 0, VOTES]))
+    np.testing.assert_allclose(m.predict_proba(S)[3], 1 / 3)
+    with pytest.raises(ValueError, match=r"y\[0\] = 0.5 is not a whole number"):
+        FirstLLM().fit(S, np.full(50, 0.5))

@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 
 from skmollal import cli
+from skmollal.annotators import specs
 
 from test_mollia import LABELS, CountingAnnotator
-
-
-def test_split_rows_is_a_partition():
-    seed, pool, test = cli.split_rows(100, 10, 0.2, random_state=1)
-    assert len(seed) == 10 and len(test) == 20 and len(pool) == 70
-    assert len(set(seed) | set(pool) | set(test)) == 100
-    seed2, pool2, _ = cli.split_rows(100, 10, 0.2, pool_size=30, random_state=1)
-    assert seed2.tolist() == seed.tolist() and len(pool2) == 30
-    with pytest.raises(ValueError, match="test_size"):
-        cli.split_rows(100, 10, 1.5)
-    with pytest.raises(ValueError, match="leaves no pool"):
-        cli.split_rows(20, 16, 0.2)
 
 
 def test_parser_defaults_and_specs():
@@ -34,10 +23,14 @@ def test_parser_defaults_and_specs():
     assert args.discrepancy_update == "query"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "--discrepancy-update", "never"])
-    with pytest.raises(ValueError, match="model name after '#'"):
-        cli.build_annotator("http://localhost:8000/v1", LABELS)
-    with pytest.raises(ValueError, match="need --recordings"):
-        cli.build_annotator("recorded:yi", LABELS)
+
+
+def test_bad_setting_exits_with_its_message(tmp_path, capsys):
+    argv = ["run", "--task", "demo", "--annotator", "gpt4", "--output", str(tmp_path)]
+    with pytest.raises(SystemExit, match="unknown annotator spec 'gpt4'.*recorded:NAME"):
+        cli.main(argv)
+    with pytest.raises(ValueError, match="unknown annotator spec"):
+        cli.main(["-v", *argv])
 
 
 def _write_csv(path, n=120, seed=0):
@@ -51,7 +44,7 @@ def _write_csv(path, n=120, seed=0):
 
 
 def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
-    pytest.importorskip("skmollal.baselines")
+    pytest.importorskip("skmollal.aggregation")
     made = []
 
     def fake(spec, labels, recordings=None, task_name=None):
@@ -59,7 +52,7 @@ def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
         made.append(a)
         return a
 
-    monkeypatch.setattr(cli, "build_annotator", fake)
+    monkeypatch.setattr(specs, "build_annotator", fake)
     data = tmp_path / "data.csv"
     _write_csv(data)
     out = tmp_path / "out"
@@ -92,7 +85,7 @@ def test_recordings_summary(recordings_dir, capsys):
 @pytest.mark.slow
 @pytest.mark.recordings
 def test_run_on_recordings(recordings_dir, tmp_path):
-    pytest.importorskip("skmollal.baselines")
+    pytest.importorskip("skmollal.aggregation")
     out = tmp_path / "rec"
     argv = ["run", "--recordings", str(recordings_dir), "--task", "trec",
             "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
@@ -114,7 +107,7 @@ def test_python_dash_m_help():
 @pytest.mark.slow
 def test_live_demo_smoke(tmp_path):
     """``skmollal demo`` end to end on the embedded SmolLM2 panel, shrunk to one round."""
-    pytest.importorskip("skmollal.mixture")
+    pytest.importorskip("skmollal.aggregation")
     from skmollal.annotators.smollm2 import smollm2_gguf_path
 
     try:

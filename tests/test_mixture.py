@@ -1,12 +1,12 @@
-"""Tests of MixtureOfLLMsAnnotator."""
+"""Tests of MixtureAggregator (alias MixtureOfLLMsAnnotator)."""
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import check_estimator
 
-from skmollal.baselines import MajorityVote
-from skmollal.mixture import MixtureOfLLMsAnnotator, signal_features
+from skmollal.aggregation import MajorityVote, MixtureAggregator, MixtureOfLLMsAnnotator
+from skmollal.signals import signal_features
 from skmollal.testing import make_signals
 
 
@@ -20,7 +20,7 @@ def _semi(y, n_gold=50, seed=0):
 
 def test_fit_predict_transform_shapes():
     S, y = make_signals(n=500, seed=3)
-    m = MixtureOfLLMsAnnotator().fit(S, _semi(y))
+    m = MixtureAggregator().fit(S, _semi(y))
     assert m.predict_proba(S).shape == (500, 3)
     np.testing.assert_allclose(m.transform(S), m.predict_proba(S))
     np.testing.assert_allclose(m.predict_proba(S).sum(1), 1.0)
@@ -39,7 +39,7 @@ def test_beats_majority_vote_on_synthetic_panel(pseudo_labels):
         S[:, j] = S[:, j] @ flip
     yl = _semi(y, 50)
     held = yl < 0
-    ours = MixtureOfLLMsAnnotator(pseudo_labels=pseudo_labels).fit(S, yl)
+    ours = MixtureAggregator(pseudo_labels=pseudo_labels).fit(S, yl)
     mv = MajorityVote().fit(S, yl)
     assert ours.score(S[held], y[held]) > mv.score(S[held], y[held]) + 0.05
 
@@ -47,7 +47,7 @@ def test_beats_majority_vote_on_synthetic_panel(pseudo_labels):
 def test_custom_estimator_and_flat_input():
     S, y = make_signals(n=300, seed=5)
     X = S.reshape(300, -1)
-    m = MixtureOfLLMsAnnotator(estimator=DecisionTreeClassifier(max_depth=3, random_state=0))
+    m = MixtureAggregator(estimator=DecisionTreeClassifier(max_depth=3, random_state=0))
     m.fit(X, _semi(y, 60))
     assert m.predict(X).shape == (300,)
     assert m.score(X, y) > 0.5
@@ -57,7 +57,7 @@ def test_classes_missing_from_gold_still_have_columns():
     S, y = make_signals(n=400, seed=6)
     yl = _semi(y, 60)
     yl[yl == 2] = -1
-    m = MixtureOfLLMsAnnotator().fit(S, yl)
+    m = MixtureAggregator().fit(S, yl)
     assert m.predict_proba(S).shape[1] == 3
     assert (m.predict(S) == 2).any()  # recovered through the Dawid-Skene pseudo-labels
 
@@ -66,14 +66,30 @@ def test_classes_missing_from_gold_still_have_columns():
     "y_bad, match",
     [
         (np.full(100, -1), "no labeled rows"),
-        (np.r_[np.zeros(5, int), np.full(95, -1)], "two different classes"),
+        (np.r_[np.zeros(5, int), np.full(95, -1)], "at least 2 different classes"),
         (np.zeros(99, int), "entries"),
     ],
 )
-def test_bad_labels(y_bad, match):
+@pytest.mark.parametrize("flat", [False, True])
+def test_bad_labels(y_bad, match, flat):
     S, _ = make_signals(n=100)
     with pytest.raises(ValueError, match=match):
-        MixtureOfLLMsAnnotator().fit(S, y_bad)
+        MixtureAggregator().fit(S.reshape(100, -1) if flat else S, y_bad)
+
+
+@pytest.mark.parametrize(
+    "y_bad, match",
+    [
+        (np.r_[0, 1.7, np.zeros(98)], r"y\[1\] = 1.7 is not a whole number"),
+        (np.r_[0, 1, np.nan, np.zeros(97)], r"y\[2\] is nan"),
+        (np.r_[0, 1, 2, -3, np.zeros(96, int)], r"y\[3\] = -3 is outside the valid range -1..2"),
+        (np.r_[[True, False], np.zeros(98, bool)], "booleans"),
+    ],
+)
+def test_bad_class_indices_with_signals(y_bad, match):
+    S, _ = make_signals(n=100)
+    with pytest.raises(ValueError, match=match):
+        MixtureAggregator().fit(S, y_bad)
 
 
 def test_bad_signals_and_params():
@@ -81,18 +97,18 @@ def test_bad_signals_and_params():
     bad = S.copy()
     bad[1, 0, 1, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite"):
-        MixtureOfLLMsAnnotator().fit(bad, y)
+        MixtureAggregator().fit(bad, y)
     with pytest.raises(ValueError, match="dim"):
-        MixtureOfLLMsAnnotator().fit(S[:, :, :, :, None], y)
+        MixtureAggregator().fit(S[:, :, :, :, None], y)
     with pytest.raises(ValueError, match="threshold"):
-        MixtureOfLLMsAnnotator(threshold=1.5).fit(S, y)
+        MixtureAggregator(threshold=1.5).fit(S, y)
     with pytest.raises(ValueError, match="pseudo_labels"):
-        MixtureOfLLMsAnnotator(pseudo_labels="fuzzy").fit(S, y)
+        MixtureAggregator(pseudo_labels="fuzzy").fit(S, y)
     with pytest.raises(ValueError, match="gold_weight"):
-        MixtureOfLLMsAnnotator(gold_weight=0).fit(S, y)
+        MixtureAggregator(gold_weight=0).fit(S, y)
     with pytest.raises(ValueError, match="class indices"):
-        MixtureOfLLMsAnnotator().fit(S, np.full(100, 5))
-    m = MixtureOfLLMsAnnotator().fit(S, y)
+        MixtureAggregator().fit(S, np.full(100, 5))
+    m = MixtureAggregator().fit(S, y)
     with pytest.raises(ValueError, match="signal shape"):
         m.predict(S[:, :2])
 
@@ -100,7 +116,7 @@ def test_bad_signals_and_params():
 def test_check_estimator_flat_input():
     # Expected failures, each with its reason: see EXPECTED_FAILED below.
     check_estimator(
-        MixtureOfLLMsAnnotator(estimator=LogisticRegression(max_iter=200)),
+        MixtureAggregator(estimator=LogisticRegression(max_iter=200)),
         expected_failed_checks=EXPECTED_FAILED,
     )
 
@@ -121,7 +137,7 @@ def test_recordings_beats_majority_vote(recordings_dir):
     y = b.target
     yl = _semi(y, 50, seed=0)
     held = yl < 0
-    ours = MixtureOfLLMsAnnotator().fit(b.signals, yl)
+    ours = MixtureAggregator().fit(b.signals, yl)
     mv = MajorityVote().fit(b.signals, yl)
     assert ours.score(b.signals[held], y[held]) > mv.score(b.signals[held], y[held])
 
@@ -129,11 +145,11 @@ def test_recordings_beats_majority_vote(recordings_dir):
 def test_transduction_and_string_labels():
     S, y = make_signals(n=200, seed=8)
     yl = _semi(y, 40)
-    m = MixtureOfLLMsAnnotator().fit(S, yl)
+    m = MixtureAggregator().fit(S, yl)
     gold = yl >= 0
     np.testing.assert_array_equal(m.transduction_[gold], yl[gold])
     names = np.array(["a", "b", "c"])[y]
-    flat = MixtureOfLLMsAnnotator().fit(S.reshape(200, -1), names)
+    flat = MixtureAggregator().fit(S.reshape(200, -1), names)
     assert set(flat.predict(S.reshape(200, -1))) <= {"a", "b", "c"}
     assert flat.transduction_.shape == (200,)
 
@@ -149,10 +165,17 @@ def test_soft_needs_sample_weight_and_hard_mode_works():
     S, y = make_signals(n=400, seed=8)
     yl = _semi(y, 50)
     with pytest.raises(ValueError, match="sample_weight"):
-        MixtureOfLLMsAnnotator(estimator=_NoWeights()).fit(S, yl)
-    hard = MixtureOfLLMsAnnotator(estimator=_NoWeights(), pseudo_labels="hard").fit(S, yl)
-    soft = MixtureOfLLMsAnnotator(max_iter=2).fit(S, yl)
+        MixtureAggregator(estimator=_NoWeights()).fit(S, yl)
+    hard = MixtureAggregator(estimator=_NoWeights(), pseudo_labels="hard").fit(S, yl)
+    soft = MixtureAggregator(max_iter=2).fit(S, yl)
     assert soft.n_iter_ == 3
     assert hard.n_iter_ >= 1 and (hard.labeled_iter_ > 0).any()
     gold = yl >= 0
     np.testing.assert_array_equal(soft.transduction_[gold], yl[gold])
+
+
+def test_first_name_is_an_alias():
+    import skmollal
+
+    assert MixtureOfLLMsAnnotator is MixtureAggregator
+    assert skmollal.MixtureOfLLMsAnnotator is skmollal.MixtureAggregator is MixtureAggregator

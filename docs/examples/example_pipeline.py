@@ -1,6 +1,6 @@
 """Texts to labels in one scikit-learn Pipeline: an LLM panel, then the mixture model.
 
-``LLMPanel`` is a transformer (texts -> signals array) and ``MixtureOfLLMsAnnotator`` a
+``LLMPanel`` is a transformer (texts -> signals array) and ``MixtureAggregator`` a
 classifier on signals, so ``make_pipeline(panel, mixture)`` labels raw texts. ``y`` marks
 unlabeled rows with ``-1``, as scikit-learn's ``SelfTrainingClassifier`` does: the mixture
 learns how far to trust each panel member from the few gold rows, and self-trains on the
@@ -22,10 +22,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from example_custom_annotator import build_panel  # the keyword "LLMs"
+from skmollal.aggregation import MajorityVote, MixtureAggregator
 from skmollal.annotators.panel import LLMPanel
-from skmollal.baselines import MajorityVote
 from skmollal.demo import load_demo
-from skmollal.mixture import MixtureOfLLMsAnnotator
 
 
 def main(n_gold=30):
@@ -38,7 +37,7 @@ def main(n_gold=30):
 
     pipe = Pipeline([
         ("panel", LLMPanel(build_panel(demo.target_names), show_progress=False)),
-        ("mixture", MixtureOfLLMsAnnotator()),
+        ("mixture", MixtureAggregator()),
     ])
     pipe.fit(texts, y_semi)
     soft_labels = pipe.predict_proba(test_texts)  # (n_texts, n_classes)

@@ -10,7 +10,6 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import panel_labels
 from .loop import MoLLIALoop, full_proba
-from .state import LoopState
 
 __all__ = ["MoLLIAClassifier"]
 
@@ -36,7 +35,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         Trained each round on the features. None means
         :class:`~skmollal.negative_learning.NegativeLearningClassifier`.
     mixture : estimator or None, default=None
-        Fuses the LLM signals. None means :class:`~skmollal.mixture.MixtureOfLLMsAnnotator`.
+        Fuses the LLM signals. None means :class:`~skmollal.aggregation.MixtureAggregator`.
     strategy : str or callable, default="random"
         Query strategy (see :mod:`skmollal.active_learning.strategies`).
     n_rounds : int, default=9
@@ -121,13 +120,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
 
     def _make_classifier(self):
         if self.classifier is None:
-            from ..negative_learning import NegativeLearningClassifier
+            from ..classifiers import make_classifier
 
-            kwargs = {}
-            if self.random_state is not None and "random_state" in \
-                    NegativeLearningClassifier().get_params():
-                kwargs["random_state"] = self.random_state
-            return NegativeLearningClassifier(**kwargs)
+            return make_classifier("mlp", random_state=self.random_state)
         return clone(self.classifier)
 
     # ------------------------------------------------------------------ sklearn API
@@ -167,10 +162,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
             nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
             random_state=self.random_state, show_progress=self.show_progress,
         )
-        if LoopState.saved_in(self.output_dir):
-            loop = MoLLIALoop.resume(self.output_dir, *args, **params)
-        else:
-            loop = MoLLIALoop(*args, output_dir=self.output_dir, **params)
+        loop = MoLLIALoop.resume_or_start(self.output_dir, *args, **params)
         loop.run(self.n_rounds)
         self.classifier_ = loop.estimator
         self.mixture_ = loop.mixture_

@@ -282,6 +282,18 @@ class MoLLIALoop:
         loop.state.load_into(loop.output_dir)
         return loop
 
+    @classmethod
+    def resume_or_start(cls, output_dir, estimator, panel, X, y, **params) -> "MoLLIALoop":
+        """:meth:`resume` the run saved in ``output_dir``, or start one that saves there.
+
+        What :class:`MoLLIAClassifier` and the command line do with their output folder: a
+        re-run with the same data and settings continues, one with others is refused (see
+        :meth:`resume`). ``output_dir`` None: a new loop that saves nothing.
+        """
+        if LoopState.saved_in(output_dir):
+            return cls.resume(output_dir, estimator, panel, X, y, **params)
+        return cls(estimator, panel, X, y, output_dir=output_dir, **params)
+
     def _setup(self) -> None:
         """Validate the inputs and build the learner and an empty state (once)."""
         if self.state is not None:

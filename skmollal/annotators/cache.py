@@ -26,7 +26,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .._texts import check_texts
+from .._validation import check_texts
 from .base import AnnotationResult
 
 __all__ = ["AnnotationCache", "CachedAnnotator", "default_cache_path", "cache_key"]

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._texts import check_texts
+from .._validation import check_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
 from .task import AnnotationTask

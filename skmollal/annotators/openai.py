@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._texts import check_texts
+from .._validation import check_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
 

@@ -2,7 +2,7 @@
 
 :class:`LLMPanel` asks every annotator about every text and stacks the answers into the
 signals array ``(n_texts, n_annotators, 2, n_classes)`` that
-:class:`~skmollal.mixture.MixtureOfLLMsAnnotator` consumes. The work is split into one job per
+:class:`~skmollal.aggregation.MixtureAggregator` consumes. The work is split into one job per
 (annotator, batch of texts) and run through :class:`joblib.Parallel`, so a joblib backend
 context spreads it over a cluster without any change to the code::
 
@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .base import AnnotationResult
-from .._texts import check_texts
+from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 
 __all__ = ["LLMPanel", "annotate_signals", "panel_annotators", "panel_labels"]

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._texts import check_texts
+from .._validation import check_texts
 from .base import PROBS, VOTES, AnnotationResult
 
 __all__ = ["RecordedAnnotator"]

@@ -1,7 +1,8 @@
 """MoLAM: a mixture model that fuses an LLM panel's signals into labels.
 
-:class:`MixtureOfLLMsAnnotator` learns from a handful of gold rows plus the unlabeled pool
-(``y == -1``), as scikit-learn's :class:`~sklearn.semi_supervised.SelfTrainingClassifier`:
+:class:`MixtureAggregator` (also known by its first name, ``MixtureOfLLMsAnnotator``)
+learns from a handful of gold rows plus the unlabeled pool (``y == -1``), as scikit-learn's
+:class:`~sklearn.semi_supervised.SelfTrainingClassifier`:
 
 1. features: for each LLM, its class probabilities, its vote shares, the log of its
    normalised probabilities and a one-hot of its vote argmax (flat 2-d input is used as is);
@@ -33,48 +34,17 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from ._signals import check_signals
-from .baselines import dawid_skene
+from .._validation import check_partial_labels
+from ..signals import VOTES, check_signals, signal_features
+from .base import expand_proba
+from .dawid_skene import dawid_skene
 
-__all__ = ["MixtureOfLLMsAnnotator", "signal_features"]
+__all__ = ["MixtureAggregator", "MixtureOfLLMsAnnotator"]
 
 logger = logging.getLogger(__name__)
 
-_LOG_FLOOR = 1e-3
 
-
-def signal_features(S: np.ndarray) -> np.ndarray:
-    """Turn signals ``(n, L, 2, C)`` into meta-features ``(n, 4 * L * C)``.
-
-    Per LLM: probabilities, vote shares, ``log(max(p / sum p, 1e-3))`` and a one-hot of the
-    vote argmax (all zeros when the LLM abstained on every sample).
-
-    Parameters
-    ----------
-    S : ndarray of shape (n_texts, n_llms, 2, n_classes)
-
-    Returns
-    -------
-    ndarray of shape (n_texts, 4 * n_llms * n_classes)
-    """
-    S = check_signals(S, name="S")
-    n, L, _, C = S.shape
-    probs, votes = S[:, :, 0], S[:, :, 1]
-    total = probs.sum(axis=2, keepdims=True)
-    norm = np.where(total > 0, probs / np.where(total > 0, total, 1.0), 1.0 / C)
-    log_norm = np.log(np.maximum(norm, _LOG_FLOOR))
-    onehot = np.zeros_like(votes)
-    voted = votes.sum(axis=2) > 0
-    ii, jj = np.nonzero(voted)
-    onehot[ii, jj, votes[ii, jj].argmax(axis=1)] = 1.0
-    return np.concatenate(
-        [probs.reshape(n, -1), votes.reshape(n, -1), log_norm.reshape(n, -1),
-         onehot.reshape(n, -1)],
-        axis=1,
-    )
-
-
-class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
+class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
     """Fuse LLM panel signals into labels from a few gold rows plus self-training.
 
     Parameters
@@ -92,7 +62,8 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         Initial pseudo-labels; ``"auto"`` uses Dawid-Skene for 4-d signals and nothing for
         flat features (which carry no vote structure).
     featurize : bool, default=True
-        Expand 4-d signals with :func:`signal_features`; if False they are just flattened.
+        Expand 4-d signals with :func:`~skmollal.signals.signal_features`; if False they
+        are just flattened.
     pseudo_labels : {"soft", "hard"}, default="soft"
         ``"soft"``: EM with posterior-weighted copies of every unlabeled row (the estimator's
         ``fit`` must take ``sample_weight``); ``"hard"``: thresholded self-training.
@@ -151,7 +122,11 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
 
     def _encode_y(self, y, n: int, n_classes: int | None) -> np.ndarray:
-        """Return encoded labels (0..K-1, -1 unlabeled) and set ``classes_``."""
+        """Return encoded labels (0..K-1, -1 unlabeled) and set ``classes_``.
+
+        With 4-d signals (``n_classes`` given) ``y`` holds class indices of the signals'
+        class axis; with flat features, any class labels (``-1`` = unlabeled if numeric).
+        """
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
@@ -160,6 +135,14 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
                 stacklevel=3,
             )
             y = y.ravel()
+        if n_classes is not None:
+            enc = check_partial_labels(y, n, n_classes, min_classes=2)
+            self.classes_ = np.arange(n_classes)
+            return enc
+        return self._encode_labels(y, n)
+
+    def _encode_labels(self, y: np.ndarray, n: int) -> np.ndarray:
+        """Encode arbitrary class labels of flat features; set ``classes_``."""
         if y.ndim != 1:
             raise ValueError(f"y must be 1-d, got shape {y.shape}")
         if y.shape[0] != n:
@@ -168,34 +151,24 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         labeled = (y != -1) if numeric else np.ones(n, dtype=bool)
         if not labeled.any():
             raise ValueError(
-                "y has no labeled rows (all -1); MixtureOfLLMsAnnotator needs gold labels "
+                f"y has no labeled rows (all -1); {type(self).__name__} needs gold labels "
                 "(use DawidSkene or MajorityVote for a label-free fusion)"
             )
         if numeric and not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinite values")
         kind = type_of_target(y[labeled])
         if kind not in ("binary", "multiclass"):
-            raise ValueError(f"Unknown label type: y must hold class labels, got target type {kind!r}")
-        if n_classes is not None:
-            gold = y[labeled]
-            if not np.all(np.mod(gold, 1) == 0) or gold.min() < 0 or gold.max() >= n_classes:
-                raise ValueError(
-                    f"with 4-d signals, y must hold class indices 0..{n_classes - 1} "
-                    "(or -1 for unlabeled)"
-                )
-            self.classes_ = np.arange(n_classes)
-            enc = np.full(n, -1, dtype=int)
-            enc[labeled] = gold.astype(int)
-        else:
-            encoder = LabelEncoder().fit(y[labeled])
-            self.classes_ = encoder.classes_
-            enc = np.full(n, -1, dtype=int)
-            enc[labeled] = encoder.transform(y[labeled])
+            raise ValueError(
+                f"Unknown label type: y must hold class labels, got target type {kind!r}"
+            )
+        encoder = LabelEncoder().fit(y[labeled])
+        self.classes_ = encoder.classes_
+        enc = np.full(n, -1, dtype=int)
+        enc[labeled] = encoder.transform(y[labeled])
         if np.unique(enc[labeled]).size < 2:
             raise ValueError(
-                "y must show at least two different classes among its labeled rows "
-                "(got one class: "
-                f"{self.classes_[np.unique(enc[labeled])].tolist()})"
+                "y must show at least 2 different classes among its labeled rows "
+                f"(got one class: {self.classes_[np.unique(enc[labeled])].tolist()})"
             )
         return enc
 
@@ -217,7 +190,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         self._check_params()
         if y is None:
             raise ValueError(
-                "MixtureOfLLMsAnnotator requires y to be passed, but the target y is None "
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
                 "(give gold labels, -1 for unlabeled rows)"
             )
         raw = np.asarray(S) if not hasattr(S, "iloc") else S
@@ -237,8 +210,10 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         use_ds = self.init == "dawid_skene" or (self.init == "auto" and four_d)
         if use_ds and not four_d:
             raise ValueError("init='dawid_skene' needs 4-d signals (n, L, 2, C)")
-        post = dawid_skene(S4[:, :, 1], enc)[0] if use_ds else None
-        base = LogisticRegression(C=0.1, max_iter=5000) if self.estimator is None else self.estimator
+        post = dawid_skene(S4[:, :, VOTES], enc)[0] if use_ds else None
+        base = self.estimator
+        if base is None:
+            base = LogisticRegression(C=0.1, max_iter=5000)
         if self.pseudo_labels == "soft":
             return self._fit_soft(X, enc, post, base)
 
@@ -258,7 +233,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
             estimator = clone(base).fit(X[known], train_y[known])
             if rounds >= self.max_iter or known.all():
                 break
-            proba = self._expand(estimator, estimator.predict_proba(X[~known]), n_classes)
+            proba = expand_proba(estimator.predict_proba(X[~known]), estimator.classes_, n_classes)
             confident = proba.max(axis=1) >= self.threshold
             if not confident.any():
                 break
@@ -284,7 +259,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         onehot = np.eye(n_classes)[enc[gold]]
         if post is None:  # no Dawid-Skene start: first posteriors from the gold rows alone
             estimator = clone(base).fit(X[gold], enc[gold])
-            post = self._expand(estimator, estimator.predict_proba(X), n_classes)
+            post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
         post = post.copy()
         post[gold] = onehot
         rows = np.repeat(np.arange(n), n_classes)
@@ -295,7 +270,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
             if np.unique(cls[keep]).size < 2:
                 raise ValueError("training rows show fewer than two classes")
             estimator = clone(base).fit(X[rows[keep]], cls[keep], sample_weight=weight[keep])
-            post = self._expand(estimator, estimator.predict_proba(X), n_classes)
+            post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
             post[gold] = onehot
         self.n_iter_ = self.max_iter + 1
         self.estimator_ = estimator
@@ -312,13 +287,6 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
         )
         self.labeled_iter_ = labeled_iter
 
-    @staticmethod
-    def _expand(estimator, proba: np.ndarray, n_classes: int) -> np.ndarray:
-        """Place the meta-learner's columns at their class index (absent classes get 0)."""
-        out = np.zeros((proba.shape[0], n_classes))
-        out[:, np.asarray(estimator.classes_, dtype=int)] = proba
-        return out
-
     def _X(self, S) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         if self.signal_shape_ is not None:
@@ -333,7 +301,9 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, S) -> np.ndarray:
         """Class probabilities, shape (n_texts, n_classes), columns in ``classes_`` order."""
         X = self._X(S)
-        return self._expand(self.estimator_, self.estimator_.predict_proba(X), len(self.classes_))
+        return expand_proba(
+            self.estimator_.predict_proba(X), self.estimator_.classes_, len(self.classes_)
+        )
 
     def predict(self, S) -> np.ndarray:
         """Most probable class per text."""
@@ -347,3 +317,7 @@ class MixtureOfLLMsAnnotator(TransformerMixin, ClassifierMixin, BaseEstimator):
     def fit_transform(self, S, y=None, **fit_params) -> np.ndarray:
         """Fit, then return the soft labels of ``S``."""
         return self.fit(S, y, **fit_params).transform(S)
+
+
+#: The mixture's first name, kept as a documented alias.
+MixtureOfLLMsAnnotator = MixtureAggregator

@@ -1,0 +1,29 @@
+"""Aggregation: fuse an LLM panel's signals into one label distribution per text.
+
+* :mod:`~skmollal.aggregation.base`: the shared fit/predict plumbing
+  (:class:`SignalAggregator`) and :func:`expand_proba`;
+* :mod:`~skmollal.aggregation.baselines`: :class:`MajorityVote`, :class:`MeanProbability`,
+  :class:`BestSingleLLM`;
+* :mod:`~skmollal.aggregation.dawid_skene`: :func:`dawid_skene` and :class:`DawidSkene`;
+* :mod:`~skmollal.aggregation.mixture`: the mixture model :class:`MixtureAggregator`
+  (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows.
+
+All take signals ``S`` of shape ``(n_texts, n_llms, 2, n_classes)`` and ``y`` with ``-1`` for
+unlabeled rows.
+"""
+from .base import SignalAggregator, expand_proba
+from .baselines import BestSingleLLM, MajorityVote, MeanProbability
+from .dawid_skene import DawidSkene, dawid_skene
+from .mixture import MixtureAggregator, MixtureOfLLMsAnnotator
+
+__all__ = [
+    "MixtureAggregator",
+    "MixtureOfLLMsAnnotator",
+    "MajorityVote",
+    "MeanProbability",
+    "BestSingleLLM",
+    "DawidSkene",
+    "dawid_skene",
+    "SignalAggregator",
+    "expand_proba",
+]
