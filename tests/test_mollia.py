@@ -234,13 +234,13 @@ def test_bad_input(pool, tmp_path):
     def run(*args, **kw):
         return MoLLIALoop(*args, **kw).run(1)
 
-    with pytest.raises(ValueError, match="one class|two classes|2 classes"):
+    with pytest.raises(ValueError, match="at least 2 different classes"):
         run(SpyClassifier(), panel(), X, np.where(np.arange(len(y)) < 5, 0, -1), texts=texts)
-    with pytest.raises(ValueError, match="no labeled rows|no gold"):
+    with pytest.raises(ValueError, match="no labeled rows"):
         run(SpyClassifier(), panel(), X, np.full(len(y), -1), texts=texts)
     with pytest.raises(TypeError, match=r"text 3 is a int"):
         run(SpyClassifier(), panel(), X, seed_y(y), texts=texts[:3] + [3] + texts[4:])
-    with pytest.raises(ValueError, match="7"):
+    with pytest.raises(ValueError, match=r"y\[\d+\] = 7 is outside the valid range -1..2"):
         run(SpyClassifier(), panel(), X, np.where(seed_y(y) >= 0, 7, -1), texts=texts)
     with pytest.raises(ValueError, match="disagree on the labels"):
         bad = panel()

@@ -9,7 +9,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import panel_labels
-from .loop import MoLLIALoop, full_proba
+from .loop import MoLLIALoop
+from .routing import full_proba
 
 __all__ = ["MoLLIAClassifier"]
 

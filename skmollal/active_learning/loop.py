@@ -22,17 +22,17 @@ state -> targets step in :mod:`.targets`, how fit arguments reach the classifier
 state is written after every round and every annotated chunk; an interrupted run continues
 with :meth:`MoLLIALoop.resume` and never pays for an annotation twice. Gold labels other
 than the seed are never used for any decision; ``y_monitor`` (optional) is only reported.
+
+(Over 400 lines because :class:`MoLLIALoop`'s parameters are documented here in full; the
+steps themselves are short methods.)
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import logging
-import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.base import clone
@@ -40,90 +40,18 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import annotate_signals, panel_annotators, panel_labels
-from ..aggregation import expand_proba
+from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
-from .routing import fit_arguments_taken, routing_context, set_round_params
+from .routing import fit_arguments_taken, full_proba, routing_context, set_round_params
 from .state import LoopState
 from .strategies import get_strategy
 from .targets import negative_mask_from_signals, round_nl_weight, training_targets
 
-__all__ = ["MoLLIALoop", "full_proba", "run_fingerprint"]
+__all__ = ["MoLLIALoop"]
 
 logger = logging.getLogger(__name__)
 
 FIT_ARGUMENTS = ("sample_weight", "negative_mask")
-
-
-def full_proba(estimator, X, n_classes: int) -> np.ndarray:
-    """``predict_proba`` spread onto all ``n_classes`` columns (classes never seen get 0)."""
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)
-    if proba.shape[1] == n_classes:
-        return proba
-    classes = getattr(estimator, "classes_", np.arange(proba.shape[1]))
-    return expand_proba(proba, classes, n_classes)
-
-
-# --------------------------------------------------------------------------- fingerprint
-def _describe(obj: Any) -> Any:
-    """A JSON-able description of a setting that is the same in every process."""
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (list, tuple)):
-        return [_describe(v) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): _describe(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
-    if hasattr(obj, "get_params") and not isinstance(obj, type):
-        return {type(obj).__qualname__: _describe(obj.get_params(deep=False))}
-    if isinstance(obj, type) or inspect.isfunction(obj) or inspect.ismethod(obj):
-        return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj)}"
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj))
-
-
-def _annotator_identity(annotator: Any) -> str:
-    if hasattr(annotator, "identity"):
-        return str(annotator.identity())
-    return f"{type(annotator).__qualname__}:{getattr(annotator, 'name', '')}"
-
-
-def _texts_digest(texts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def run_fingerprint(loop: "MoLLIALoop") -> dict:
-    """What defines a run: a saved state resumes only under the same fingerprint.
-
-    The data (texts' hash, seed rows and labels), the panel (each annotator's identity), and
-    every setting that changes a decision (strategy, mixture, classifier, batch size, weights,
-    negative learning, seeds). Settings that only change speed or reporting
-    (``annotate_chunk``, ``X_val``, ``show_progress``) are left out.
-    """
-    return {
-        "n_rows": loop._n_rows,
-        "texts_sha256": _texts_digest(loop._texts),
-        "labels": loop._labels,
-        "annotators": [_annotator_identity(a) for a in panel_annotators(loop.panel)],
-        "seed_idx": loop._seed_idx.tolist(),
-        "seed_y": loop._seed_y.tolist(),
-        "classifier": _describe(loop.learner.estimator),
-        "strategy": _describe(loop.learner.query_strategy),
-        "mixture": _describe(loop.mixture),
-        **{name: _describe(getattr(loop, name)) for name in (
-            "batch_size", "discrepancy_weight", "discrepancy_update", "nl_weight",
-            "nl_threshold", "soft_labels", "relabel", "random_state")},
-    }
-
-
-def _differences(saved: dict, current: dict) -> list[str]:
-    keys = sorted(set(saved) | set(current))
-    return [k for k in keys if saved.get(k) != current.get(k)]
 
 
 # --------------------------------------------------------------------------- the loop
@@ -272,7 +200,7 @@ class MoLLIALoop:
             raise FileNotFoundError(f"{output_dir} holds no saved MoLLIA run (state.json)")
         loop._setup()
         meta = LoopState.read_meta(loop.output_dir)
-        differs = _differences(meta["fingerprint"], loop.state.fingerprint)
+        differs = fingerprint_differences(meta["fingerprint"], loop.state.fingerprint)
         if differs:
             raise ValueError(
                 f"{loop.output_dir} holds the state of a different run (differs in: "
@@ -325,7 +253,13 @@ class MoLLIALoop:
         self._y_monitor = None if self.y_monitor is None else np.asarray(self.y_monitor)
         self.state = LoopState(n_rows=n, n_llms=n_llms, n_classes=len(self._labels),
                                seed_idx=self._seed_idx, seed_y=self._seed_y)
-        self.state.fingerprint = run_fingerprint(self)
+        self.state.fingerprint = run_fingerprint(
+            texts=self._texts, labels=self._labels, panel=self.panel, seed_idx=self._seed_idx,
+            seed_y=self._seed_y, estimator=self.learner.estimator,
+            strategy=self.learner.query_strategy, mixture=self.mixture,
+            settings={name: getattr(self, name) for name in (
+                "batch_size", "discrepancy_weight", "discrepancy_update", "nl_weight",
+                "nl_threshold", "soft_labels", "relabel", "random_state")})
 
     def _save(self) -> None:
         if self.output_dir is not None:
@@ -600,7 +534,3 @@ class MoLLIALoop:
                 break
         return self.state.history
 
-
-def describe_run(loop: MoLLIALoop) -> str:  # pragma: no cover - debugging aid
-    """The run's fingerprint as indented JSON."""
-    return json.dumps(run_fingerprint(loop), indent=1)

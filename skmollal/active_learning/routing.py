@@ -26,7 +26,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
-__all__ = ["final_estimator", "fit_arguments_taken", "routing_context", "set_round_params"]
+from ..aggregation import expand_proba
+
+__all__ = [
+    "final_estimator", "fit_arguments_taken", "full_proba", "routing_context", "set_round_params",
+]
 
 
 def final_estimator(estimator: Any) -> Any:
@@ -99,3 +103,12 @@ def set_round_params(estimator: Any, *, n_classes: int, y: np.ndarray,
         params["nl_weight"] = float(nl_weight)
     if params:
         final.set_params(**params)
+
+
+def full_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
+    """``predict_proba`` spread onto all ``n_classes`` columns (classes never seen get 0)."""
+    proba = np.asarray(estimator.predict_proba(X), dtype=float)
+    if proba.shape[1] == n_classes:
+        return proba
+    classes = getattr(estimator, "classes_", np.arange(proba.shape[1]))
+    return expand_proba(proba, classes, n_classes)
