@@ -16,6 +16,13 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
    labels: classes whose mean LLM probability is at most ``nl_threshold``) and the round's
    negative-learning weight.
 
+Each round's history record also says what its LLM calls cost per annotator (``cost``, and
+``cost_total`` since the start; see :mod:`skmollal.annotators.costs`) and what the stopping
+rules read (``stop_predictions``: the classifier's predictions on a fixed sample of pool
+rows; ``pool_labels``: the mixture's labels of the annotated pool rows). :meth:`run` asks the
+rules (``budget``, ``stopping``; see :mod:`.stopping`) after every round, and the record of
+the round it stops after says why (``stopped_by``).
+
 The pieces live next door: per-row state and its files in :mod:`.state`, the pure
 state -> targets step in :mod:`.targets`, how fit arguments reach the classifier in
 :mod:`.routing`. The user's estimator is cloned, never changed. With ``output_dir`` the
@@ -39,11 +46,14 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from .._validation import check_partial_labels, check_texts
-from ..annotators.panel import annotate_signals, panel_annotators, panel_labels
+from ..annotators.costs import cost_names, price_for
+from ..annotators.panel import annotate_with_costs, panel_annotators, panel_labels
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
 from .routing import fit_arguments_taken, full_proba, routing_context, set_round_params
 from .state import LoopState
+from .stopping import (STOP_SAMPLE_SIZE, Budget, Upcoming, check_stopping,
+                       stopping_rules, stopping_sample)
 from .strategies import get_strategy
 from .targets import negative_mask_from_signals, round_nl_weight, training_targets
 
@@ -124,6 +134,18 @@ class MoLLIALoop:
         Seeds the query strategy per round.
     show_progress : bool, default=False
         tqdm bars over rounds and annotation chunks.
+    budget : Budget, optional
+        Stop before a round would spend more LLM calls, tokens, seconds or money than this
+        (see :class:`~skmollal.active_learning.stopping.Budget` for how exact that is).
+    stopping : rule or list of rules, optional
+        More stopping rules (e.g. :class:`~skmollal.active_learning.stopping.KappaAverage`,
+        :class:`~skmollal.active_learning.stopping.StableLabels`), asked by :meth:`run`
+        after every round, after the budget.
+    prices : Price or dict, optional
+        Money per call / token / second: one
+        :class:`~skmollal.annotators.costs.Price` for every annotator or a dict by
+        annotator name (see :func:`~skmollal.annotators.costs.price_for`). Needed by a
+        money budget.
 
     Attributes
     ----------
@@ -133,6 +155,9 @@ class MoLLIALoop:
         Per-row signals, weights and labels, the round counter and the history.
     mixture_ : estimator
         The mixture fitted in the last round.
+    stopped_by_ : dict or None
+        Set by :meth:`run`: the rule that stopped it (``rule``, ``reason``, ``round``), None
+        when it ran its rounds (or the pool ran out).
     """
 
     def __init__(self, estimator, panel, X, y, texts=None, mixture=None, strategy="random",
@@ -142,7 +167,8 @@ class MoLLIALoop:
                  nl_threshold: float | None = 0.001, soft_labels: bool = False,
                  relabel: bool = True, annotate_chunk: int = 16, X_val=None, y_val=None,
                  y_monitor=None, output_dir=None, random_state=None,
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False, budget: Budget | None = None,
+                 stopping=None, prices=None) -> None:
         self.estimator_in = estimator
         self.panel = panel
         self.X = X
@@ -164,6 +190,10 @@ class MoLLIALoop:
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.random_state = random_state
         self.show_progress = show_progress
+        self.budget = budget
+        self.stopping = stopping
+        self.prices = prices
+        self.stopped_by_: dict | None = None
         self.state: LoopState | None = None
         self.mixture_ = None
         self._fitted_here = False  # classifier fitted in this process (False after resume)
@@ -251,6 +281,7 @@ class MoLLIALoop:
         self.learner = ActiveLearner(clone(estimator), query_strategy=strategy)
         self._y_val = None if self.y_val is None else np.asarray(self.y_val)
         self._y_monitor = None if self.y_monitor is None else np.asarray(self.y_monitor)
+        self._setup_costs_and_stopping(n)
         self.state = LoopState(n_rows=n, n_llms=n_llms, n_classes=len(self._labels),
                                seed_idx=self._seed_idx, seed_y=self._seed_y)
         self.state.fingerprint = run_fingerprint(
@@ -260,6 +291,28 @@ class MoLLIALoop:
             settings={name: getattr(self, name) for name in (
                 "batch_size", "discrepancy_weight", "discrepancy_update", "nl_weight",
                 "nl_threshold", "soft_labels", "relabel", "random_state")})
+
+    def _setup_costs_and_stopping(self, n_rows: int) -> None:
+        """Cost names and prices, the stopping rules and the pool sample they watch."""
+        annotators = panel_annotators(self.panel)
+        self._cost_names = cost_names(annotators)
+        self._prices = [price_for(self.prices, getattr(a, "name", "")) for a in annotators]
+        self._rules = stopping_rules(self.budget, self.stopping,
+                                     priced=any(p is not None for p in self._prices))
+        pool = np.setdiff1d(np.arange(n_rows), self._seed_idx)
+        self._stop_idx = stopping_sample(pool, STOP_SAMPLE_SIZE, self.random_state)
+
+    def _add_costs(self, costs) -> None:
+        """Record the cost of one annotated chunk (per annotator) in the state."""
+        self.state.add_cost({name: cost.to_dict(price) for name, cost, price in zip(
+            self._cost_names, costs, self._prices) if cost is not None})
+
+    def _stop_predictions(self) -> dict:
+        """The classifier's predictions on the fixed stopping sample of pool rows."""
+        if len(self._stop_idx) == 0:
+            return {}
+        proba = full_proba(self.learner, take_rows(self.X, self._stop_idx), self.n_classes)
+        return {"stop_predictions": [int(p) for p in proba.argmax(axis=1)]}
 
     def _save(self) -> None:
         if self.output_dir is not None:
@@ -324,12 +377,13 @@ class MoLLIALoop:
 
             iterator = tqdm(chunks, desc=desc, unit="chunk", leave=False)
         for chunk in iterator:
-            sig = annotate_signals(self.panel, [self._texts[i] for i in chunk])
+            sig, costs = annotate_with_costs(self.panel, [self._texts[i] for i in chunk])
             expected = (len(chunk), self.state.n_llms, 2, self.n_classes)
             if sig.shape != expected:
                 raise ValueError(f"the panel returned signals of shape {sig.shape}; "
                                  f"expected {expected}")
             self.state.record_signals(chunk, sig)
+            self._add_costs(costs)
             self._save()
         return time.perf_counter() - t0
 
@@ -443,13 +497,20 @@ class MoLLIALoop:
                 "done): continue it with MoLLIALoop.resume(output_dir, ...), or give another "
                 "output_dir (or delete this one) to start afresh"
             )
+        seed_todo = int((~state.is_annotated(state.seed_idx)).sum())
+        stop = check_stopping([self.budget] if self.budget is not None else [],
+                              state.history, Upcoming(seed_todo, state.n_llms))
+        if stop is not None:
+            raise ValueError(f"the budget cannot pay for annotating the gold seed "
+                             f"({stop['reason']})")
         t_ann = self._annotate(state.seed_idx, "annotating seed")
         t_fit = self._train(np.zeros(0, int), np.zeros((0, self.n_classes)), 0)
         state.started = True
         record = {"round": 0, "n_labeled": int(len(state.seed_idx)), "n_annotated": 0,
                   "n_gold": int(len(state.seed_idx)), "llm_calls": state.llm_calls,
                   "annotation_s": t_ann, "mixture_s": 0.0, "fit_s": t_fit, "query_s": 0.0,
-                  "queried": [], **self._metrics()}
+                  "queried": [], **self._metrics(), **state.round_cost(),
+                  **self._stop_predictions(), "pool_labels": []}
         state.history.append(record)
         self._save()
         return record
@@ -486,6 +547,7 @@ class MoLLIALoop:
         t_ann = self._annotate(queried, f"round {round_}: annotating")
         t0 = time.perf_counter()
         pool_rows, proba = self._label()
+        mixture_labels = proba.argmax(axis=1)
         t_mix = time.perf_counter() - t0
         pos = {int(i): k for k, i in enumerate(pool_rows)}
         # "round": every annotated row; "query": rows not weighed yet; both with current labels
@@ -509,7 +571,8 @@ class MoLLIALoop:
             "annotation_s": t_ann, "mixture_s": t_mix, "fit_s": t_fit, "query_s": t_query,
             "queried": queried,
             "n_downweighted": int(np.sum(state.weights[queried] < 1.0)),
-            **self._metrics(),
+            **self._metrics(), **state.round_cost(), **self._stop_predictions(),
+            "pool_labels": [int(c) for c in mixture_labels],
         }
         if self._y_monitor is not None:  # reporting only, never used for a decision
             gold = self._y_monitor[pool_rows]
@@ -522,15 +585,58 @@ class MoLLIALoop:
         return record
 
     def run(self, n_rounds: int) -> list[dict]:
-        """Run until ``n_rounds`` rounds are done (counting rounds done before a resume)."""
+        """Run until ``n_rounds`` rounds are done (counting rounds done before a resume).
+
+        Before each round the stopping rules (``budget`` first, then ``stopping``) are asked;
+        the first that answers stops the run, and the last history record gets
+        ``stopped_by`` (also :attr:`stopped_by_`).
+        """
         self.start()
+        self.stopped_by_ = None
         todo = range(self.state.round, int(n_rounds))
         if self.show_progress:
             from tqdm.auto import tqdm
 
             todo = tqdm(todo, desc="MoLLIA rounds", unit="round")
         for _ in todo:
-            if self.step() is None:
+            if self.check_stopping() is not None or self.step() is None:
                 break
         return self.state.history
+
+    def upcoming(self) -> Upcoming:
+        """What the next round would annotate: its new texts and the panel size."""
+        self._setup()
+        state = self.state
+        if state.pending is not None and int(state.pending["round"]) == state.round + 1:
+            rows = np.asarray(state.pending["queried"], dtype=int)
+            texts = int((~state.is_annotated(rows)).sum())
+        else:
+            texts = min(int(self.batch_size), len(state.candidates()))
+        return Upcoming(texts, state.n_llms)
+
+    def check_stopping(self) -> dict | None:
+        """Ask the stopping rules about the next round; record and return the one that stops.
+
+        Returns
+        -------
+        dict or None
+            ``{"rule", "reason", "round"}`` of the first rule that stops the loop (written as
+            ``stopped_by`` into the last history record and saved), or None.
+        """
+        self._setup()
+        if not self._rules or not self.state.history:
+            return None
+        stop = check_stopping(self._rules, self.state.history, self.upcoming())
+        if stop is not None:
+            logger.info("stopping after round %d: %s (%s)", stop["round"], stop["rule"],
+                        stop["reason"])
+            self.state.history[-1]["stopped_by"] = stop
+            self.stopped_by_ = stop
+            self._save()
+        return stop
+
+    @property
+    def cost(self) -> dict:
+        """Cost so far per annotator (flat records, see :mod:`skmollal.annotators.costs`)."""
+        return self.state.cost_so_far() if self.state is not None else {}
 

@@ -8,7 +8,9 @@
 * ``first_labels[i]``: the mixture's posterior for it in the round it was annotated;
 
 plus the round counter, the round in progress (``pending``: its queried rows, so a resume
-annotates the same rows), the LLM-call count and the history. :meth:`LoopState.save` writes
+annotates the same rows), the LLM-call count, the history and the cost of annotations made
+since the last history record (``unrecorded_cost``, so a round interrupted mid-way still
+reports the chunks it paid for). :meth:`LoopState.save` writes
 ``state.json`` (scalars, history, fingerprint) and ``state.npz`` (the annotated rows only)
 into a folder, each through a uniquely named temporary file and an atomic rename, so an
 interrupted save never leaves a half-written state and two writers never share a temp file.
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..annotators.costs import add_cost_dicts
 
 __all__ = ["LoopState", "STATE_VERSION"]
 
@@ -53,6 +57,11 @@ def _replace_atomically(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _add_per_name(a: dict, b: dict) -> dict:
+    """Sum two per-annotator dicts of flat cost records."""
+    return {name: add_cost_dicts(a.get(name), b.get(name)) for name in dict.fromkeys([*a, *b])}
 
 
 @dataclass
@@ -88,6 +97,7 @@ class LoopState:
     started: bool = False
     pending: dict | None = None
     history: list = field(default_factory=list)
+    unrecorded_cost: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n, L, C = self.n_rows, self.n_llms, self.n_classes
@@ -147,6 +157,24 @@ class LoopState:
         self.signals[rows] = signals
         self.order[rows] = np.arange(start, start + len(rows))
 
+    def add_cost(self, costs: dict) -> None:
+        """Add per-annotator cost records (flat dicts) to :attr:`unrecorded_cost`."""
+        self.unrecorded_cost = _add_per_name(self.unrecorded_cost, costs)
+
+    def round_cost(self) -> dict:
+        """``cost`` (not yet in a history record; reset) and ``cost_total``, per annotator.
+
+        What the next history record says about the round's cost.
+        """
+        cost, self.unrecorded_cost = self.unrecorded_cost, {}
+        last = self.history[-1].get("cost_total", {}) if self.history else {}
+        return {"cost": cost, "cost_total": _add_per_name(last, cost)}
+
+    def cost_so_far(self) -> dict:
+        """Cost per annotator: the history's total plus what is not recorded yet."""
+        last = self.history[-1].get("cost_total", {}) if self.history else {}
+        return _add_per_name(last, self.unrecorded_cost)
+
     # ------------------------------------------------------------------ persistence
     def save(self, folder) -> None:
         """Write ``state.json`` and ``state.npz`` into ``folder`` (atomically each)."""
@@ -166,6 +194,7 @@ class LoopState:
             "llm_calls": self.llm_calls,
             "pending": self.pending,
             "history": self.history,
+            "unrecorded_cost": self.unrecorded_cost,
         }
         text = json.dumps(meta, indent=1, default=_json_default).encode()
         _replace_atomically(folder / "state.npz", write_npz)
@@ -206,6 +235,7 @@ class LoopState:
         self.started = bool(meta["started"])
         self.pending = meta["pending"]
         self.history = list(meta["history"])
+        self.unrecorded_cost = dict(meta.get("unrecorded_cost") or {})
         logger.info("resuming from %s: %d rounds done, %d texts annotated", folder,
                     self.round, len(rows))
         return self

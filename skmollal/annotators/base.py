@@ -18,6 +18,8 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .costs import AnnotatorCost, CallCost
+
 __all__ = ["AnnotationResult", "Annotator", "PROBS", "VOTES"]
 
 #: Index of the probability row in a signals array's third axis.
@@ -42,12 +44,20 @@ class AnnotationResult:
         from ``probs`` without generating text).
     abstained : ndarray of shape (n_texts,), dtype bool
         True where no answer could be mapped to any class.
+    costs : list of CallCost, optional
+        What each text cost to annotate (see :mod:`skmollal.annotators.costs`); None when
+        the annotator does not say (the panel then bills one call per text).
+    from_cache : ndarray of shape (n_texts,), dtype bool, optional
+        True where the annotation was served from a cache (its ``costs`` entry is then the
+        original cost: what the cache saved).
     """
 
     probs: np.ndarray
     votes: np.ndarray
     raw_answers: list = field(default_factory=list)
     abstained: np.ndarray | None = None
+    costs: list | None = None
+    from_cache: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.probs = np.asarray(self.probs, dtype=float)
@@ -65,6 +75,27 @@ class AnnotationResult:
                 f"AnnotationResult: {len(self.raw_answers)} raw answer lists "
                 f"for {len(self.probs)} texts"
             )
+        self._check_costs()
+
+    def _check_costs(self) -> None:
+        if self.costs is not None:
+            self.costs = list(self.costs)
+            if len(self.costs) != len(self.probs) or not all(
+                    isinstance(c, CallCost) for c in self.costs):
+                raise ValueError(f"AnnotationResult: costs must hold one CallCost per text "
+                                 f"({len(self.probs)})")
+        if self.from_cache is not None:
+            self.from_cache = np.asarray(self.from_cache, dtype=bool)
+            if self.from_cache.shape != (len(self.probs),):
+                raise ValueError(f"AnnotationResult: from_cache must have one flag per text "
+                                 f"({len(self.probs)})")
+
+    @property
+    def cost(self) -> AnnotatorCost | None:
+        """The batch's cost: paid calls and those served from the cache (None: unknown)."""
+        if self.costs is None:
+            return None
+        return AnnotatorCost.from_rows(self.costs, self.from_cache)
 
     def __len__(self) -> int:
         return len(self.probs)
@@ -82,11 +113,15 @@ class AnnotationResult:
         raw: list = []
         for r in results:
             raw.extend(r.raw_answers if r.raw_answers else [[] for _ in range(len(r))])
+        known = all(r.costs is not None for r in results)
         return cls(
             probs=np.concatenate([r.probs for r in results]),
             votes=np.concatenate([r.votes for r in results]),
             raw_answers=raw,
             abstained=np.concatenate([r.abstained for r in results]),
+            costs=[c for r in results for c in r.costs] if known else None,
+            from_cache=np.concatenate([np.zeros(len(r), bool) if r.from_cache is None
+                                       else r.from_cache for r in results]) if known else None,
         )
 
 

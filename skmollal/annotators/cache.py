@@ -2,7 +2,9 @@
 
 :class:`AnnotationCache` is a small SQLite database (WAL mode, so several processes can read
 and write it at once) that maps ``sha256(annotator identity, text)`` to the annotation of
-that text: probabilities, votes, raw answers and the abstention flag.
+that text: probabilities, votes, raw answers, the abstention flag and what the annotation
+cost (:class:`~skmollal.annotators.costs.CallCost`), so a replay from the cache reports the
+original cost as saved.
 
 :class:`CachedAnnotator` wraps any annotator that has an ``identity()``. It annotates only the
 texts the cache misses, in batches, and commits every batch as soon as it returns, before
@@ -28,6 +30,7 @@ import numpy as np
 
 from .._validation import check_texts
 from .base import AnnotationResult
+from .costs import CallCost, timed_annotate
 
 __all__ = ["AnnotationCache", "CachedAnnotator", "default_cache_path", "cache_key"]
 
@@ -173,7 +176,8 @@ class AnnotationCache:
         -------
         dict of int to dict
             For every index of ``texts`` that is cached: ``{"probs", "votes", "raw_answers",
-            "abstained"}``. Missing texts are absent.
+            "abstained"}`` and ``"cost"`` (a :meth:`CallCost.to_dict` record; absent in
+            entries written before costs were stored). Missing texts are absent.
         """
         keys = [cache_key(identity, t) for t in texts]
         wanted: dict[str, list[int]] = {}
@@ -201,6 +205,7 @@ class AnnotationCache:
                 f"AnnotationCache.put: {len(texts)} texts but {len(result)} annotation rows"
             )
         raw = result.raw_answers if result.raw_answers else [[] for _ in texts]
+        costs = result.costs if result.costs is not None else [None] * len(texts)
         ident_sha = _identity_sha(identity)
         now = time.time()
         rows = []
@@ -211,6 +216,8 @@ class AnnotationCache:
                 "raw_answers": [str(a) for a in raw[i]],
                 "abstained": bool(result.abstained[i]),
             }
+            if costs[i] is not None:
+                value["cost"] = costs[i].to_dict()
             rows.append((cache_key(identity, text), ident_sha, json.dumps(value), now))
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
@@ -286,6 +293,13 @@ class CachedAnnotator:
         Texts the wrapped annotator annotated in the last call.
     n_annotated_total_ : int
         Texts the wrapped annotator annotated over this object's lifetime.
+
+    Notes
+    -----
+    The result's ``costs`` give every text's cost: what the wrapped annotator reported for
+    the texts it annotated now, and the stored original cost for texts served from the cache
+    (flagged in ``from_cache``; a text given twice in one call is annotated once, its
+    repeat counts as served). ``result.cost`` thus splits paid from saved.
 
     Examples
     --------
@@ -381,6 +395,7 @@ class CachedAnnotator:
         texts = check_texts(texts, where)
         identity = self.identity()
         found = self.cache.get(identity, texts)
+        hits = set(found)
         first_index: dict[str, int] = {}
         for i, text in enumerate(texts):
             if i not in found:
@@ -398,7 +413,7 @@ class CachedAnnotator:
             for start, stop in starts:
                 batch = misses[start:stop]
                 try:
-                    result = self.annotator.annotate(batch)
+                    result = timed_annotate(self.annotator, batch)
                     if len(result) != len(batch):
                         raise RuntimeError(
                             f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
@@ -418,15 +433,19 @@ class CachedAnnotator:
                     found[first_index[text]] = {
                         "probs": result.probs[j], "votes": result.votes[j],
                         "raw_answers": list(raw[j]), "abstained": bool(result.abstained[j]),
+                        "cost": result.costs[j],
                     }
                 self.n_annotated_ += len(batch)
                 self.n_annotated_total_ += len(batch)
         rows = []
         by_text = {}
+        served = np.ones(len(texts), dtype=bool)  # from the cache or a repeat in this call
         for i, text in enumerate(texts):
             record = found.get(i)
             if record is None:  # a duplicate of a text annotated in this call
                 record = by_text[text]
+            elif i not in hits:
+                served[i] = False
             by_text.setdefault(text, record)
             rows.append(record)
         n_classes = len(self.labels)
@@ -437,4 +456,11 @@ class CachedAnnotator:
             votes=votes,
             raw_answers=[list(r["raw_answers"]) for r in rows],
             abstained=np.asarray([r["abstained"] for r in rows], dtype=bool),
+            costs=[_stored_cost(r.get("cost")) for r in rows],
+            from_cache=served,
         )
+
+
+def _stored_cost(cost: Any) -> CallCost:
+    """A row's cost: as the annotator reported it, or as the cache stored it."""
+    return cost if isinstance(cost, CallCost) else CallCost.from_dict(cost)

@@ -21,12 +21,14 @@ import hashlib
 import inspect
 import json
 import logging
+import time
 from typing import Any, Sequence
 
 import numpy as np
 
 from .._validation import check_texts
 from .base import AnnotationResult
+from .costs import row_costs
 from .parsing import vote_distribution
 from .task import AnnotationTask
 
@@ -510,6 +512,10 @@ class TransformersAnnotator:
 
     def label_logprobs(self, texts: Sequence[str]) -> np.ndarray:
         """Unnormalised log answer mass of every class, shape (n_texts, n_classes)."""
+        return self._label_logprobs(texts)[0]
+
+    def _label_logprobs(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """:meth:`label_logprobs` and each text's prompt length in tokens."""
         texts = check_texts(texts, self._where())
         model, tokenizer, (seqs, owner) = self._load()
         pad = tokenizer.pad_token_id
@@ -542,7 +548,7 @@ class TransformersAnnotator:
                 ) from exc
             for c in range(len(self.labels)):
                 out[idx, c] = np.logaddexp.reduce(scores[:, owner == c], axis=1)
-        return out
+        return out, [len(p) for p in prompts]
 
     def _batches(self, n: int, what: str):
         starts = range(0, n, self.batch_size)
@@ -563,9 +569,18 @@ class TransformersAnnotator:
             If ``texts`` is empty, a label tokenizes to nothing, or a prompt is too long.
         RuntimeError
             If the model fails on a batch (the text indices are named).
+
+        Notes
+        -----
+        The result's ``costs`` count, per text, the prompt's tokens (as a server would bill
+        them, although the shared instruction runs once per batch) and, in ``"generate"``
+        mode, the generated tokens (up to the end-of-sequence token, over all ``n_votes``
+        samples; once for greedy decoding). The label continuations scored on the prompt's
+        cache are not counted.
         """
+        t0 = time.perf_counter()
         texts = check_texts(texts, self._where())
-        logmass = self.label_logprobs(texts)
+        logmass, prompt_tokens = self._label_logprobs(texts)
         self.last_label_logprobs_ = logmass
         probs = np.exp(logmass - logmass.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
@@ -573,10 +588,14 @@ class TransformersAnnotator:
         if self.vote_mode == "sample":
             rngs = [np.random.default_rng([base, _text_seed(t)]) for t in texts]
             votes = sample_votes(sharpen(probs, self.temperature, self.top_p), int(self.n_votes), rngs)
-            return AnnotationResult(probs=probs, votes=votes, raw_answers=[[] for _ in texts])
-        answers = self.generate_answers(texts, base_seed=base)
+            return AnnotationResult(probs=probs, votes=votes, raw_answers=[[] for _ in texts],
+                                    costs=row_costs(len(texts), time.perf_counter() - t0,
+                                                    prompt_tokens))
+        answers, generated = self._generate(texts, base)
         votes = np.stack([vote_distribution(a, self.labels) for a in answers])
-        return AnnotationResult(probs=probs, votes=votes, raw_answers=answers)
+        return AnnotationResult(probs=probs, votes=votes, raw_answers=answers,
+                                costs=row_costs(len(texts), time.perf_counter() - t0,
+                                                prompt_tokens, generated))
 
     def generate_answers(self, texts: Sequence[str], base_seed: int | None = None) -> list[list[str]]:
         """``n_votes`` sampled free-text answers per text (the ``"generate"`` path).
@@ -584,6 +603,11 @@ class TransformersAnnotator:
         Each text is generated on its own (``num_return_sequences=n_votes``), seeded from
         ``base_seed`` and the text, so answers do not depend on batching.
         """
+        return self._generate(texts, base_seed)[0]
+
+    def _generate(self, texts: Sequence[str], base_seed: int | None
+                  ) -> tuple[list[list[str]], list[int]]:
+        """:meth:`generate_answers` and the tokens generated per text."""
         import torch
 
         texts = check_texts(texts, self._where())
@@ -604,6 +628,7 @@ class TransformersAnnotator:
         if sample:
             gen_kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=0)
         answers: list[list[str]] = []
+        generated: list[int] = []
         iterator = range(len(texts))
         if len(texts) > 1:
             from tqdm.auto import tqdm
@@ -624,10 +649,11 @@ class TransformersAnnotator:
             except Exception as exc:
                 raise RuntimeError(f"{self._where()}: generation failed on text {i}: {exc}") from exc
             texts_out = tokenizer.batch_decode(out[:, len(prompt):], skip_special_tokens=True)
+            generated.append(_generated_tokens(out[:, len(prompt):], tokenizer.eos_token_id))
             if not sample:
                 texts_out = texts_out * int(self.n_votes)
             answers.append([a.strip() for a in texts_out])
-        return answers
+        return answers, generated
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -640,6 +666,14 @@ class TransformersAnnotator:
             f"TransformersAnnotator(name={self.name!r}, labels={list(self.labels)!r}, "
             f"n_votes={self.n_votes}, vote_mode={self.vote_mode!r})"
         )
+
+
+def _generated_tokens(new_tokens: Any, eos_token_id: int | None) -> int:
+    """Tokens generated in each returned sequence, up to and with its first EOS, summed."""
+    total = 0
+    for row in new_tokens.tolist():
+        total += row.index(eos_token_id) + 1 if eos_token_id in row else len(row)
+    return total
 
 
 def _has_template(tokenizer: Any) -> bool:

@@ -13,6 +13,10 @@
   :func:`~skmollal.annotators.parsing.vote_distribution`. A server that returns fewer
   choices than asked (llama.cpp returns one) is asked again until ``n_votes`` answers are in.
 
+Each text's cost (:mod:`skmollal.annotators.costs`) is the server's ``usage`` summed over the
+requests of that text (tokens marked not counted when the server sends no ``usage``), and
+the call's wall-clock seconds split evenly over its texts.
+
 Connection errors, timeouts, HTTP 5xx / 429 and malformed answers are retried with
 exponential backoff; other 4xx answers are not. A text that still fails raises
 :class:`AnnotationRequestError` naming the annotator, the text index and the cause. Texts are
@@ -32,6 +36,7 @@ import numpy as np
 
 from .._validation import check_texts
 from .base import AnnotationResult
+from .costs import CallCost
 from .parsing import vote_distribution
 
 __all__ = ["OpenAICompatibleAnnotator", "AnnotationRequestError", "label_token_probs"]
@@ -358,13 +363,16 @@ class OpenAICompatibleAnnotator:
 
     # ------------------------------------------------------------------ one text
     def _annotate_one(self, client: Any, index: int, text: str,
-                      stop: threading.Event | None = None) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
+                      stop: threading.Event | None = None
+                      ) -> tuple[np.ndarray | None, np.ndarray, list[str], CallCost]:
         answers: list[str] = []
         probs = None
+        usage = CallCost(calls=1)
         # Each answer brings >= 1 choice, so at most n_votes requests.
         for _ in range(self.n_votes):
             need = self.n_votes - len(answers)
             data = self._post(client, self._body(text, need), index, stop)
+            usage = usage + _usage_cost(data)
             for choice in data["choices"][:need]:
                 answers.append(choice["message"]["content"].strip())
                 if probs is None:
@@ -372,7 +380,7 @@ class OpenAICompatibleAnnotator:
             if len(answers) >= self.n_votes:
                 break
         votes = vote_distribution(answers, self.labels)
-        return probs, votes, answers
+        return probs, votes, answers, usage
 
     def _first_token_probs(self, choice: Mapping[str, Any]) -> np.ndarray | None:
         logprobs = choice.get("logprobs") or {}
@@ -401,6 +409,7 @@ class OpenAICompatibleAnnotator:
         """
         import httpx
 
+        t0 = time.perf_counter()
         texts = check_texts(texts, self.name)
         n = len(texts)
         rows: list[Any] = [None] * n
@@ -451,17 +460,18 @@ class OpenAICompatibleAnnotator:
         if error is not None:
             done = [i for i, r in enumerate(rows) if r is not None]
             error.completed = done
-            error.partial = self._result([rows[i] for i in done]) if done else None
+            share = (time.perf_counter() - t0) / n
+            error.partial = self._result([rows[i] for i in done], share) if done else None
             if done:
                 error.add_note(
                     f"{self.name}: {len(done)} of {n} texts were annotated before the failure; "
                     "they are in the exception's .partial (rows for the indices in .completed)"
                 )
             raise error
-        return self._result(rows)
+        return self._result(rows, (time.perf_counter() - t0) / n)
 
-    def _result(self, rows: list[Any]) -> AnnotationResult:
-        """Stack per-text ``(probs or None, votes, answers)`` rows into a result."""
+    def _result(self, rows: list[Any], seconds_per_text: float = 0.0) -> AnnotationResult:
+        """Stack per-text ``(probs or None, votes, answers, usage)`` rows into a result."""
         uniform = np.full(len(self.labels), 1.0 / len(self.labels))
         missing = [i for i, r in enumerate(rows) if r[0] is None]
         self.n_uniform_ = len(missing)
@@ -475,4 +485,14 @@ class OpenAICompatibleAnnotator:
             probs=np.stack([r[0] if r[0] is not None else uniform for r in rows]),
             votes=np.stack([r[1] for r in rows]),
             raw_answers=[r[2] for r in rows],
+            costs=[r[3] + CallCost(seconds=seconds_per_text) for r in rows],
         )
+
+
+def _usage_cost(data: Mapping[str, Any]) -> CallCost:
+    """The tokens of one answer's ``usage`` (no calls; not counted when it is missing)."""
+    usage = data.get("usage") if isinstance(data, Mapping) else None
+    if not isinstance(usage, Mapping) or "prompt_tokens" not in usage:
+        return CallCost(tokens_counted=False)
+    return CallCost(prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                    completion_tokens=int(usage.get("completion_tokens") or 0))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,8 +32,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from .base import AnnotationResult
 from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
+from .costs import AnnotatorCost, row_costs, timed_annotate
 
-__all__ = ["LLMPanel", "annotate_signals", "panel_annotators", "panel_labels"]
+__all__ = ["LLMPanel", "annotate_signals", "annotate_with_costs", "panel_annotators",
+           "panel_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ logger = logging.getLogger(__name__)
 def _annotate_job(annotator: Any, texts: list[str], start: int) -> AnnotationResult:
     """One joblib job: ``annotator`` on ``texts`` (which start at ``start`` in the call)."""
     try:
-        result = annotator.annotate(texts)
+        result = timed_annotate(annotator, texts)
     except Exception as exc:
         exc.add_note(
             f"LLMPanel: annotator {getattr(annotator, 'name', annotator)!r} failed on texts "
@@ -136,8 +139,42 @@ def annotate_signals(panel: Any, texts: Sequence[str]) -> np.ndarray:
     texts = check_texts(texts, "annotate_signals", allow_empty=True)
     if not isinstance(panel, (list, tuple)) and hasattr(panel, "transform"):
         return np.asarray(panel.transform(texts), dtype=float)
-    return np.stack([np.asarray(a.annotate(texts).to_signals(), float)
+    return np.stack([np.asarray(timed_annotate(a, texts).to_signals(), float)
                      for a in panel_annotators(panel)], axis=1)
+
+
+def annotate_with_costs(panel: Any, texts: Sequence[str]
+                        ) -> tuple[np.ndarray, list[AnnotatorCost]]:
+    """:func:`annotate_signals`, and what each LLM of the panel cost for it.
+
+    Parameters
+    ----------
+    panel : LLMPanel, list of annotators, or annotator
+        Who annotates. A custom panel object that only has ``transform`` is billed one call
+        per finite signal row of each LLM, its wall-clock seconds split over those calls,
+        tokens not counted.
+    texts : sequence of str
+        The texts.
+
+    Returns
+    -------
+    signals : ndarray of shape (n_texts, n_llms, 2, n_classes)
+    costs : list of AnnotatorCost
+        One per LLM, in column order (see :mod:`skmollal.annotators.costs`).
+    """
+    texts = check_texts(texts, "annotate_with_costs", allow_empty=True)
+    if isinstance(panel, (list, tuple)) or getattr(type(panel), "transform",
+                                                   LLMPanel.transform) is LLMPanel.transform:
+        results = (panel.annotate(texts) if isinstance(panel, LLMPanel)
+                   else [timed_annotate(a, texts) for a in panel_annotators(panel)])
+        signals = np.stack([np.asarray(r.to_signals(), float) for r in results], axis=1)
+        return signals, [r.cost for r in results]
+    t0 = time.perf_counter()
+    signals = np.asarray(panel.transform(texts), dtype=float)
+    seconds = time.perf_counter() - t0
+    calls = np.isfinite(signals).all(axis=(2, 3)).sum(axis=0) if signals.ndim == 4 else []
+    share = seconds / max(1, int(np.sum(calls)))
+    return signals, [AnnotatorCost.from_rows(row_costs(int(c), share * int(c))) for c in calls]
 
 
 class LLMPanel(TransformerMixin, BaseEstimator):

@@ -1,0 +1,369 @@
+"""When to stop: pluggable rules the loop evaluates after each round.
+
+A stopping rule looks at the run's history (one record per round, see
+:class:`~skmollal.active_learning.MoLLIALoop`) and at what the next round would annotate
+(:class:`Upcoming`), and returns why the loop should stop before that round, or None.
+:meth:`MoLLIALoop.run <skmollal.active_learning.MoLLIALoop.run>` asks its rules after round 0
+and after every round, stops at the first that answers, and writes it into the last history
+record as ``stopped_by``. The rules read only the history, so :func:`replay_stopping` tells
+where a rule *would* have stopped a finished run, without running anything again.
+
+The rules, after small-text's (``KappaAverage``, stabilising predictions):
+
+* :class:`Budget`: stop before a round would spend more LLM calls, tokens, seconds or money
+  than allowed;
+* :class:`KappaAverage`: the classifier's predictions on a fixed sample of pool rows
+  (``stop_predictions`` in each record) have stabilised: the mean Cohen's kappa between
+  consecutive rounds over the last ``window`` rounds reaches ``kappa`` (Bloodgood and
+  Vijay-Shanker's stabilising predictions);
+* :class:`StableLabels`: the mixture's labels of the already annotated pool rows
+  (``pool_labels``) have stopped changing: at most ``max_changed`` of them changed in each of
+  the last ``window`` rounds.
+
+Any object with ``name`` and ``check(history, upcoming)`` is a rule.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..annotators.costs import sum_cost_dicts
+
+__all__ = ["Budget", "KappaAverage", "StableLabels", "StoppingRule", "Upcoming",
+           "check_stopping", "cohen_kappa", "labels_changed", "replay_stopping", "spent",
+           "stopping_rules", "stopping_sample", "STOP_SAMPLE_SIZE"]
+
+logger = logging.getLogger(__name__)
+
+#: Pool rows whose classifier predictions each round records (``stop_predictions``).
+STOP_SAMPLE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """What the next round would annotate: ``texts`` new texts, each by ``llms`` LLMs."""
+
+    texts: int
+    llms: int
+
+    @property
+    def calls(self) -> int:
+        """LLM calls of the round (an upper bound: the cache may serve some)."""
+        return self.texts * self.llms
+
+
+@runtime_checkable
+class StoppingRule(Protocol):
+    """Anything that decides, after a round, whether the loop stops before the next one."""
+
+    name: str
+
+    def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
+        """Why the loop should stop before the ``upcoming`` round, or None to go on."""
+        ...
+
+
+# --------------------------------------------------------------------------- budget
+def spent(history: Sequence[dict]) -> dict:
+    """The run's cost so far, summed over the annotators (a flat cost record).
+
+    Parameters
+    ----------
+    history : list of dict
+        The loop's history; each record's ``cost_total`` holds the cost up to that round
+        per annotator.
+
+    Returns
+    -------
+    dict
+        :meth:`~skmollal.annotators.costs.AnnotatorCost.to_dict` keys: ``calls``,
+        ``prompt_tokens``, ... (paid) and ``cached_*`` (what the cache served).
+    """
+    last = history[-1].get("cost_total", {}) if history else {}
+    return sum_cost_dicts(last)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Stop before a round would exceed a budget of LLM calls, tokens, seconds or money.
+
+    Parameters
+    ----------
+    calls : int, optional
+        LLM calls paid (texts x LLMs; answers served from the cache are free).
+    tokens : int, optional
+        Prompt plus completion tokens paid.
+    seconds : float, optional
+        Wall-clock seconds of annotation paid (the LLMs' time, not training).
+    money : float, optional
+        Money paid, at the loop's ``prices``.
+
+    Notes
+    -----
+    The next round's calls are known before it runs (its texts times the panel size; the
+    cache can only lower them), so a calls budget is never exceeded. Its tokens, seconds and
+    money are estimated as the mean cost per call so far (cached answers counted at their
+    original cost) times its calls: a round dearer than the mean can overshoot those
+    budgets, by at most its own deviation from the mean (one round's variance). The gold
+    seed's annotation (round 0) must be paid whatever the budget: a calls budget smaller
+    than it is refused when the loop starts.
+
+    Examples
+    --------
+    >>> Budget(calls=100).check([{"cost_total": {"m": {"calls": 80}}}], Upcoming(10, 2))
+    'calls: 80 spent + 20 for the next round would exceed the budget of 100'
+    """
+
+    calls: int | None = None
+    tokens: int | None = None
+    seconds: float | None = None
+    money: float | None = None
+    name: str = "budget"
+
+    def __post_init__(self) -> None:
+        limits = {k: getattr(self, k) for k in ("calls", "tokens", "seconds", "money")}
+        if all(v is None for v in limits.values()):
+            raise ValueError("Budget: give at least one of calls, tokens, seconds, money")
+        for key, value in limits.items():
+            if value is not None and (not isinstance(value, (int, float, np.number))
+                                      or isinstance(value, bool) or not value >= 0):
+                raise ValueError(f"Budget: {key} must be a number >= 0, got {value!r}")
+
+    @classmethod
+    def parse(cls, spec: str) -> "Budget":
+        """A budget from ``"calls=2000,money=1.5"`` (the command line's ``--budget``).
+
+        Raises
+        ------
+        ValueError
+            On an unknown key or a value that is not a number.
+        """
+        values: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in str(spec).split(","))):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or key not in ("calls", "tokens", "seconds", "money"):
+                raise ValueError(f"budget {spec!r}: {part!r} is not KEY=NUMBER with KEY one "
+                                 "of calls, tokens, seconds, money")
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"budget {spec!r}: {value!r} is not a number") from None
+            values[key] = int(number) if key in ("calls", "tokens") else number
+        return cls(**values)
+
+    def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
+        """Why the ``upcoming`` round would exceed the budget, or None."""
+        so_far = spent(history)
+        if (self.calls is not None
+                and so_far["calls"] + upcoming.calls > self.calls):
+            return (f"calls: {so_far['calls']} spent + {upcoming.calls} for the next round "
+                    f"would exceed the budget of {self.calls}")
+        seen_calls = so_far["calls"] + so_far["cached_calls"]
+        for key, limit, paid, total in (
+                ("tokens", self.tokens, so_far["prompt_tokens"] + so_far["completion_tokens"],
+                 so_far["prompt_tokens"] + so_far["completion_tokens"]
+                 + so_far["cached_prompt_tokens"] + so_far["cached_completion_tokens"]),
+                ("seconds", self.seconds, so_far["seconds"],
+                 so_far["seconds"] + so_far["cached_seconds"]),
+                ("money", self.money, so_far["money"],
+                 so_far["money"] + so_far["cached_money"])):
+            if limit is None:
+                continue
+            if key == "tokens" and seen_calls and not so_far["tokens_counted"]:
+                logger.warning("budget: some annotators do not count tokens; the tokens "
+                               "budget sees only those that do")
+            estimate = total / seen_calls * upcoming.calls if seen_calls else 0.0
+            if paid + estimate > limit:
+                return (f"{key}: {paid:.6g} spent + about {estimate:.6g} for the next round "
+                        f"would exceed the budget of {limit:.6g}")
+        return None
+
+
+# --------------------------------------------------------------------------- stabilising
+def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float:
+    """Cohen's kappa between two label vectors; 1.0 when they are identical.
+
+    (Identical constant vectors have no chance-corrected agreement defined; they agree
+    fully, so they count as 1.)
+    """
+    a, b = np.asarray(a, dtype=int), np.asarray(b, dtype=int)
+    if a.shape != b.shape:
+        raise ValueError(f"cohen_kappa: {a.shape} vs {b.shape} labels")
+    if len(a) == 0 or np.array_equal(a, b):
+        return 1.0
+    classes = np.union1d(a, b)
+    pa = np.array([(a == c).mean() for c in classes])
+    pb = np.array([(b == c).mean() for c in classes])
+    expected = float(pa @ pb)
+    observed = float((a == b).mean())
+    return 1.0 if expected >= 1.0 else (observed - expected) / (1.0 - expected)
+
+
+def stopping_sample(candidates: np.ndarray, size: int = STOP_SAMPLE_SIZE,
+                    random_state: int | None = None) -> np.ndarray:
+    """A fixed random sample of pool rows (sorted) on which predictions are compared."""
+    candidates = np.asarray(candidates, dtype=int)
+    if len(candidates) <= size:
+        return candidates
+    rng = np.random.default_rng([0 if random_state is None else int(random_state), 5709])
+    return np.sort(rng.choice(candidates, size=size, replace=False))
+
+
+@dataclass(frozen=True)
+class KappaAverage:
+    """Stop when the classifier's predictions on a fixed pool sample have stabilised.
+
+    Parameters
+    ----------
+    kappa : float, default=0.99
+        Threshold on the mean Cohen's kappa between consecutive rounds' predictions.
+    window : int, default=3
+        Rounds averaged (the last ``window`` kappas, so ``window + 1`` rounds of predictions).
+    """
+
+    kappa: float = 0.99
+    window: int = 3
+    name: str = "kappa"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.window, (int, np.integer)) or self.window < 1:
+            raise ValueError(f"KappaAverage: window must be a positive int, got {self.window!r}")
+
+    def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
+        """Why the predictions count as stable, or None."""
+        preds = [rec.get("stop_predictions") for rec in history]
+        if len(preds) < self.window + 1 or any(p is None for p in preds[-self.window - 1:]):
+            return None
+        recent = preds[-self.window - 1:]
+        kappas = [cohen_kappa(a, b) for a, b in zip(recent[:-1], recent[1:])]
+        mean = float(np.mean(kappas))
+        if mean >= self.kappa:
+            return (f"mean kappa {mean:.4f} of the predictions between the last "
+                    f"{self.window} rounds reached {self.kappa}")
+        return None
+
+
+def labels_changed(previous: Sequence[int], current: Sequence[int]) -> float | None:
+    """Share of the rows labeled in ``previous`` whose label differs in ``current``.
+
+    ``current`` lists the same rows first (annotation order), then the newly annotated ones.
+    None when ``previous`` is empty.
+    """
+    previous = np.asarray(previous, dtype=int)
+    if len(previous) == 0:
+        return None
+    return float((np.asarray(current, dtype=int)[: len(previous)] != previous).mean())
+
+
+@dataclass(frozen=True)
+class StableLabels:
+    """Stop when the mixture's labels of the annotated pool rows stop changing.
+
+    Parameters
+    ----------
+    max_changed : float, default=0.01
+        Largest share of already annotated rows whose label may change in a round.
+    window : int, default=2
+        Consecutive rounds that must each stay within ``max_changed``.
+    """
+
+    max_changed: float = 0.01
+    window: int = 2
+    name: str = "labels"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.window, (int, np.integer)) or self.window < 1:
+            raise ValueError(f"StableLabels: window must be a positive int, got {self.window!r}")
+
+    def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
+        """Why the labels count as stable, or None."""
+        labels = [rec.get("pool_labels") for rec in history]
+        changes = [labels_changed(a, b) for a, b in zip(labels[:-1], labels[1:])
+                   if a is not None and b is not None]
+        changes = [c for c in changes if c is not None]
+        recent = changes[-self.window:]
+        if len(recent) == self.window and max(recent) <= self.max_changed:
+            return (f"at most {max(recent):.2%} of the annotated rows changed label in each "
+                    f"of the last {self.window} rounds (limit {self.max_changed:.2%})")
+        return None
+
+
+# --------------------------------------------------------------------------- evaluation
+def stopping_rules(budget: Budget | None, stopping: Any = None, priced: bool = True
+                   ) -> list[Any]:
+    """The loop's rules in the order it asks them: the budget, then ``stopping``.
+
+    Raises
+    ------
+    TypeError
+        If ``budget`` is not a :class:`Budget` or a rule has no ``check``.
+    ValueError
+        If the budget is in money but no price is known (``priced`` False).
+    """
+    rules = [] if stopping is None else (
+        list(stopping) if isinstance(stopping, (list, tuple)) else [stopping])
+    if budget is not None:
+        if not isinstance(budget, Budget):
+            raise TypeError(f"budget must be a Budget, got {type(budget).__name__}")
+        if budget.money is not None and not priced:
+            raise ValueError("a money budget needs prices= (a Price per call, token or "
+                             "second)")
+        rules.insert(0, budget)
+    for rule in rules:
+        if not callable(getattr(rule, "check", None)):
+            raise TypeError(f"stopping rule {rule!r} has no check(history, upcoming)")
+    return rules
+
+
+
+def check_stopping(rules: Sequence[Any], history: Sequence[dict],
+                   upcoming: Upcoming) -> dict | None:
+    """The first rule that stops the loop before the ``upcoming`` round.
+
+    Returns
+    -------
+    dict or None
+        ``{"rule": name, "reason": why, "round": last round done}``, or None to go on.
+    """
+    for rule in rules:
+        reason = rule.check(history, upcoming)
+        if reason:
+            return {"rule": str(getattr(rule, "name", type(rule).__name__)),
+                    "reason": str(reason),
+                    "round": int(history[-1]["round"]) if history else -1}
+    return None
+
+
+def replay_stopping(rule: Any, history: Sequence[dict], n_llms: int) -> dict:
+    """Where ``rule`` would have stopped a finished run, from its history alone.
+
+    Parameters
+    ----------
+    rule : stopping rule
+        E.g. :class:`KappaAverage`, :class:`StableLabels` or a :class:`Budget`.
+    history : list of dict
+        A run's history (each record with what the rule reads).
+    n_llms : int
+        Panel size (the next round's calls are its new texts times this).
+
+    Returns
+    -------
+    dict
+        ``round`` (the last round the run would have done), ``n_labeled`` at it, ``stopped``
+        (False when the rule never fired and the run went to its end) and ``reason``.
+    """
+    if not history:
+        raise ValueError("replay_stopping: the history is empty")
+    for r in range(len(history) - 1):
+        nxt = history[r + 1]["n_annotated"] - history[r]["n_annotated"]
+        reason = rule.check(history[: r + 1], Upcoming(int(nxt), int(n_llms)))
+        if reason:
+            return {"round": int(history[r]["round"]), "n_labeled": history[r]["n_labeled"],
+                    "stopped": True, "reason": reason}
+    last = history[-1]
+    return {"round": int(last["round"]), "n_labeled": last["n_labeled"], "stopped": False,
+            "reason": None}
