@@ -22,6 +22,8 @@ import logging
 import os
 from pathlib import Path
 
+from .active_learning.cost_report import format_costs
+from .active_learning.stopping import STOPPING_RULES
 from .annotators.specs import SPEC_FORMS
 from .experiment import RUN_DEFAULTS, recordings_summary, run_experiment
 
@@ -37,6 +39,16 @@ def _print_results(results: dict) -> None:
     print(f"test accuracy {results['test_accuracy']:.3f}, macro-F1 "
           f"{results['test_macro_f1']:.3f} on {results['n_test']} held-out texts; "
           f"{results['llm_calls']} LLM calls; {results['total_s']:.0f} s")
+    _print_costs(results)
+
+
+def _print_costs(results: dict) -> None:
+    """LLM cost per round and per annotator, and the rule that stopped the run."""
+    print("\nLLM cost (paid; 'cached': served from the annotation cache, not paid):")
+    print(format_costs(results["history"]))
+    stop = results.get("stopped_by")
+    if stop:
+        print(f"stopped after round {stop['round']} by {stop['rule']}: {stop['reason']}")
 
 
 def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
@@ -74,6 +86,18 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
     p.add_argument("--output", default=d["output"])
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--budget", default=d["budget"], metavar="KEY=N[,KEY=N]",
+                   help="stop before a round would exceed it: calls, tokens, seconds "
+                        "(LLM wall time) and/or money (needs --price), e.g. calls=2000")
+    p.add_argument("--price", action="append", default=d["price"],
+                   metavar="[NAME:]FIELD=X[,FIELD=Y]",
+                   help="money per per_call / per_token / per_prompt_token / "
+                        "per_completion_token / per_second, for annotator NAME or all "
+                        "(repeatable)")
+    p.add_argument("--stop", action="append", default=d["stop"],
+                   metavar="RULE[:PARAM=X]",
+                   help="stopping rule (repeatable): " + ", ".join(sorted(STOPPING_RULES))
+                        + ", e.g. kappa:kappa=0.99,window=3 or labels:max_changed=0.01")
 
 
 def build_parser() -> argparse.ArgumentParser:

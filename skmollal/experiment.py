@@ -27,7 +27,8 @@ from .datasets import default_recordings_path
 
 __all__ = [
     "AGGREGATORS", "FEATURIZERS", "RUN_DEFAULTS", "load_csv", "load_experiment_data",
-    "make_aggregator", "make_classifier", "make_featurizer", "make_loop", "recordings_summary",
+    "make_aggregator", "make_budget_and_stopping", "make_classifier", "make_featurizer",
+    "make_loop", "recordings_summary",
     "run_experiment", "split_rows", "training_labels",
 ]
 
@@ -49,6 +50,9 @@ FEATURIZERS = {
     "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
 }
 
+#: History keys the stopping rules read (long lists; kept out of ``results.json``).
+STOPPING_KEYS = ("stop_predictions", "pool_labels")
+
 #: The settings of :func:`run_experiment` and their defaults (the command line's options).
 RUN_DEFAULTS = {
     "task": "trec", "recordings": str(default_recordings_path()), "data": None,
@@ -57,6 +61,7 @@ RUN_DEFAULTS = {
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
     "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
     "output": "skmollal-run", "no_progress": False,
+    "budget": None, "price": None, "stop": None,
 }
 
 
@@ -278,6 +283,33 @@ def make_loop(estimator: Any, panel: Any, X: Any, y: np.ndarray, *,
     return MoLLIALoop.resume_or_start(output_dir, estimator, panel, X, y, **params)
 
 
+def make_budget_and_stopping(budget: str | None = None, prices: Sequence[str] | None = None,
+                             stop: Sequence[str] | None = None) -> dict:
+    """The loop's ``budget``, ``prices`` and ``stopping`` from the command line's strings.
+
+    Parameters
+    ----------
+    budget : str, optional
+        ``"calls=2000,money=1.5"`` (:meth:`~skmollal.active_learning.stopping.Budget.parse`).
+    prices : list of str, optional
+        ``[NAME:]per_call=X,per_token=Y`` specs
+        (:func:`~skmollal.annotators.costs.parse_prices`).
+    stop : list of str, optional
+        Stopping rule specs (:func:`~skmollal.active_learning.stopping.make_stopping_rule`).
+
+    Returns
+    -------
+    dict
+        ``budget``, ``prices`` and ``stopping``, as :class:`MoLLIALoop` takes them.
+    """
+    from .active_learning.stopping import Budget, make_stopping_rule
+    from .annotators.costs import parse_prices
+
+    return {"budget": Budget.parse(budget) if budget else None,
+            "prices": parse_prices(prices) or None,
+            "stopping": [make_stopping_rule(s) for s in stop or []]}
+
+
 # --------------------------------------------------------------------------- the run
 def _settings(config: Mapping | Any) -> dict:
     """``config`` (a mapping or an ``argparse.Namespace``) completed with :data:`RUN_DEFAULTS`."""
@@ -321,17 +353,22 @@ def run_experiment(config: Mapping | Any) -> dict:
     dict
         ``config``, ``labels``, ``panel`` (annotator names), ``n_seed``, ``n_pool``,
         ``n_test``, ``test_accuracy``, ``test_macro_f1``, ``auc_accuracy``, ``llm_calls``,
-        ``embed_s``, ``total_s`` and ``history`` (per round; ``queried`` as rows of the
-        data). Also written to ``<output>/results.json``, with ``learning_curve.png``;
+        ``cost`` (per annotator: paid calls, tokens, LLM seconds, money, and what the cache
+        served; see :mod:`skmollal.annotators.costs`), ``cost_total`` (summed),
+        ``stopped_by`` (the stopping rule that ended the run, or None), ``embed_s``,
+        ``total_s`` and ``history`` (per round, with its ``cost``; ``queried`` as rows of
+        the data). Also written to ``<output>/results.json``, with ``learning_curve.png``;
         ``<output>/state`` holds the loop's state (a re-run with more rounds resumes) and
         ``<output>/annotations.sqlite`` the live annotators' answers.
     """
     from sklearn.metrics import accuracy_score, f1_score
 
     from .active_learning import area_under_curve, plot_learning_curve
+    from .annotators.costs import sum_cost_dicts
 
     t_start = time.perf_counter()
     cfg = _settings(config)
+    stopping = make_budget_and_stopping(cfg["budget"], cfg["price"], cfg["stop"])
     out = Path(cfg["output"])
     out.mkdir(parents=True, exist_ok=True)
     data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"])
@@ -356,7 +393,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         discrepancy_update=cfg["discrepancy_update"],
         nl_threshold=None if cfg["no_negative_learning"] else 0.001,
         X_val=X_test, y_val=y_test, output_dir=out / "state", random_state=cfg["seed"],
-        show_progress=not cfg["no_progress"],
+        show_progress=not cfg["no_progress"], **stopping,
     )
     history = loop.run(cfg["rounds"])
     pred = loop.learner.predict(X_test)
@@ -371,9 +408,14 @@ def run_experiment(config: Mapping | Any) -> dict:
         "auc_accuracy": area_under_curve(history) if history and "val_accuracy" in
         history[-1] else None,
         "llm_calls": loop.llm_calls,
+        "cost": loop.cost,
+        "cost_total": sum_cost_dicts(loop.cost),
+        "stopped_by": loop.stopped_by_,
         "embed_s": embed_s,
         "total_s": time.perf_counter() - t_start,
-        "history": [{**h, "queried": [int(train[i]) for i in h["queried"]]} for h in history],
+        # what the stopping rules read stays in the loop's state (state/state.json)
+        "history": [{**{k: v for k, v in h.items() if k not in STOPPING_KEYS},
+                     "queried": [int(train[i]) for i in h["queried"]]} for h in history],
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     try:

@@ -4,6 +4,7 @@ from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
 from .loop import MoLLIALoop
 from .state import LoopState
+from .stopping import Budget, KappaAverage, StableLabels, replay_stopping
 from .strategies import (
     STRATEGIES,
     bemps_sampling,
@@ -19,6 +20,10 @@ from .strategies import (
 
 __all__ = [
     "ActiveLearner",
+    "Budget",
+    "KappaAverage",
+    "StableLabels",
+    "replay_stopping",
     "MoLLIAClassifier",
     "LoopState",
     "MoLLIALoop",

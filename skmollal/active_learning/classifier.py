@@ -62,6 +62,15 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         clear error, see :meth:`MoLLIALoop.resume`).
     random_state : int or None, default=None
     show_progress : bool, default=False
+    budget : Budget, optional
+        Stop before a round would exceed this many LLM calls, tokens, seconds or money
+        (:class:`~skmollal.active_learning.stopping.Budget`).
+    stopping : rule or list of rules, optional
+        More stopping rules (:mod:`skmollal.active_learning.stopping`), asked after every
+        round; ``n_rounds`` stays the maximum.
+    prices : Price or dict, optional
+        Money per call / token / second, per annotator
+        (:func:`~skmollal.annotators.costs.price_for`).
 
     Attributes
     ----------
@@ -74,6 +83,12 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         Per-round record (labeled count, LLM calls, times).
     n_llm_calls_ : int
         Texts x LLMs annotated.
+    cost_ : dict
+        Per annotator: paid calls, tokens, LLM seconds, money, and what the cache served
+        (see :mod:`skmollal.annotators.costs`).
+    stopped_by_ : dict or None
+        The stopping rule that ended the loop before ``n_rounds`` (``rule``, ``reason``,
+        ``round``), or None.
 
     Notes
     -----
@@ -94,7 +109,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
                  nl_weight=None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False, budget=None, stopping=None,
+                 prices=None) -> None:
         self.annotators = annotators
         self.featurizer = featurizer
         self.classifier = classifier
@@ -110,6 +126,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.output_dir = output_dir
         self.random_state = random_state
         self.show_progress = show_progress
+        self.budget = budget
+        self.stopping = stopping
+        self.prices = prices
 
     # ------------------------------------------------------------------ building blocks
     def _make_featurizer(self):
@@ -162,6 +181,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
             discrepancy_update=self.discrepancy_update, nl_weight=self.nl_weight,
             nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
             random_state=self.random_state, show_progress=self.show_progress,
+            budget=self.budget, stopping=self.stopping, prices=self.prices,
         )
         loop = MoLLIALoop.resume_or_start(self.output_dir, *args, **params)
         loop.run(self.n_rounds)
@@ -169,6 +189,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.mixture_ = loop.mixture_
         self.history_ = loop.history
         self.n_llm_calls_ = loop.llm_calls
+        self.cost_ = loop.cost
+        self.stopped_by_ = loop.stopped_by_
         self.training_rows_ = loop.training_rows()
         return self
 

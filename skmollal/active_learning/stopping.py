@@ -34,7 +34,8 @@ from ..annotators.costs import sum_cost_dicts
 
 __all__ = ["Budget", "KappaAverage", "StableLabels", "StoppingRule", "Upcoming",
            "check_stopping", "cohen_kappa", "labels_changed", "replay_stopping", "spent",
-           "stopping_rules", "stopping_sample", "STOP_SAMPLE_SIZE"]
+           "stopping_rules", "stopping_sample", "make_stopping_rule", "STOP_SAMPLE_SIZE",
+           "STOPPING_RULES"]
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +291,34 @@ class StableLabels:
             return (f"at most {max(recent):.2%} of the annotated rows changed label in each "
                     f"of the last {self.window} rounds (limit {self.max_changed:.2%})")
         return None
+
+
+#: rule name -> rule class (the command line's ``--stop NAME``)
+STOPPING_RULES = {"kappa": KappaAverage, "labels": StableLabels}
+
+
+def make_stopping_rule(spec: str) -> Any:
+    """A rule from ``NAME`` or ``NAME:PARAM=X[,PARAM=Y]`` (e.g. ``kappa:kappa=0.98,window=2``).
+
+    Raises
+    ------
+    ValueError
+        If the name or a parameter is unknown (the message lists the names).
+    """
+    name, _, params = str(spec).partition(":")
+    if name not in STOPPING_RULES:
+        raise ValueError(f"unknown stopping rule {name!r}; choose one of "
+                         f"{sorted(STOPPING_RULES)} (the budget is --budget)")
+    kwargs = {}
+    for part in filter(None, (p.strip() for p in params.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"stopping rule {spec!r}: {part!r} is not PARAM=NUMBER")
+        kwargs[key.strip()] = int(value) if key.strip() == "window" else float(value)
+    try:
+        return STOPPING_RULES[name](**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"stopping rule {spec!r}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- evaluation

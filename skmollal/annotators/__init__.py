@@ -8,6 +8,7 @@ import importlib
 from typing import Any
 
 from .base import PROBS, VOTES, AnnotationResult, Annotator
+from .costs import AnnotatorCost, CallCost, Price
 from .parsing import parse_label, vote_distribution
 from .recorded import RecordedAnnotator
 
@@ -23,6 +24,9 @@ _LAZY = {
 __all__ = [
     "AnnotationResult",
     "Annotator",
+    "AnnotatorCost",
+    "CallCost",
+    "Price",
     "PROBS",
     "VOTES",
     "RecordedAnnotator",

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
 __all__ = ["CallCost", "AnnotatorCost", "Price", "row_costs", "timed_annotate",
-           "price_for", "add_cost_dicts", "sum_cost_dicts", "cost_names"]
+           "price_for", "parse_prices", "add_cost_dicts", "sum_cost_dicts", "cost_names"]
 
 
 @dataclass(frozen=True)
@@ -259,6 +259,24 @@ def cost_names(annotators: Sequence[Any]) -> list[str]:
     """The keys of the annotators' costs: their names, made unique with ``#j`` if needed."""
     names = [str(getattr(a, "name", type(a).__name__)) for a in annotators]
     return [nm if names.count(nm) == 1 else f"{nm}#{j}" for j, nm in enumerate(names)]
+
+
+def parse_prices(specs: Sequence[str] | None) -> dict[str, Price]:
+    """Prices by annotator name from ``[NAME:]FIELD=X[,FIELD=Y]`` specs (``--price``).
+
+    A spec without ``NAME:`` prices every annotator not named elsewhere (key ``"*"``).
+
+    Examples
+    --------
+    >>> parse_prices(["per_call=0.01", "yi:per_token=1e-6"])["yi"].per_prompt_token
+    1e-06
+    """
+    prices: dict[str, Price] = {}
+    for spec in specs or []:
+        head, _, _ = str(spec).partition("=")
+        name, colon, _ = head.rpartition(":")
+        prices[name if colon else "*"] = Price.parse(spec[len(name) + 1:] if colon else spec)
+    return prices
 
 
 def row_costs(n: int, seconds: float, prompt_tokens: Sequence[int] | None = None,
