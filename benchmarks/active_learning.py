@@ -33,6 +33,11 @@ run a reduced one with e.g.::
 
 Classifiers: ``mlp`` = NegativeLearningClassifier on frozen MiniLM embeddings (computed once
 and cached), ``finetune`` = MiniLM fine-tuned end to end through the same loss.
+
+Stopping rules (:mod:`skmollal.active_learning.stopping`) are replayed on every run's history
+(no extra runs): where each rule of :data:`STOPPING` would have stopped the run, and the
+held-out accuracy given up there against the last round (the learning curve's points, so not
+with ``--final-only``). A second table and the JSON's ``stopping`` hold them.
 """
 from __future__ import annotations
 
@@ -52,6 +57,9 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from skmollal.active_learning import area_under_curve, plot_learning_curve  # noqa: E402
+from skmollal.active_learning.stopping import (  # noqa: E402
+    KappaAverage, StableLabels, cohen_kappa, labels_changed, replay_stopping,
+)
 from skmollal.annotators.base import AnnotationResult  # noqa: E402
 from skmollal.datasets import default_recordings_path  # noqa: E402
 from skmollal.experiment import (  # noqa: E402
@@ -70,6 +78,14 @@ MOLLIA_VARIANTS = {
     "mixture-only": (None, None, "query"),
     "mollia-rerate": (0.5, 0.001, "round"),
 }
+#: stopping rules replayed on each run's history: name -> rule
+STOPPING = {
+    "kappa": KappaAverage(kappa=0.99, window=3),
+    "kappa-0.9": KappaAverage(kappa=0.9, window=2),
+    "labels": StableLabels(max_changed=0.01, window=2),
+}
+#: what the rules read: kept out of the JSON's histories (long lists)
+RULE_INPUTS = ("stop_predictions", "pool_labels")
 #: the paper's TREC accuracies (printed beside the results of ``--task trec`` only)
 PAPER = {"oracle": 0.926, "mollia": 0.907, "majority": 0.825, "best-single": 0.849}
 
@@ -177,7 +193,9 @@ def run_one(args, rec, E, seed, strategy, method):
         "label_accuracy": float(history[-1].get("mixture_label_accuracy", float("nan"))),
         "llm_calls": loop.llm_calls,
         "wall_s": time.perf_counter() - t0,
-        "history": [{k: v for k, v in h.items() if k != "queried"} for h in history],
+        "stopping": stopping_report(history, len(panel)) if curve else {},
+        "history": [{k: v for k, v in h.items() if k != "queried" and k not in RULE_INPUTS}
+                    for h in history],
     }
     for key in ("annotation_s", "mixture_s", "fit_s", "query_s"):
         out[f"mean_{key}"] = float(np.mean([h[key] for h in history[1:]])) if len(
@@ -185,6 +203,70 @@ def run_one(args, rec, E, seed, strategy, method):
     if hasattr(loop.mixture_, "best_llm_"):  # BestSingleLLM: chosen on the gold seed only
         out["chosen_llm"] = rec.annotator_names[int(loop.mixture_.best_llm_)]
     return out
+
+
+def stopping_report(history, n_llms):
+    """Where each rule of :data:`STOPPING` would have stopped the run, and what it gave up.
+
+    ``accuracy_given_up`` is the held-out accuracy of the last round minus that of the
+    stopping round (positive: stopping cost accuracy); ``calls_saved`` the share of the
+    run's LLM calls the stop would have saved. ``final_kappa`` and ``final_labels_changed``
+    are what the rules saw in the last round: the kappa between the last two rounds'
+    predictions, and the share of annotated rows whose label changed in it.
+    """
+    last, before = history[-1], history[-2]
+    final = {"final_kappa": cohen_kappa(before["stop_predictions"], last["stop_predictions"]),
+             "final_labels_changed": labels_changed(before["pool_labels"],
+                                                    last["pool_labels"])}
+    out = {}
+    for name, rule in STOPPING.items():
+        stop = replay_stopping(rule, history, n_llms)
+        at = next(h for h in history if h["round"] == stop["round"])
+        out[name] = {
+            "round": stop["round"], "n_labeled": stop["n_labeled"], "stopped": stop["stopped"],
+            "val_accuracy": at["val_accuracy"],
+            "accuracy_given_up": last["val_accuracy"] - at["val_accuracy"],
+            "calls_saved": 1.0 - at["llm_calls"] / last["llm_calls"], **final,
+        }
+    return out
+
+
+def summarise_stopping(runs):
+    """Rows of the stopping table: per (classifier, strategy, method, rule), means over seeds."""
+    groups = {}
+    for r in runs:
+        for rule, stop in r.get("stopping", {}).items():
+            groups.setdefault((r["classifier"], r["strategy"], r["method"], rule), []).append(
+                stop)
+    rows = []
+    for (clf, strategy, method, rule), stops in groups.items():
+        row = {"classifier": clf, "strategy": strategy, "method": method, "rule": rule,
+               "n_seeds": len(stops), "stopped": sum(s["stopped"] for s in stops)}
+        for key in ("round", "n_labeled", "val_accuracy", "accuracy_given_up", "calls_saved",
+                    "final_kappa", "final_labels_changed"):
+            vals = np.asarray([s[key] for s in stops], dtype=float)
+            row[key] = float(vals.mean())
+            row[key + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def print_stopping_table(rows):
+    """Print where each stopping rule would have stopped (means over seeds)."""
+    if not rows:
+        return
+    head = (f"{'strategy':<10} {'method':<16} {'rule':<10} {'fired':>6} {'round':>6} "
+            f"{'labels':>7} {'acc':>6} {'given up':>15} {'calls saved':>12} "
+            f"{'last kappa':>10} {'last changed':>12}")
+    print("\nstopping rules replayed on each run (accuracy given up = last round - stop)")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['strategy']:<10} {r['method']:<16} {r['rule']:<10} "
+              f"{r['stopped']:>3}/{r['n_seeds']:<2} {r['round']:>6.1f} {r['n_labeled']:>7.0f} "
+              f"{r['val_accuracy']:>6.3f} {r['accuracy_given_up']:>+7.3f}±"
+              f"{r['accuracy_given_up_sd']:.3f} {r['calls_saved']:>11.0%} "
+              f"{r['final_kappa']:>10.3f} {r['final_labels_changed']:>12.2%}")
 
 
 def run_one_limited(args, rec, E, seed, strategy, method):
@@ -337,9 +419,11 @@ def main(argv=None):
                     r["auc_accuracy"], r["wall_s"])
         rows = summarise(runs)
         out_path.write_text(json.dumps({"config": vars(args), "summary": rows,
+                                        "stopping": summarise_stopping(runs),
                                         "runs": runs}, indent=1))
     rows = summarise(runs)
     print_table(rows, PAPER if args.task == "trec" else None)
+    print_stopping_table(summarise_stopping(runs))
     plot_runs(runs, args, Path(args.plot) if args.plot else out_path.with_suffix(".png"))
     print(f"json: {out_path}")
     return rows

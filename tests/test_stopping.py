@@ -169,7 +169,7 @@ def test_rules_are_checked_in_order_and_validated(pool):
     assert make_stopping_rule("labels") == StableLabels()
     with pytest.raises(ValueError, match="unknown stopping rule"):
         make_stopping_rule("patience")
-    with pytest.raises(ValueError, match="unexpected keyword"):
+    with pytest.raises(ValueError, match="KEY one of kappa, window"):
         make_stopping_rule("kappa:threshold=1")
 
 

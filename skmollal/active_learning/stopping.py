@@ -30,7 +30,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..annotators.costs import sum_cost_dicts
+from ..annotators.costs import parse_numbers, sum_cost_dicts
 
 __all__ = ["Budget", "KappaAverage", "StableLabels", "StoppingRule", "Upcoming",
            "check_stopping", "cohen_kappa", "labels_changed", "replay_stopping", "spent",
@@ -142,19 +142,8 @@ class Budget:
         ValueError
             On an unknown key or a value that is not a number.
         """
-        values: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in str(spec).split(","))):
-            key, sep, value = part.partition("=")
-            key = key.strip()
-            if not sep or key not in ("calls", "tokens", "seconds", "money"):
-                raise ValueError(f"budget {spec!r}: {part!r} is not KEY=NUMBER with KEY one "
-                                 "of calls, tokens, seconds, money")
-            try:
-                number = float(value)
-            except ValueError:
-                raise ValueError(f"budget {spec!r}: {value!r} is not a number") from None
-            values[key] = int(number) if key in ("calls", "tokens") else number
-        return cls(**values)
+        values = parse_numbers(spec, ["calls", "tokens", "seconds", "money"], "budget")
+        return cls(**{k: int(v) if k in ("calls", "tokens") else v for k, v in values.items()})
 
     def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
         """Why the ``upcoming`` round would exceed the budget, or None."""
@@ -214,6 +203,12 @@ def stopping_sample(candidates: np.ndarray, size: int = STOP_SAMPLE_SIZE,
     return np.sort(rng.choice(candidates, size=size, replace=False))
 
 
+def _check_window(rule: Any) -> None:
+    if not isinstance(rule.window, (int, np.integer)) or rule.window < 1:
+        raise ValueError(f"{type(rule).__name__}: window must be a positive int, got "
+                         f"{rule.window!r}")
+
+
 @dataclass(frozen=True)
 class KappaAverage:
     """Stop when the classifier's predictions on a fixed pool sample have stabilised.
@@ -231,8 +226,7 @@ class KappaAverage:
     name: str = "kappa"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.window, (int, np.integer)) or self.window < 1:
-            raise ValueError(f"KappaAverage: window must be a positive int, got {self.window!r}")
+        _check_window(self)
 
     def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
         """Why the predictions count as stable, or None."""
@@ -277,8 +271,7 @@ class StableLabels:
     name: str = "labels"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.window, (int, np.integer)) or self.window < 1:
-            raise ValueError(f"StableLabels: window must be a positive int, got {self.window!r}")
+        _check_window(self)
 
     def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
         """Why the labels count as stable, or None."""
@@ -309,16 +302,10 @@ def make_stopping_rule(spec: str) -> Any:
     if name not in STOPPING_RULES:
         raise ValueError(f"unknown stopping rule {name!r}; choose one of "
                          f"{sorted(STOPPING_RULES)} (the budget is --budget)")
-    kwargs = {}
-    for part in filter(None, (p.strip() for p in params.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise ValueError(f"stopping rule {spec!r}: {part!r} is not PARAM=NUMBER")
-        kwargs[key.strip()] = int(value) if key.strip() == "window" else float(value)
-    try:
-        return STOPPING_RULES[name](**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"stopping rule {spec!r}: {exc}") from None
+    rule = STOPPING_RULES[name]
+    known = [f for f in rule.__dataclass_fields__ if f != "name"]
+    kwargs = parse_numbers(params, known, f"stopping rule {name}")
+    return rule(**{k: int(v) if k == "window" else v for k, v in kwargs.items()})
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -25,8 +25,38 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
-__all__ = ["CallCost", "AnnotatorCost", "Price", "row_costs", "timed_annotate",
+__all__ = ["CallCost", "AnnotatorCost", "Price", "row_costs", "timed_annotate", "parse_numbers",
            "price_for", "parse_prices", "add_cost_dicts", "sum_cost_dicts", "cost_names"]
+
+
+def parse_numbers(spec: str, known: Sequence[str], what: str) -> dict[str, float]:
+    """``"KEY=NUMBER,KEY=NUMBER"`` as a dict (the command line's prices, budgets and rules).
+
+    Parameters
+    ----------
+    spec : str
+        The comma-separated pairs.
+    known : sequence of str
+        The keys allowed.
+    what : str
+        What is parsed, for the error message (``"price"``, ``"budget"``, ...).
+
+    Raises
+    ------
+    ValueError
+        On a part that is not ``KEY=NUMBER`` with a known key; the message lists the keys.
+    """
+    values: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in str(spec).split(","))):
+        key, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or key not in known:
+            raise ValueError(f"{what} {spec!r}: {part!r} is not KEY=NUMBER with KEY one of "
+                             f"{', '.join(known)}")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise ValueError(f"{what} {spec!r}: {value!r} is not a number") from None
+    return values
 
 
 @dataclass(frozen=True)
@@ -68,21 +98,11 @@ class Price:
         ValueError
             On an unknown field or a value that is not a number >= 0.
         """
-        known = {f.name for f in fields(cls)}
-        values: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in str(spec).split(","))):
-            key, sep, value = part.partition("=")
-            key = key.strip()
-            if not sep or (key not in known and key != "per_token"):
-                raise ValueError(f"price {spec!r}: {part!r} is not FIELD=NUMBER with FIELD "
-                                 f"one of {sorted(known | {'per_token'})}")
-            try:
-                number = float(value)
-            except ValueError:
-                raise ValueError(f"price {spec!r}: {value!r} is not a number") from None
-            for name in (("per_prompt_token", "per_completion_token") if key == "per_token"
-                         else (key,)):
-                values[name] = number
+        given = parse_numbers(spec, [f.name for f in fields(cls)] + ["per_token"], "price")
+        if "per_token" in given:
+            number = given.pop("per_token")
+            given = {"per_prompt_token": number, "per_completion_token": number, **given}
+        values = given
         if not values:
             raise ValueError(f"price {spec!r} names no price")
         return cls(**values)
