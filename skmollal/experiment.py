@@ -290,7 +290,7 @@ def make_budget_and_stopping(budget: str | None = None, prices: Sequence[str] | 
     Parameters
     ----------
     budget : str, optional
-        ``"calls=2000,money=1.5"`` (:meth:`~skmollal.active_learning.stopping.Budget.parse`).
+        ``"calls=2000,money=1.5"`` (:meth:`Budget.parse <skmollal.active_learning.Budget.parse>`).
     prices : list of str, optional
         ``[NAME:]per_call=X,per_token=Y`` specs
         (:func:`~skmollal.annotators.costs.parse_prices`).

@@ -18,12 +18,32 @@ _COLUMNS = (("calls", "calls"), ("cached", "cached_calls"), ("prompt tok", "prom
 
 
 def round_costs(history: Sequence[dict]) -> list[dict]:
-    """Each round's cost summed over the annotators, with its ``round`` number."""
+    """Each round's cost summed over the annotators, with its ``round`` number.
+
+    Parameters
+    ----------
+    history : list of dict
+        A loop's history.
+
+    Returns
+    -------
+    list of dict
+    """
     return [{"round": rec["round"], **sum_cost_dicts(rec.get("cost", {}))} for rec in history]
 
 
 def annotator_costs(history: Sequence[dict]) -> dict[str, dict]:
-    """Each annotator's cost over the whole run (the last record's ``cost_total``)."""
+    """Each annotator's cost over the whole run (the last record's ``cost_total``).
+
+    Parameters
+    ----------
+    history : list of dict
+        A loop's history.
+
+    Returns
+    -------
+    dict of str to dict
+    """
     return dict(history[-1].get("cost_total", {})) if history else {}
 
 
@@ -47,6 +67,15 @@ def format_costs(history: Sequence[dict]) -> str:
     completion tokens, LLM wall seconds and, when prices were given, ``money`` paid and the
     money the cache ``saved``. Tokens that an annotator does not count (recorded or fake
     ones) show as ``-`` (or ``N*``, a lower bound, when only some annotators count them).
+
+    Parameters
+    ----------
+    history : list of dict
+        A loop's history.
+
+    Returns
+    -------
+    str
     """
     if not history or "cost_total" not in history[-1]:
         return "no cost recorded"

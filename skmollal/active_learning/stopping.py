@@ -45,7 +45,15 @@ STOP_SAMPLE_SIZE = 500
 
 @dataclass(frozen=True)
 class Upcoming:
-    """What the next round would annotate: ``texts`` new texts, each by ``llms`` LLMs."""
+    """What the next round would annotate.
+
+    Parameters
+    ----------
+    texts : int
+        New texts the round would annotate.
+    llms : int
+        LLMs of the panel (each text is asked of every one).
+    """
 
     texts: int
     llms: int
@@ -101,6 +109,8 @@ class Budget:
         Wall-clock seconds of annotation paid (the LLMs' time, not training).
     money : float, optional
         Money paid, at the loop's ``prices``.
+    name : str, default="budget"
+        The rule's name in ``stopped_by``.
 
     Notes
     -----
@@ -179,6 +189,15 @@ def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float:
 
     (Identical constant vectors have no chance-corrected agreement defined; they agree
     fully, so they count as 1.)
+
+    Parameters
+    ----------
+    a, b : sequence of int
+        Labels of the same rows.
+
+    Returns
+    -------
+    float
     """
     a, b = np.asarray(a, dtype=int), np.asarray(b, dtype=int)
     if a.shape != b.shape:
@@ -195,7 +214,21 @@ def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float:
 
 def stopping_sample(candidates: np.ndarray, size: int = STOP_SAMPLE_SIZE,
                     random_state: int | None = None) -> np.ndarray:
-    """A fixed random sample of pool rows (sorted) on which predictions are compared."""
+    """A fixed random sample of pool rows (sorted) on which predictions are compared.
+
+    Parameters
+    ----------
+    candidates : ndarray of int
+        The pool rows.
+    size : int, default=STOP_SAMPLE_SIZE
+        Rows drawn (all of them when there are fewer).
+    random_state : int or None, default=None
+        Seed of the draw.
+
+    Returns
+    -------
+    ndarray of int
+    """
     candidates = np.asarray(candidates, dtype=int)
     if len(candidates) <= size:
         return candidates
@@ -219,6 +252,8 @@ class KappaAverage:
         Threshold on the mean Cohen's kappa between consecutive rounds' predictions.
     window : int, default=3
         Rounds averaged (the last ``window`` kappas, so ``window + 1`` rounds of predictions).
+    name : str, default="kappa"
+        The rule's name in ``stopped_by``.
     """
 
     kappa: float = 0.99
@@ -245,8 +280,17 @@ class KappaAverage:
 def labels_changed(previous: Sequence[int], current: Sequence[int]) -> float | None:
     """Share of the rows labeled in ``previous`` whose label differs in ``current``.
 
-    ``current`` lists the same rows first (annotation order), then the newly annotated ones.
-    None when ``previous`` is empty.
+    Parameters
+    ----------
+    previous : sequence of int
+        Labels of the annotated rows after the previous round, in annotation order.
+    current : sequence of int
+        Labels after this round: the same rows first, then the newly annotated ones.
+
+    Returns
+    -------
+    float or None
+        None when ``previous`` is empty.
     """
     previous = np.asarray(previous, dtype=int)
     if len(previous) == 0:
@@ -264,6 +308,8 @@ class StableLabels:
         Largest share of already annotated rows whose label may change in a round.
     window : int, default=2
         Consecutive rounds that must each stay within ``max_changed``.
+    name : str, default="labels"
+        The rule's name in ``stopped_by``.
     """
 
     max_changed: float = 0.01
@@ -293,6 +339,15 @@ STOPPING_RULES = {"kappa": KappaAverage, "labels": StableLabels}
 def make_stopping_rule(spec: str) -> Any:
     """A rule from ``NAME`` or ``NAME:PARAM=X[,PARAM=Y]`` (e.g. ``kappa:kappa=0.98,window=2``).
 
+    Parameters
+    ----------
+    spec : str
+        A name of :data:`STOPPING_RULES`, optionally with parameters of its class.
+
+    Returns
+    -------
+    KappaAverage or StableLabels
+
     Raises
     ------
     ValueError
@@ -312,6 +367,19 @@ def make_stopping_rule(spec: str) -> Any:
 def stopping_rules(budget: Budget | None, stopping: Any = None, priced: bool = True
                    ) -> list[Any]:
     """The loop's rules in the order it asks them: the budget, then ``stopping``.
+
+    Parameters
+    ----------
+    budget : Budget or None
+        The loop's budget.
+    stopping : rule, list of rules or None
+        Its other rules.
+    priced : bool, default=True
+        Whether any annotator has a price (a money budget needs one).
+
+    Returns
+    -------
+    list of stopping rules
 
     Raises
     ------
@@ -339,6 +407,15 @@ def stopping_rules(budget: Budget | None, stopping: Any = None, priced: bool = T
 def check_stopping(rules: Sequence[Any], history: Sequence[dict],
                    upcoming: Upcoming) -> dict | None:
     """The first rule that stops the loop before the ``upcoming`` round.
+
+    Parameters
+    ----------
+    rules : list of stopping rules
+        Asked in order.
+    history : list of dict
+        The run's history so far.
+    upcoming : Upcoming
+        What the next round would annotate.
 
     Returns
     -------

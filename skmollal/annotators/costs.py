@@ -225,7 +225,17 @@ class AnnotatorCost:
 
 
 def add_cost_dicts(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Sum two flat cost records (:meth:`AnnotatorCost.to_dict`); ``tokens_counted`` is ANDed."""
+    """Sum two flat cost records (:meth:`AnnotatorCost.to_dict`); ``tokens_counted`` is ANDed.
+
+    Parameters
+    ----------
+    a, b : dict or None
+        The records (None or ``{}``: nothing).
+
+    Returns
+    -------
+    dict
+    """
     a, b = a or {}, b or {}
     return {k: (bool(a.get(k, True)) and bool(b.get(k, True))) if k == "tokens_counted"
             else a.get(k, 0) + b.get(k, 0) for k in COST_KEYS}
@@ -233,7 +243,18 @@ def add_cost_dicts(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
 
 def sum_cost_dicts(records: Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]]
                    ) -> dict[str, Any]:
-    """Sum flat cost records (a list, or the values of a per-annotator dict)."""
+    """Sum flat cost records.
+
+    Parameters
+    ----------
+    records : list of dict, or dict of str to dict
+        The records, or a per-annotator dict of them.
+
+    Returns
+    -------
+    dict
+        All keys of :meth:`AnnotatorCost.to_dict` (zeros when there is nothing to sum).
+    """
     if isinstance(records, Mapping):
         records = list(records.values())
     total = AnnotatorCost().to_dict()
@@ -276,7 +297,17 @@ def price_for(prices: Price | Mapping[str, Any] | None, name: str) -> Price | No
 
 
 def cost_names(annotators: Sequence[Any]) -> list[str]:
-    """The keys of the annotators' costs: their names, made unique with ``#j`` if needed."""
+    """The keys of the annotators' costs: their names, made unique with ``#j`` if needed.
+
+    Parameters
+    ----------
+    annotators : sequence of annotators
+        In panel order.
+
+    Returns
+    -------
+    list of str
+    """
     names = [str(getattr(a, "name", type(a).__name__)) for a in annotators]
     return [nm if names.count(nm) == 1 else f"{nm}#{j}" for j, nm in enumerate(names)]
 
@@ -285,6 +316,15 @@ def parse_prices(specs: Sequence[str] | None) -> dict[str, Price]:
     """Prices by annotator name from ``[NAME:]FIELD=X[,FIELD=Y]`` specs (``--price``).
 
     A spec without ``NAME:`` prices every annotator not named elsewhere (key ``"*"``).
+
+    Parameters
+    ----------
+    specs : sequence of str or None
+        The specs, e.g. ``["per_call=0.01", "yi:per_token=1e-6"]``.
+
+    Returns
+    -------
+    dict of str to Price
 
     Examples
     --------
@@ -329,6 +369,18 @@ def timed_annotate(annotator: Any, texts: Sequence[str]) -> Any:
 
     An annotator that reports no costs (recorded, fake, a user's own) is billed one call per
     text, the call's wall-clock seconds split evenly, tokens not counted.
+
+    Parameters
+    ----------
+    annotator : annotator
+        Anything with ``annotate(texts)``.
+    texts : sequence of str
+        The texts.
+
+    Returns
+    -------
+    AnnotationResult
+        With ``costs`` set.
     """
     t0 = time.perf_counter()
     result = annotator.annotate(texts)
