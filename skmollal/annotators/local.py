@@ -14,6 +14,9 @@
   ``vote_mode="generate"`` samples ``n_votes`` real generations of at most ``max_new_tokens``
   tokens and maps them to classes with :func:`~skmollal.annotators.parsing.parse_label`
   (the faithful, slower path).
+
+(Over 400 lines: one backend; the pure scoring functions at the top are tested on their own,
+the annotator batches, seeds and identifies around them.)
 """
 from __future__ import annotations
 
