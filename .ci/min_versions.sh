@@ -22,7 +22,8 @@ print("min versions:", ", ".join(
 PY
 installed=$SECONDS
 HF_HUB_OFFLINE=1 "$PY" -m pytest -q -p no:cacheprovider \
-    tests/test_mixture.py tests/test_baselines.py tests/test_label_noise.py \
+    tests/test_signals.py tests/test_validation.py tests/test_mixture.py \
+    tests/test_baselines.py tests/test_label_noise.py \
     tests/test_negative_learning.py tests/test_active_learning.py tests/test_strategies.py \
     tests/test_panel.py tests/test_modal_compat.py tests/test_mollia.py \
     tests/test_mollia_classifier.py
