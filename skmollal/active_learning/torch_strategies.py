@@ -154,8 +154,9 @@ def bemps_kmeans_sampling(classifier, X, n_instances: int = 1, n_committee: int 
 
     Parameters
     ----------
-    classifier, X, n_instances, n_committee, n_estimation, committee_proba, random_state,
-    batch_rows
+    classifier, X, n_instances, n_committee, n_estimation : see :func:`bemps_sampling`
+        As for :func:`bemps_sampling`.
+    committee_proba, random_state, batch_rows : see :func:`bemps_sampling`
         As for :func:`bemps_sampling`.
     n_candidates : int, optional
         Rows clustered; default ``min(n_rows, 4 * n_instances)``.
