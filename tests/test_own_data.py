@@ -281,3 +281,85 @@ def test_exit_status_through_python_dash_m(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == ["skmollal run: --rounds must be a whole number >= 0; got -3. "
                      "(-v shows the traceback)"]
+
+
+# ------------------------------------------------------------------------------ saved runs
+# (issue 12, section 2: MoLLIAClassifier(output_dir=...) under a parameter search)
+from sklearn.model_selection import GridSearchCV, PredefinedSplit  # noqa: E402
+
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
+
+from test_mollia import LABELS as LABELS3, CountingAnnotator, MeanProbMixture  # noqa: E402
+from test_mollia_classifier import VOCAB, make_clf, make_texts  # noqa: E402
+
+
+def noisy_panel():
+    return [CountingAnnotator("a", 0.3, 1), CountingAnnotator("b", 0.5, 2)]
+
+
+def search(output_dir=None):
+    """GridSearchCV over four candidates scored on a gold dev fold."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 120)
+    every = sorted(w for words in VOCAB.values() for w in words)
+    # one word of the class among three of any class: a hard task, so candidates differ
+    texts = [" ".join([rng.choice(VOCAB[LABELS3[c]]), *rng.choice(every, 3)])
+             + f" {LABELS3[c]}" for c in y]
+    y_search = np.full(len(y), -1)
+    y_search[:9] = y[:9]  # the seed
+    y_search[90:] = y[90:]  # the dev fold
+    fold = np.where(np.arange(len(y)) >= 90, 0, -1)
+    clf = make_clf(annotators=noisy_panel(), mixture=MeanProbMixture(), output_dir=output_dir,
+                   featurizer=TfidfVectorizer(token_pattern=r"[a-z]+\b", stop_words=LABELS3))
+    grid = GridSearchCV(clf, {"batch_size": [5, 15], "strategy": ["random", "margin"]},
+                        cv=PredefinedSplit(fold), refit=False, error_score="raise")
+    return grid.fit(texts, y_search)
+
+
+def test_grid_search_with_output_dir_scores_as_without(tmp_path):
+    plain = search()
+    saved = search(tmp_path)
+    scores = saved.cv_results_["mean_test_score"]
+    np.testing.assert_array_equal(scores, plain.cv_results_["mean_test_score"])
+    assert len({round(s, 6) for s in scores}) > 1  # the candidates do differ
+    assert len(list(tmp_path.glob("run-*"))) == 4  # one sub-folder per candidate
+    # the same search again resumes every candidate's own folder: same scores
+    np.testing.assert_array_equal(search(tmp_path).cv_results_["mean_test_score"], scores)
+
+
+def test_refit_resumes_its_own_folder_and_other_data_gets_another(tmp_path):
+    texts, y = make_texts(100, seed=2)
+    ys = np.where(np.arange(100) < 12, y, -1)
+    first = make_clf(output_dir=tmp_path).fit(texts, ys)
+    assert first.run_dir_.parent == tmp_path and len(first.run_dir_.name) == len("run-") + 12
+    again = make_clf(output_dir=tmp_path)
+    again.fit(texts, ys)
+    assert again.run_dir_ == first.run_dir_
+    assert sum(a.calls for a in again.annotators) == 0  # resumed: nothing annotated again
+    np.testing.assert_array_equal(again.predict(texts), first.predict(texts))
+    other = make_clf(output_dir=tmp_path).fit(texts[:80], ys[:80])
+    assert other.run_dir_ != first.run_dir_ and sum(a.calls for a in other.annotators) > 0
+    assert make_clf(output_dir=None).fit(texts, ys).run_dir_ is None
+
+
+class HeavyAnnotator(CountingAnnotator):
+    """Holds 40 MB of "weights" in ``_loaded`` and drops them when pickled, as
+    ``TransformersAnnotator`` does for a model loaded by name."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._loaded = np.ones(5_000_000)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_loaded": None}
+
+
+def test_a_joblib_saved_classifier_is_small(tmp_path):
+    texts, y = make_texts(100, seed=3)
+    clf = make_clf(annotators=[HeavyAnnotator("a", 0.1, 1), HeavyAnnotator("b", 0.2, 2)])
+    clf.fit(texts, np.where(np.arange(100) < 12, y, -1))
+    path = tmp_path / "clf.joblib"
+    joblib.dump(clf, path)
+    assert path.stat().st_size < 2_000_000  # the panel's 80 MB of weights stayed out
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.predict(texts), clf.predict(texts))
