@@ -122,6 +122,18 @@ def training_labels(y_gold: np.ndarray, seed: np.ndarray,
                     pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Training rows (seed, then pool) and their labels: gold on the seed, -1 on the pool.
 
+    Parameters
+    ----------
+    y_gold : ndarray of int
+        Gold class index of every row (-1 where unknown).
+    seed, pool : ndarray of int
+        Row indices of the seed and of the pool.
+
+    Returns
+    -------
+    rows, y : ndarray of int
+        The seed rows then the pool rows, and their labels (gold, then -1).
+
     Raises
     ------
     ValueError
@@ -177,7 +189,20 @@ def load_experiment_data(task: str = "trec", recordings: str | Path | None = Non
 
 
 def recordings_summary(path: str | Path, task: str) -> str:
-    """Per-LLM and majority-vote accuracy of recorded annotations, as a text table."""
+    """Per-LLM and majority-vote accuracy of recorded annotations, as a text table.
+
+    Parameters
+    ----------
+    path : str or path
+        Folder of recorded LLM annotations.
+    task : str
+        The recorded task, e.g. ``"trec"``.
+
+    Returns
+    -------
+    str
+        One line per LLM and one for the majority vote.
+    """
     from .datasets import load_recordings
 
     rec = load_recordings(path, task)

@@ -91,6 +91,13 @@ def labels_table(rows: Sequence[int], texts: Sequence[str], proba: np.ndarray,
 def write_table(records: list[dict], path: str | Path) -> list[Path]:
     """Write records as a UTF-8 CSV, and as Parquet next to it when pandas + pyarrow exist.
 
+    Parameters
+    ----------
+    records : list of dict
+        One dict per row, all with the keys of the first (the columns, in order).
+    path : str or path
+        The CSV file; the Parquet file takes its name with the suffix ``.parquet``.
+
     Returns
     -------
     list of Path
