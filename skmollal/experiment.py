@@ -26,9 +26,11 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .annotators.specs import build_panel
-from .classifiers import CLASSIFIERS, make_classifier
+from .classifiers import make_classifier
 from .datasets import default_recordings_path
-from .own_data import load_csv, split_labelled
+from .own_data import load_csv, split_labelled, split_rows, training_labels
+from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
+                       ConfigError, check_settings, complete_settings)
 
 __all__ = [
     "AGGREGATORS", "FEATURIZERS", "RUN_DEFAULTS", "ConfigError", "check_settings", "load_csv",
@@ -39,114 +41,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: aggregator name -> the ``skmollal`` estimator it builds (with default parameters)
-AGGREGATORS = {
-    "molam": "MixtureAggregator",
-    "mollia": "MixtureAggregator",
-    "majority": "MajorityVote",
-    "mean": "MeanProbability",
-    "best-single": "BestSingleLLM",
-    "dawid-skene": "DawidSkene",
-}
-
-#: featurizer name -> what it is
-FEATURIZERS = {
-    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
-    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
-}
-
-#: The settings of :func:`run_experiment` and their defaults (the command line's options).
-#: ``seed_size`` None: every labelled row of a CSV, :data:`ALL_GOLD_SPLIT` for the demo and
-#: recorded sets; ``test_size`` None: no test split for a CSV, :data:`ALL_GOLD_SPLIT` else.
-RUN_DEFAULTS = {
-    "task": "trec", "recordings": str(default_recordings_path()), "data": None,
-    "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
-    "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
-    "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
-    "output": "skmollal-run", "no_progress": False,
-}
-#: Seed and test sizes of the all-gold demo and recorded sets when none are given.
-ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}
-#: What ``results.json`` says when no labelled row was held out.
-NO_TEST = "no held-out gold: accuracy not measured"
-
-
-class ConfigError(ValueError):
-    """A setting or an input file is wrong; found before any LLM is called."""
-
-
 # --------------------------------------------------------------------------- data
-def split_rows(n: int, seed_size: int, test_size: float, pool_size: int | None = None,
-               random_state: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random split of ``n`` rows into (seed, pool, test) index arrays.
-
-    Parameters
-    ----------
-    n : int
-        Number of rows.
-    seed_size : int
-        Gold rows drawn from the rows not held out.
-    test_size : float
-        Fraction of the rows held out, in (0, 1).
-    pool_size : int, optional
-        Subsample the pool (what remains) to this many rows.
-    random_state : int, default=0
-        Seed of the permutation.
-
-    Returns
-    -------
-    seed, pool, test : ndarray of int
-        Sorted, disjoint row indices.
-
-    Raises
-    ------
-    ValueError
-        If ``test_size`` is outside (0, 1) or ``seed_size`` leaves no pool.
-    """
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
-    rng = np.random.default_rng(random_state)
-    perm = rng.permutation(n)
-    n_test = int(round(test_size * n))
-    test, rest = perm[:n_test], perm[n_test:]
-    if seed_size >= len(rest):
-        raise ValueError(f"seed_size {seed_size} leaves no pool ({len(rest)} training rows)")
-    seed, pool = rest[:seed_size], rest[seed_size:]
-    if pool_size is not None:
-        pool = pool[:pool_size]
-    return np.sort(seed), np.sort(pool), np.sort(test)
-
-
-def training_labels(y_gold: np.ndarray, seed: np.ndarray,
-                    pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Training rows (seed, then pool) and their labels: gold on the seed, -1 on the pool.
-
-    Parameters
-    ----------
-    y_gold : ndarray of int
-        Gold class index of every row (-1 where unknown).
-    seed, pool : ndarray of int
-        Row indices of the seed and of the pool.
-
-    Returns
-    -------
-    rows, y : ndarray of int
-        The seed rows then the pool rows, and their labels (gold, then -1).
-
-    Raises
-    ------
-    ValueError
-        If a seed row has no gold label (-1).
-    """
-    rows = np.concatenate([seed, pool])
-    y = np.full(len(rows), -1)
-    y[: len(seed)] = np.asarray(y_gold)[seed]
-    if (y[: len(seed)] < 0).any():
-        raise ValueError("some seed rows have no gold label")
-    return rows, y
-
-
 def load_experiment_data(task: str = "trec", recordings: str | Path | None = None,
                          data: str | Path | None = None,
                          labels: str | Sequence[str] | None = None) -> Bunch:
@@ -291,62 +186,12 @@ def make_loop(estimator: Any, panel: Any, X: Any, y: np.ndarray, *,
 
 
 # --------------------------------------------------------------------------- the run
-def _settings(config: Mapping | Any) -> dict:
-    """``config`` (a mapping or an ``argparse.Namespace``) completed with :data:`RUN_DEFAULTS`."""
-    given = dict(config) if isinstance(config, Mapping) else dict(vars(config))
-    given.pop("func", None)
-    return {**given, **{k: v for k, v in RUN_DEFAULTS.items() if k not in given}}
-
-
 def _annotator_specs(specs: Sequence[str] | None, recordings: Any) -> list[str]:
     if specs:
         return list(specs)
     if recordings is None:
         raise ValueError("give --annotator specs (or --recordings with a recorded task)")
     return [f"recorded:{name}" for name in recordings.annotator_names]
-
-
-def check_settings(cfg: Mapping) -> None:
-    """Refuse bad settings before anything is loaded or any LLM is called.
-
-    Parameters
-    ----------
-    cfg : mapping
-        Settings named as :data:`RUN_DEFAULTS`.
-
-    Raises
-    ------
-    ConfigError
-        Naming the setting, the value and what is allowed.
-    """
-    from .active_learning.strategies import STRATEGIES
-
-    def whole(name: str, low: int, none_ok: bool = False) -> None:
-        value = cfg[name]
-        if none_ok and value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= {low}; "
-                              f"got {value!r}")
-
-    whole("rounds", 0)
-    whole("batch", 1)
-    whole("seed_size", 1, none_ok=True)
-    whole("pool_size", 1, none_ok=True)
-    test_size = cfg["test_size"]
-    if test_size is not None and not (0 <= test_size < 1 or float(test_size).is_integer()):
-        raise ConfigError(f"--test-size must be a fraction in [0, 1) or a whole number of "
-                          f"labelled rows; got {test_size!r}")
-    for name, known in (("mixture", AGGREGATORS), ("featurizer", FEATURIZERS),
-                        ("classifier", CLASSIFIERS)):
-        if cfg[name] not in known:
-            raise ConfigError(f"unknown --{name} {cfg[name]!r}; choose one of {sorted(known)}")
-    strategy = cfg["strategy"]
-    if not callable(strategy) and str(strategy).lower().replace("-", "_") not in STRATEGIES:
-        raise ConfigError(f"unknown --strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
-    if cfg["discrepancy_update"] not in ("query", "round"):
-        raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
-                          f"{cfg['discrepancy_update']!r}")
 
 
 def _split(cfg: dict, data: Bunch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -382,7 +227,7 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
         If a setting, the CSV, the recordings or an annotator spec is wrong (the message
         says which and what to do).
     """
-    cfg = _settings(config)
+    cfg = complete_settings(config)
     check_settings(cfg)
     out = Path(cfg["output"])
     try:
@@ -422,25 +267,6 @@ def _answer_counts(panel: Sequence[Any], loop: Any, earlier: int) -> dict:
     hits = sum(a.n_hits_total_ for a in cached)
     return {"llm_calls_paid": paid, "llm_answers_cached": hits, "llm_answers_saved": earlier,
             "llm_answers_recorded": loop.llm_calls - earlier - paid - hits}
-
-
-def _write_labels(prep: Bunch, loop: Any, names: list[str]) -> Path:
-    """``labels.csv``: the fused label of every seed and annotated row, with each LLM's."""
-    from .active_learning.routing import full_proba
-    from .outputs import labels_table, write_table
-
-    rows = loop.training_rows()
-    n_classes = len(prep.data.labels)
-    gold = np.isin(rows, loop.seed_idx)
-    proba = np.zeros((len(rows), n_classes))
-    proba[gold, prep.y_train[rows[gold]]] = 1.0
-    if (~gold).any() and loop.mixture_ is not None:
-        proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes)
-    data_rows = prep.train[rows]
-    table = labels_table(data_rows, [prep.data.texts[i] for i in data_rows], proba,
-                         loop.signals[rows], prep.data.labels, names, gold,
-                         ids=prep.data.get("ids"))
-    return write_table(table, prep.out / "labels.csv")[0]
 
 
 def _score(y_test: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:
@@ -490,7 +316,7 @@ def run_experiment(config: Mapping | Any) -> dict:
     import joblib
 
     from .active_learning import area_under_curve, plot_learning_curve
-    from .outputs import SavedModel
+    from .outputs import SavedModel, write_run_labels
 
     t_start = time.perf_counter()
     prep = prepare_experiment(config)
@@ -516,8 +342,9 @@ def run_experiment(config: Mapping | Any) -> dict:
     earlier = loop.llm_calls if loop.state is not None else 0
     history = loop.run(cfg["rounds"])
     pred = loop.learner.predict(X_test) if has_test else None
-    files = {"results": out / "results.json", "labels": _write_labels(prep, loop, names),
-             "model": out / "model.joblib"}
+    files = {"results": out / "results.json", "model": out / "model.joblib",
+             "labels": write_run_labels(loop, prep.train, prep.y_train, data, names,
+                                        out / "labels.csv")}
     if has_test:
         files["learning_curve"] = out / "learning_curve.png"
     joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])

@@ -19,7 +19,8 @@ import numpy as np
 from .active_learning.routing import full_proba
 from .own_data import load_csv
 
-__all__ = ["SavedModel", "labels_table", "llm_answers", "predict_csv", "write_table"]
+__all__ = ["SavedModel", "labels_table", "llm_answers", "predict_csv", "write_run_labels",
+           "write_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +113,50 @@ def write_table(records: list[dict], path: str | Path) -> list[Path]:
     written = [path]
     try:
         import pandas as pd
-        import pyarrow  # noqa: F401
+        import pyarrow  # noqa: F401  (pandas writes Parquet with it)
     except ImportError:
         return written
     parquet = path.with_suffix(".parquet")
     pd.DataFrame.from_records(records, columns=fields).to_parquet(parquet, index=False)
     return written + [parquet]
+
+
+def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
+                     llm_names: Sequence[str], path: str | Path) -> Path:
+    """Write the labels of a MoLLIA loop's seed and annotated rows (:func:`labels_table`).
+
+    Parameters
+    ----------
+    loop : MoLLIALoop
+        After :meth:`~skmollal.active_learning.MoLLIALoop.run`.
+    data_rows : ndarray of int
+        The data row of each of the loop's rows.
+    y : ndarray of int
+        The loop's labels: gold on the seed, -1 elsewhere.
+    data : Bunch
+        ``texts``, ``labels`` and optionally ``ids`` of the data rows.
+    llm_names : sequence of str
+        The panel's annotator names.
+    path : str or path
+        The CSV to write (with Parquet next to it, see :func:`write_table`).
+
+    Returns
+    -------
+    Path
+        The CSV written.
+    """
+    rows = loop.training_rows()
+    n_classes = len(data.labels)
+    gold = np.isin(rows, loop.seed_idx)
+    proba = np.zeros((len(rows), n_classes))
+    proba[gold, np.asarray(y)[rows[gold]]] = 1.0
+    if (~gold).any() and loop.mixture_ is not None:
+        proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes)
+    data_rows = np.asarray(data_rows)[rows]
+    table = labels_table(data_rows, [data.texts[i] for i in data_rows], proba,
+                         loop.signals[rows], data.labels, llm_names, gold,
+                         ids=data.get("ids"))
+    return write_table(table, path)[0]
 
 
 class SavedModel:

@@ -1,4 +1,4 @@
-"""A user's own texts: the CSV format, and the split of its few labelled rows.
+"""A run's rows: a user's CSV, and the split of rows into gold seed, pool and test.
 
 The CSV (UTF-8, with or without the byte-order mark spreadsheet programs write) has a header
 row naming its columns:
@@ -17,6 +17,8 @@ mixture model and the first classifier learn from) is every labelled row, or ``s
 them drawn at random; an optional **test** split is drawn from the labelled rows only when
 asked; the **pool** (what the LLMs annotate) is every unlabelled row, plus the labelled rows
 left out of the seed and the test split, whose labels are then hidden from every decision.
+:func:`split_rows` splits all-gold data (the demo and recorded sets) at random, and
+:func:`training_labels` hides every label but the seed's.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from typing import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["CSV_COLUMNS", "UNLABELLED", "load_csv", "split_labelled"]
+__all__ = ["CSV_COLUMNS", "UNLABELLED", "load_csv", "split_labelled", "split_rows",
+           "training_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -241,3 +244,73 @@ def split_labelled(y: np.ndarray, labels: Sequence[str] | None = None,
     logger.info("split: %d seed, %d pool (%d of them labelled, labels hidden), %d test rows",
                 len(seed), len(pool), len(spare), len(test))
     return np.sort(seed), np.sort(pool), np.sort(test)
+
+
+def split_rows(n: int, seed_size: int, test_size: float, pool_size: int | None = None,
+               random_state: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random split of ``n`` rows into (seed, pool, test) index arrays.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    seed_size : int
+        Gold rows drawn from the rows not held out.
+    test_size : float
+        Fraction of the rows held out, in (0, 1).
+    pool_size : int, optional
+        Subsample the pool (what remains) to this many rows.
+    random_state : int, default=0
+        Seed of the permutation.
+
+    Returns
+    -------
+    seed, pool, test : ndarray of int
+        Sorted, disjoint row indices.
+
+    Raises
+    ------
+    ValueError
+        If ``test_size`` is outside (0, 1) or ``seed_size`` leaves no pool.
+    """
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+    rng = np.random.default_rng(random_state)
+    perm = rng.permutation(n)
+    n_test = int(round(test_size * n))
+    test, rest = perm[:n_test], perm[n_test:]
+    if seed_size >= len(rest):
+        raise ValueError(f"seed_size {seed_size} leaves no pool ({len(rest)} training rows)")
+    seed, pool = rest[:seed_size], rest[seed_size:]
+    if pool_size is not None:
+        pool = pool[:pool_size]
+    return np.sort(seed), np.sort(pool), np.sort(test)
+
+
+def training_labels(y_gold: np.ndarray, seed: np.ndarray,
+                    pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows (seed, then pool) and their labels: gold on the seed, -1 on the pool.
+
+    Parameters
+    ----------
+    y_gold : ndarray of int
+        Gold class index of every row (-1 where unknown).
+    seed, pool : ndarray of int
+        Row indices of the seed and of the pool.
+
+    Returns
+    -------
+    rows, y : ndarray of int
+        The seed rows then the pool rows, and their labels (gold, then -1).
+
+    Raises
+    ------
+    ValueError
+        If a seed row has no gold label (-1).
+    """
+    rows = np.concatenate([seed, pool])
+    y = np.full(len(rows), -1)
+    y[: len(seed)] = np.asarray(y_gold)[seed]
+    if (y[: len(seed)] < 0).any():
+        raise ValueError("some seed rows have no gold label")
+    return rows, y
