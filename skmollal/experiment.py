@@ -259,14 +259,16 @@ def _features(cfg: dict, train_texts: list[str], test_texts: list[str], cache_di
 
 
 def _answer_counts(panel: Sequence[Any], loop: Any, earlier: int) -> dict:
-    """Answers paid for now, served by the annotation cache, and kept from a saved run."""
+    """This invocation's answers: paid LLM calls, served without a call, replayed; and the
+    answers kept from an earlier invocation's saved state."""
     from .annotators.cache import CachedAnnotator
 
     cached = [a for a in panel if isinstance(a, CachedAnnotator)]
+    per_llm = (loop.llm_calls - earlier) // max(1, len(panel))  # new answers per panel column
     paid = sum(a.n_annotated_total_ for a in cached)
-    hits = sum(a.n_hits_total_ for a in cached)
-    return {"llm_calls_paid": paid, "llm_answers_cached": hits, "llm_answers_saved": earlier,
-            "llm_answers_recorded": loop.llm_calls - earlier - paid - hits}
+    return {"llm_calls_paid": paid, "llm_answers_cached": per_llm * len(cached) - paid,
+            "llm_answers_saved": earlier,
+            "llm_answers_recorded": per_llm * (len(panel) - len(cached))}
 
 
 def _score(y_test: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:
@@ -297,7 +299,8 @@ def run_experiment(config: Mapping | Any) -> dict:
         ``n_test``, ``test_accuracy`` and ``test_macro_f1`` (None, with ``test_note``,
         when no labelled row is held out), ``auc_accuracy``, ``llm_calls`` (answers the run
         used: texts x LLMs), ``llm_calls_paid`` (LLM calls made by this invocation),
-        ``llm_answers_cached`` (answers the annotation cache served),
+        ``llm_answers_cached`` (answers the annotation cache served, repeated texts
+        included),
         ``llm_answers_saved`` (kept in the state of an earlier invocation),
         ``llm_answers_recorded`` (replayed recordings), ``embed_s``, ``total_s``, ``files``
         and ``history`` (per round; ``queried`` as rows of the data). Also written to

@@ -215,8 +215,8 @@ def split_labelled(y: np.ndarray, labels: Sequence[str] | None = None,
     y = np.asarray(y, dtype=int)
     labelled, unlabelled = np.flatnonzero(y >= 0), np.flatnonzero(y < 0)
     if len(labelled) == 0:
-        raise ValueError("no row is labelled: give a label to a few rows of each class (the "
-                         "seed); leave the others blank")
+        raise ValueError("no row is labelled: give a few rows of each class their class "
+                         "name in the 'label' column (the seed); leave the others blank")
     rng = np.random.default_rng(random_state)
     perm = rng.permutation(labelled)
     n_test = _n_test(test_size, len(labelled))

@@ -103,6 +103,8 @@ def test_run_on_recordings(recordings_dir, tmp_path):
     assert res["config"]["discrepancy_update"] == "round"
     assert res["panel"] == ["gemma", "llama", "mistral", "qwen", "yi"]
     assert res["history"][-1]["n_labeled"] == 70
+    assert (res["llm_calls_paid"], res["llm_answers_recorded"]) == (0, 70 * 5)
+    assert (out / "labels.csv").read_text().count("\n") == 71  # header + seed + annotated
 
 
 def test_python_dash_m_help():

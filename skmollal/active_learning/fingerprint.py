@@ -94,7 +94,18 @@ def run_fingerprint(*, texts: Sequence[str], labels: Sequence[str], panel: Any,
 
 
 def fingerprint_differences(saved: dict, current: dict) -> list[str]:
-    """The keys on which two fingerprints differ, sorted."""
+    """The keys on which two fingerprints differ, sorted.
+
+    Parameters
+    ----------
+    saved, current : dict
+        Fingerprints (:func:`run_fingerprint`): a saved run's and the one to compare.
+
+    Returns
+    -------
+    list of str
+        The differing keys (a key missing on one side differs).
+    """
     keys = sorted(set(saved) | set(current))
     return [k for k in keys if saved.get(k) != current.get(k)]
 

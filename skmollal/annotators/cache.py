@@ -288,9 +288,7 @@ class CachedAnnotator:
     n_annotated_ : int
         Texts the wrapped annotator annotated in the last call.
     n_annotated_total_ : int
-        Texts the wrapped annotator annotated over this object's lifetime (paid calls).
-    n_hits_total_ : int
-        Texts answered from the cache over this object's lifetime.
+        Texts the wrapped annotator annotated over this object's lifetime.
 
     Examples
     --------
@@ -323,7 +321,6 @@ class CachedAnnotator:
         self.n_hits_ = 0
         self.n_annotated_ = 0
         self.n_annotated_total_ = 0
-        self.n_hits_total_ = 0
         self._identity: str | None = None
 
     @property
@@ -393,7 +390,6 @@ class CachedAnnotator:
                 first_index.setdefault(text, i)
         misses = list(first_index)
         self.n_hits_ = len(found)
-        self.n_hits_total_ += len(found)
         self.n_annotated_ = 0
         if misses:
             logger.info("%s: %d cached, annotating %d texts", self.name, len(found), len(misses))
