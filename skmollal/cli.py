@@ -52,8 +52,8 @@ How the rows of a CSV are used:
           each round --strategy picks --batch of them for the LLMs to annotate
   test    only with --test-size (a fraction or a number of the labelled rows): held out
           and scored; without it, accuracy is not measured
-  The demo and recorded sets are all gold: --seed-size (default 50) and --test-size
-  (default 0.2) are drawn from all their rows.
+  The demo and recorded sets are all gold: the seed (--seed-size) and the test split
+  (--test-size, default 0.2) are drawn at random from all their rows.
 
 Output files (in --output):
   results.json        settings, split sizes, accuracy (with a test split), LLM calls paid
@@ -117,8 +117,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--rounds", type=int, default=d["rounds"], help="active-learning rounds")
     p.add_argument("--batch", type=int, default=d["batch"], help="texts annotated per round")
     p.add_argument("--seed-size", type=int, default=d["seed_size"],
-                   help="gold seed rows, drawn from the labelled rows (default: every "
-                        "labelled row of --data; 50 for the demo and recorded sets)")
+                   help="gold seed rows, drawn from the labelled rows (default: "
+                        + ("every labelled row of --data; 50 for the demo and recorded sets)"
+                           if d["seed_size"] is None else f"{d['seed_size']})"))
     p.add_argument("--pool-size", type=int, default=d["pool_size"],
                    help="subsample the pool to this many texts")
     p.add_argument("--test-size", type=float, default=d["test_size"],
@@ -229,7 +230,8 @@ def _fail(command: str, exc: BaseException, status: int) -> int:
     if status == 1 and not isinstance(exc, (ValueError, OSError)):
         message = f"{type(exc).__name__}: {message}"
     hint = (" Answers already received are kept: fix it and run the same command to resume."
-            if status == 1 and command in ("run", "demo") else "")
+            if status == 1 and command in ("run", "demo") and not isinstance(exc, ValueError)
+            else "")
     end = "" if message.endswith((".", "?", "!")) else "."
     print(f"skmollal {command}: {message}{end}{hint} (-v shows the traceback)", file=sys.stderr)
     return status

@@ -217,7 +217,7 @@ def test_paid_calls_and_cache_hits_are_counted_apart(tmp_path, llms, capsys):
 def test_bad_settings_are_refused_before_any_llm_call(tmp_path, llms, capsys, monkeypatch,
                                                        extra, message):
     if "gpt4" in extra:
-        monkeypatch.undo()  # the real spec parser
+        monkeypatch.undo()  # the real spec parser: it names the first unknown spec, kw1
         monkeypatch.chdir(tmp_path)
     assert run(tmp_path, *extra) == 2
     err = capsys.readouterr().err.strip()
@@ -250,6 +250,7 @@ def test_a_different_run_in_the_same_folder_is_refused(tmp_path, llms, capsys):
     assert run(tmp_path, "--strategy", "entropy") == 1
     err = capsys.readouterr().err
     assert "different run" in err and "strategy" in err
+    assert "run the same command to resume" not in err  # that would not help here
     assert (tmp_path / "out" / "results.json").read_text() == before
 
 
