@@ -41,6 +41,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 # --------------------------------------------------------------------------- data
 def load_experiment_data(task: str = "trec", recordings: str | Path | None = None,
                          data: str | Path | None = None,
@@ -89,14 +90,13 @@ def recordings_summary(path: str | Path, task: str) -> str:
     Parameters
     ----------
     path : str or path
-        Folder of recorded LLM annotations.
+        Folder of the recordings.
     task : str
-        The recorded task, e.g. ``"trec"``.
+        Recorded task, e.g. ``"trec"``.
 
     Returns
     -------
     str
-        One line per LLM and one for the majority vote.
     """
     from .datasets import load_recordings
 
