@@ -272,6 +272,12 @@ class MoLLIALoop:
         return self.learner.estimator
 
     @property
+    def fingerprint(self) -> dict:
+        """What defines this run (see :mod:`.fingerprint`); computed without running."""
+        self._setup()
+        return self.state.fingerprint
+
+    @property
     def labels(self) -> list[str]:
         """The panel's class names."""
         self._setup()
