@@ -232,7 +232,7 @@ def _printed_annotator_rows(out: str) -> dict[str, list[str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith("annotator "))
     rows = {}
     for line in lines[start + 1:]:
-        if not line.strip() or line.startswith(("(", "stopped", "results")):
+        if not line.strip() or line.startswith(("(", "stopped")) or line.split()[0][-1] == ":":
             break
         name, *cells = line.split()
         rows[name] = cells

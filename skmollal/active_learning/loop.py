@@ -75,7 +75,7 @@ class MoLLIALoop:
         :class:`~skmollal.negative_learning.NegativeLearningClassifier`, possibly at the end
         of a Pipeline). The loop trains a clone; the object given is never changed.
         ``sample_weight`` / ``negative_mask`` reach it as described in
-        :mod:`skmollal.active_learning.routing` (signature for a plain estimator, metadata
+        the routing module (signature for a plain estimator, metadata
         routing for a Pipeline); ``nl_weight`` is set on the clone each round when it has that
         parameter. A plain estimator is wrapped in an :class:`ActiveLearner` with
         ``strategy``.
@@ -323,6 +323,12 @@ class MoLLIALoop:
     def estimator(self):
         """The classifier being trained (the loop's clone)."""
         return self.learner.estimator
+
+    @property
+    def fingerprint(self) -> dict:
+        """What defines this run (see :mod:`.fingerprint`); computed without running."""
+        self._setup()
+        return self.state.fingerprint
 
     @property
     def labels(self) -> list[str]:

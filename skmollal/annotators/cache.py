@@ -13,6 +13,9 @@ what is left.
 
 The default database is ``$SKMOLLAL_CACHE/annotations.sqlite`` when the ``SKMOLLAL_CACHE``
 environment variable names a folder, else ``~/.cache/skmollal/annotations.sqlite``.
+
+(Over 400 lines: the SQLite store and the wrapper that reads and writes it share one key
+scheme and the commit-as-you-go rule; both sides of that contract are kept in one module.)
 """
 from __future__ import annotations
 

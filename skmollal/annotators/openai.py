@@ -21,6 +21,9 @@ Connection errors, timeouts, HTTP 5xx / 429 and malformed answers are retried wi
 exponential backoff; other 4xx answers are not. A text that still fails raises
 :class:`AnnotationRequestError` naming the annotator, the text index and the cause. Texts are
 sent concurrently by a thread pool of ``max_concurrency`` workers.
+
+(Over 400 lines: request, deadline, retry and cancellation handling of one HTTP backend,
+with its error type.)
 """
 from __future__ import annotations
 
