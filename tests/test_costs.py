@@ -272,6 +272,23 @@ def test_cli_prints_costs_and_stops_at_the_budget(tmp_path, monkeypatch, capsys)
     assert "stop_predictions" not in res["history"][-1] and "cost" in res["history"][-1]
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--budget", "cals=5"], "not KEY=NUMBER"), (["--budget", "money=1"], "needs --price"),
+    (["--price", "per_cal=1"], "not KEY=NUMBER"), (["--stop", "patience"], "unknown stopping"),
+])
+def test_cli_refuses_bad_budget_price_or_rule_before_any_call(tmp_path, monkeypatch, capsys,
+                                                              option, message):
+    made = []
+    monkeypatch.setattr(specs, "build_annotator",
+                        lambda spec, *a, **k: made.append(TokenAnnotator(spec)) or made[-1])
+    data = tmp_path / "data.csv"
+    _write_csv(data)
+    argv = ["run", "--data", str(data), "--annotator", "x", "--output", str(tmp_path / "o"),
+            "--no-progress", *option]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err and not made
+
+
 @pytest.mark.recordings
 def test_cli_recorded_run_prints_counted_calls(recordings_dir, tmp_path, monkeypatch, capsys):
     pytest.importorskip("skmollal.aggregation")
