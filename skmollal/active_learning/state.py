@@ -97,6 +97,9 @@ class LoopState:
         The round in progress: its number and queried rows.
     history : list of dict
         One record per completed round.
+    unrecorded_cost : dict
+        Cost per annotator (flat records of :mod:`skmollal.annotators.costs`) of the
+        annotations made since the last history record.
     """
 
     n_rows: int
