@@ -107,7 +107,8 @@ def _print_results(results: dict) -> None:
 
 def _print_costs(results: dict) -> None:
     """LLM cost per round and per annotator, and the rule that stopped the run."""
-    print("\nLLM cost (paid; 'cached': served from the annotation cache, not paid):")
+    print("\nLLM cost (calls asked of each LLM, replayed ones included; 'cached': served "
+          "from the annotation cache, not asked again):")
     print(format_costs(results["history"]))
     stop = results.get("stopped_by")
     if stop:
