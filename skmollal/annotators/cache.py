@@ -399,10 +399,14 @@ class CachedAnnotator:
 
     Only the texts the cache misses go to the wrapped annotator (each distinct text once),
     in batches of ``batch_size``; each batch is committed to the cache as soon as it
-    returns. If the wrapped annotator fails on a later batch, the earlier batches stay
-    cached and the error is re-raised with a note saying how much was saved; rows of the
-    failed batch that the annotator attached to its exception (``exc.partial`` with
-    ``exc.completed`` indices, as the OpenAI-compatible annotator does) are saved too.
+    returns, and each text as soon as it arrives when the annotator has an
+    ``iter_annotate(texts)`` that yields ``(index, one-row result)`` pairs (as the
+    OpenAI-compatible annotator does). If the wrapped annotator fails (or Ctrl-C is pressed)
+    on a later batch, the earlier batches stay cached and the error is re-raised with a note
+    saying how much was saved; rows of the failed batch that the annotator attached to its
+    exception (``exc.partial`` with ``exc.completed`` indices) are saved too. So a crash (even
+    a SIGKILL) loses at most one batch per annotator, or, with ``iter_annotate``, the
+    requests in flight.
 
     Parameters
     ----------
@@ -503,6 +507,31 @@ class CachedAnnotator:
         self.n_annotated_total_ += len(completed)
         return len(completed)
 
+    def _annotate_batch(self, identity: str, batch: list[str], saved: list[int]) -> AnnotationResult:
+        """Annotate ``batch`` with the wrapped annotator; every row is cached before return.
+
+        An annotator with ``iter_annotate`` (rows as they arrive) has each row committed the
+        moment it arrives, so a crash loses only the rows in flight; ``saved[0]`` counts
+        them. Others are committed batch by batch.
+        """
+        stream = getattr(self.annotator, "iter_annotate", None)
+        if not callable(stream):
+            result = self.annotator.annotate(batch)
+            if len(result) != len(batch):
+                raise RuntimeError(
+                    f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
+                )
+            self.cache.put(identity, batch, result)
+            return result
+        rows: dict[int, AnnotationResult] = {}
+        for j, row in stream(batch):
+            self.cache.put(identity, [batch[j]], row)
+            rows[j] = row
+            saved[0] += 1
+        if sorted(rows) != list(range(len(batch))):
+            raise RuntimeError(f"{self.name}: returned rows {sorted(rows)} for {len(batch)} texts")
+        return AnnotationResult.concatenate([rows[j] for j in range(len(batch))])
+
     def annotate(self, texts: Sequence[str]) -> AnnotationResult:
         """Annotate ``texts`` from the cache, asking the wrapped annotator only for misses.
 
@@ -512,7 +541,11 @@ class CachedAnnotator:
             On bad ``texts`` (the index is named).
         Exception
             Whatever the wrapped annotator raised on a batch, with a note naming the texts of
-            the failed batch; every earlier batch is already committed to the cache.
+            the failed batch; every earlier batch is already committed to the cache, and so
+            is every finished text of the failed one (an annotator with ``iter_annotate``
+            commits each text as it arrives; others may attach them to the error).
+        KeyboardInterrupt
+            Re-raised after the same saving.
         """
         where = f"{self.name} (cached)"
         texts = check_texts(texts, where)
@@ -534,22 +567,21 @@ class CachedAnnotator:
                 starts = tqdm(starts, desc=f"{self.name}: annotating", unit="batch", leave=False)
             for start, stop in starts:
                 batch = misses[start:stop]
+                saved = [0]
                 try:
-                    result = self.annotator.annotate(batch)
-                    if len(result) != len(batch):
-                        raise RuntimeError(
-                            f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
-                        )
-                except Exception as exc:
-                    saved = self._save_partial(identity, batch, exc)
+                    result = self._annotate_batch(identity, batch, saved)
+                except BaseException as exc:  # also Ctrl-C: keep what was paid for
+                    if saved[0]:  # committed one by one as they arrived
+                        self.n_annotated_total_ += saved[0]
+                    else:
+                        saved[0] = self._save_partial(identity, batch, exc)
                     indices = [first_index[t] for t in batch]
                     exc.add_note(
                         f"{where}: failed on the batch of texts {indices[0]}..{indices[-1]} "
                         f"(indices into this call); {self.n_annotated_} texts annotated before "
-                        f"it and {saved} finished texts of the batch are saved in the cache"
+                        f"it and {saved[0]} finished texts of the batch are saved in the cache"
                     )
                     raise
-                self.cache.put(identity, batch, result)
                 raw = result.raw_answers if result.raw_answers else [[] for _ in batch]
                 for j, text in enumerate(batch):
                     found[first_index[text]] = {
