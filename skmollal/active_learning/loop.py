@@ -38,7 +38,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
-from .._validation import check_partial_labels, check_texts
+from .._validation import check_partial_labels, check_texts, warn_blank_texts
+from ..annotators.base import relocate_text_error
 from ..annotators.panel import annotate_signals, panel_annotators, panel_labels
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
@@ -236,6 +237,7 @@ class MoLLIALoop:
         self._texts = check_texts(X if self.texts is None else self.texts, "MoLLIALoop")
         if len(self._texts) != n:
             raise ValueError(f"X has {n} rows but texts has {len(self._texts)}")
+        warn_blank_texts(self._texts, "MoLLIALoop")
         y = check_partial_labels(self.y, n, len(self._labels), where="MoLLIALoop: y",
                                  require_labels=True, min_classes=2)
         self._seed_idx = np.flatnonzero(y != -1)
@@ -326,7 +328,11 @@ class MoLLIALoop:
 
             iterator = tqdm(chunks, desc=desc, unit="chunk", leave=False)
         for chunk in iterator:
-            sig = annotate_signals(self.panel, [self._texts[i] for i in chunk])
+            try:
+                sig = annotate_signals(self.panel, [self._texts[i] for i in chunk])
+            except Exception as exc:
+                relocate_text_error(exc, chunk, "MoLLIALoop", unit="row")
+                raise
             expected = (len(chunk), self.state.n_llms, 2, self.n_classes)
             if sig.shape != expected:
                 raise ValueError(f"the panel returned signals of shape {sig.shape}; "

@@ -29,7 +29,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 __all__ = ["AnnotationResult", "Annotator", "PROBS", "VOTES", "VALUE_TOL",
-           "check_annotation_values"]
+           "check_annotation_values", "relocate_text_error"]
 
 #: Index of the probability row in a signals array's third axis.
 PROBS = 0
@@ -75,6 +75,35 @@ def check_annotation_values(probs: np.ndarray, votes: np.ndarray,
                 f"{row}: {np.round(values[first], 6).tolist()} (probabilities and vote shares "
                 "must be finite and in [0, 1], vote rows sum to at most 1)"
             )
+
+
+def relocate_text_error(exc: BaseException, outer: Sequence[int], where: str,
+                        unit: str = "text") -> None:
+    """Re-number the failing text of ``exc`` in the caller's terms, with a note.
+
+    An annotator that fails on one text sets ``exc.text_index`` (its index in the
+    ``annotate`` call). Whoever called it on a slice of its own texts maps that index back
+    (``outer[text_index]``) so that, layer by layer (cache batch, panel job, loop chunk), the
+    error ends up naming the text's true row.
+
+    Parameters
+    ----------
+    exc : exception
+        The error; left alone when it has no integer ``text_index``.
+    outer : sequence of int
+        ``outer[i]`` is the caller's number for text ``i`` of the failed call.
+    where : str
+        Who maps (starts the note).
+    unit : str, default="text"
+        What the caller's numbers count (``"text"``, ``"row"``).
+    """
+    index = getattr(exc, "text_index", None)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        return
+    if not 0 <= index < len(outer):
+        return
+    exc.text_index = int(outer[index])
+    exc.add_note(f"{where}: the failing text is {unit} {exc.text_index}")
 
 
 @dataclass

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .._validation import check_texts
-from .base import AnnotationResult, check_annotation_values
+from .base import AnnotationResult, check_annotation_values, relocate_text_error
 
 __all__ = ["AnnotationCache", "CachedAnnotator", "CacheCorruptedError", "default_cache_path",
            "cache_key"]
@@ -576,6 +576,7 @@ class CachedAnnotator:
                     else:
                         saved[0] = self._save_partial(identity, batch, exc)
                     indices = [first_index[t] for t in batch]
+                    relocate_text_error(exc, indices, where)
                     exc.add_note(
                         f"{where}: failed on the batch of texts {indices[0]}..{indices[-1]} "
                         f"(indices into this call); {self.n_annotated_} texts annotated before "

@@ -65,6 +65,7 @@ class AnnotationRequestError(RuntimeError):
         super().__init__(message)
         self.annotator = annotator
         self.index = index
+        self.text_index = index  # re-numbered by callers (see relocate_text_error)
         self.attempts = attempts
         self.completed: list[int] = []
         self.partial: AnnotationResult | None = None
