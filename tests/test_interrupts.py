@@ -5,6 +5,7 @@
   final model as a run that was never interrupted.
 """
 import json
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from skorch.callbacks import Callback
 
 from skmollal.active_learning import MoLLIALoop
+from skmollal.annotators.base import AnnotationResult
+from skmollal.annotators.panel import LLMPanel
 from skmollal.negative_learning import NegativeLearningClassifier
 
 from test_mollia import MeanProbMixture, make_pool, panel, seed_y
@@ -142,3 +145,70 @@ def test_a_crash_while_annotating_the_seed_resumes(tmp_path):
     assert [a.calls for a in p] == [15 + 20 - 8] * 3  # two chunks of the seed were kept
     assert ([h["queried"] for h in resumed.history]
             == [h["queried"] for h in straight.history])
+
+
+class Paid:
+    """A fake LLM that streams its answers, writing each to the bill before handing it over."""
+
+    def __init__(self, inner, bill):
+        self.inner, self.bill = inner, bill
+        self.name, self.labels = inner.name, inner.labels
+
+    def identity(self):
+        return self.inner.identity()
+
+    def iter_annotate(self, texts):
+        for i, t in enumerate(texts):
+            time.sleep(0.005)
+            row = self.inner.annotate([t])
+            with open(self.bill, "a") as fh:
+                fh.write(f"{self.name}\t{t}\n")
+            yield i, row
+
+    def annotate(self, texts):
+        rows = dict(self.iter_annotate(texts))
+        return AnnotationResult.concatenate([rows[i] for i in range(len(texts))])
+
+
+def _run_paid(bill, cache, out):
+    X, texts, y = make_pool()
+    llm_panel = LLMPanel([Paid(a, bill) for a in panel()], cache=cache, show_progress=False)
+    MoLLIALoop.resume_or_start(out, LogisticRegression(), llm_panel, X, seed_y(y), texts=texts,
+                               mixture=MeanProbMixture(), batch_size=10, annotate_chunk=8,
+                               random_state=0).run(4)
+
+
+def test_random_sigkills_pay_at_most_the_answers_in_flight(tmp_path):
+    """SIGKILL at random moments, resume each time: every answer is paid for once, except
+    at most the one in flight per kill, and the run ends as an uninterrupted one does."""
+    import multiprocessing
+
+    bill, cache, out = tmp_path / "bill.tsv", tmp_path / "c.sqlite", tmp_path / "run"
+    fork = multiprocessing.get_context("fork")
+    rng = np.random.default_rng(0)
+    kills = 0
+    for attempt in range(20):
+        child = fork.Process(target=_run_paid, args=(bill, cache, out))
+        child.start()
+        if attempt < 6:
+            child.join(timeout=rng.uniform(0.05, 0.4))
+            if child.is_alive():
+                child.kill()  # SIGKILL
+                child.join()
+                kills += 1
+                continue
+        child.join(timeout=120)
+        assert child.exitcode == 0
+        break
+    assert kills >= 3
+    lines = bill.read_text().splitlines()
+    paid_twice = len(lines) - len(set(lines))
+    assert len(set(lines)) == (15 + 40) * 3  # seed + 4 rounds of 10, three LLMs
+    assert paid_twice <= kills  # one answer in flight at a time here
+    X, texts, y = make_pool()
+    straight = MoLLIALoop(LogisticRegression(), panel(), X, seed_y(y), texts=texts,
+                          mixture=MeanProbMixture(), batch_size=10, annotate_chunk=8,
+                          random_state=0)
+    straight.run(4)
+    saved = json.loads((out / "state.json").read_text())["history"]
+    assert [h["queried"] for h in saved] == [h["queried"] for h in straight.history]
