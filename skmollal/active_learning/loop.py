@@ -19,9 +19,12 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
 The pieces live next door: per-row state and its files in :mod:`.state`, the pure
 state -> targets step in :mod:`.targets`, how fit arguments reach the classifier in
 :mod:`.routing`. The user's estimator is cloned, never changed. With ``output_dir`` the
-state is written after every round and every annotated chunk; an interrupted run continues
-with :meth:`MoLLIALoop.resume` and never pays for an annotation twice. Gold labels other
-than the seed are never used for any decision; ``y_monitor`` (optional) is only reported.
+state is written after every round and every annotated chunk; an interrupted run (a crash,
+Ctrl-C, even during training) continues with :meth:`MoLLIALoop.resume`, makes the same
+decisions as an uninterrupted run (the mixture and classifier are rebuilt from the rounds
+that finished) and pays again only for the chunk in progress, or, with an annotation cache,
+for the answers in flight (see :mod:`skmollal.annotators.cache`). Gold labels other than
+the seed are never used for any decision; ``y_monitor`` (optional) is only reported.
 
 (Over 400 lines because :class:`MoLLIALoop`'s parameters are documented here in full; the
 steps themselves are short methods.)
