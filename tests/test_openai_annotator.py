@@ -343,6 +343,24 @@ def test_ctrl_c_cancels_the_batch_and_keeps_every_answer(srv, task, tmp_path):
     assert len(srv.requests) == len(texts) - kept  # none paid twice
 
 
+def test_ctrl_c_while_committing_an_answer_keeps_it_and_the_ones_in_flight(srv, task, tmp_path):
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    real_put, calls = cache.put, []
+
+    def put(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # Ctrl-C lands while the first answer is committed
+        real_put(*args)
+
+    cache.put = put
+    cached = CachedAnnotator(make(srv, task, max_concurrency=2, n_votes=1), cache, batch_size=6)
+    with pytest.raises(KeyboardInterrupt):
+        cached.annotate([f"text {i}" for i in range(6)])
+    assert len(srv.requests) <= 4
+    assert cache.count() == len(srv.requests)  # every answer received is committed
+
+
 def test_each_answer_is_committed_as_it_arrives(srv, task, tmp_path):
     """A SIGKILL loses at most the requests in flight: answers are in the cache at once."""
     cache = AnnotationCache(tmp_path / "c.sqlite")

@@ -524,8 +524,19 @@ class CachedAnnotator:
             self.cache.put(identity, batch, result)
             return result
         rows: dict[int, AnnotationResult] = {}
-        for j, row in stream(batch):
-            self.cache.put(identity, [batch[j]], row)
+        answers = stream(batch)
+        interrupt: BaseException | None = None
+        while True:
+            try:  # after a Ctrl-C here, the annotator stops sending and hands over the rest
+                j, row = next(answers) if interrupt is None else answers.throw(interrupt)
+            except StopIteration:
+                break
+            interrupt = None
+            try:
+                self.cache.put(identity, [batch[j]], row)
+            except KeyboardInterrupt as exc:  # Ctrl-C while committing a row paid for
+                self.cache.put(identity, [batch[j]], row)
+                interrupt = exc
             rows[j] = row
             saved[0] += 1
         if sorted(rows) != list(range(len(batch))):
