@@ -18,6 +18,9 @@ checked again. A damaged file (garbage, truncated, a row that is not valid JSON 
 invalid values) raises :class:`CacheCorruptedError`, which names the file and the two fixes:
 delete it, or open it with ``invalid="refresh"`` (the command line's ``--refresh-cache``),
 which re-annotates the bad rows (and moves a file that is not a database at all aside).
+
+(Over 400 lines: the store and the wrapper that commits to it share one failure story —
+damaged files, invalid rows, partial batches, interrupts — told here in full.)
 """
 from __future__ import annotations
 

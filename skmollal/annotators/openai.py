@@ -21,6 +21,9 @@ sent concurrently by a thread pool of ``max_concurrency`` workers; after a failu
 Ctrl-C nothing more is sent, the texts in flight are waited for, and every answer received is
 kept (:meth:`OpenAICompatibleAnnotator.iter_annotate` yields each as it arrives, which is how
 a :class:`~skmollal.annotators.cache.CachedAnnotator` commits every answer at once).
+
+(Over 400 lines: the request loop's deadline, retries and cancellation belong with the
+annotator they serve, and are documented in full here.)
 """
 from __future__ import annotations
 
