@@ -326,10 +326,8 @@ class TransformersAnnotator:
         (``max_position_embeddings``): ``"truncate"`` cuts the text's end until it fits and
         logs a warning; ``"skip"`` leaves it unannotated (zero probabilities and votes: the
         annotator abstains) with a warning; ``"error"`` raises ``ValueError``. Warnings and
-        errors name the text's index in the call and its start.
-
-    Empty or whitespace-only texts are annotated (the model sees the instruction alone), with
-    a warning naming them.
+        errors name the text's index in the call and its start. Empty or whitespace-only
+        texts are annotated (the model sees the instruction alone), with a warning.
 
     Attributes
     ----------
