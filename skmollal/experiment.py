@@ -106,6 +106,20 @@ def training_labels(y_gold: np.ndarray, seed: np.ndarray,
                     pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Training rows (seed, then pool) and their labels: gold on the seed, -1 on the pool.
 
+    Parameters
+    ----------
+    y_gold : ndarray of int
+        Gold labels of all rows (-1 where there is none).
+    seed, pool : ndarray of int
+        Row indices of the seed and the pool.
+
+    Returns
+    -------
+    rows : ndarray of int
+        Seed rows, then pool rows.
+    y : ndarray of int
+        Their labels: gold on the seed, -1 on the pool.
+
     Raises
     ------
     ValueError
@@ -190,7 +204,19 @@ def load_experiment_data(task: str = "trec", recordings: str | Path | None = Non
 
 
 def recordings_summary(path: str | Path, task: str) -> str:
-    """Per-LLM and majority-vote accuracy of recorded annotations, as a text table."""
+    """Per-LLM and majority-vote accuracy of recorded annotations, as a text table.
+
+    Parameters
+    ----------
+    path : str or path
+        Folder of the recordings.
+    task : str
+        Recorded task, e.g. ``"trec"``.
+
+    Returns
+    -------
+    str
+    """
     from .datasets import load_recordings
 
     rec = load_recordings(path, task)

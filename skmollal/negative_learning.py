@@ -18,6 +18,9 @@ Per-sample data (weights, masks, soft targets) travel *inside* ``X`` as a dict, 
 skorch documents for sample weights, so skorch's internal validation split and batching
 slice them with the features, row by row; :meth:`NegativeLearningClassifier.get_loss` reads
 them from the batch and :meth:`NegativeLearningClassifier.infer` hides them from the module.
+
+(Over 400 lines: the loss, the default MLP module and the skorch classifier, whose skorch
+hooks and scikit-learn input checks meet here.)
 """
 from __future__ import annotations
 

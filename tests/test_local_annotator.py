@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -295,6 +296,55 @@ def test_pickle_round_trip_gives_same_annotations():
     np.testing.assert_allclose(first.probs, second.probs, atol=1e-6)
     np.testing.assert_array_equal(first.votes, second.votes)
     assert clone.identity() == ann.identity()
+    assert isinstance(clone.model, type(model))  # a model object travels with the pickle
+
+
+@pytest.fixture(scope="module")
+def saved_tiny_model(tmp_path_factory):
+    """A tiny llama saved to disk, big enough (~2 MB of weights) to notice in a pickle."""
+    model, tok = tiny_llama(hidden_size=128)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return str(path), n_bytes
+
+
+def test_pickle_of_a_loaded_annotator_leaves_the_model_behind(saved_tiny_model):
+    path, n_bytes = saved_tiny_model
+    ann = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu", random_state=0)
+    first = ann.annotate(TEXTS)  # loads the model
+    blob = pickle.dumps(ann)
+    assert n_bytes > 1_000_000 and len(blob) < 100_000
+    clone = pickle.loads(blob)
+    second = clone.annotate(TEXTS)  # loads it again from the path
+    np.testing.assert_allclose(first.probs, second.probs, atol=1e-6)
+    np.testing.assert_array_equal(first.votes, second.votes)
+    assert clone.identity() == ann.identity()
+
+
+def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from skmollal.annotators.panel import LLMPanel
+
+    path, _ = saved_tiny_model
+    real = AutoModelForCausalLM.from_pretrained
+    loads = []
+
+    def slow_counting_loader(*args, **kwargs):
+        loads.append(args)
+        time.sleep(0.3)  # every thread reaches the load while the first is still in it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", slow_counting_loader)
+    ann = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu", random_state=0)
+    panel = LLMPanel([ann], n_jobs=4, batch_size=1, show_progress=False)
+    signals = panel.fit_transform(TEXTS[:4])  # four threads, one text each
+    assert loads == [(path,)]
+    alone = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu",
+                                  random_state=0).annotate(TEXTS[:4])
+    np.testing.assert_allclose(signals[:, 0, 0], alone.probs, atol=1e-5)
 
 
 # ------------------------------------------------------------------- bad input

@@ -1,4 +1,8 @@
 """Query strategies: shapes, what they pick, and failure messages."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -71,8 +75,19 @@ def test_batch_larger_than_pool_is_a_clear_error(name):
 def test_get_strategy():
     assert get_strategy("max-entropy") is max_entropy
     assert get_strategy(margin_sampling) is margin_sampling
+    assert get_strategy("noise-stability") is noise_stability_sampling
+    assert get_strategy("bemps") is bemps_sampling
     with pytest.raises(ValueError, match="unknown query strategy"):
         get_strategy("nope")
+
+
+def test_registry_and_package_import_without_torch():
+    code = ("import sys, skmollal.active_learning as al; "
+            "al.get_strategy('bemps'); al.STRATEGIES['noise_stability']; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "False"
 
 
 def test_coreset_picks_far_points_first():

@@ -6,16 +6,14 @@ from .loop import MoLLIALoop
 from .state import LoopState
 from .strategies import (
     STRATEGIES,
-    bemps_sampling,
     coreset_sampling,
     get_strategy,
     least_confidence,
     margin_sampling,
     max_entropy,
-    mc_dropout_proba,
-    noise_stability_sampling,
     random_sampling,
 )
+from .torch_strategies import bemps_sampling, mc_dropout_proba, noise_stability_sampling
 
 __all__ = [
     "ActiveLearner",

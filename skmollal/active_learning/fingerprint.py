@@ -93,6 +93,16 @@ def run_fingerprint(*, texts: Sequence[str], labels: Sequence[str], panel: Any,
 
 
 def fingerprint_differences(saved: dict, current: dict) -> list[str]:
-    """The keys on which two fingerprints differ, sorted."""
+    """The keys on which two fingerprints differ, sorted.
+
+    Parameters
+    ----------
+    saved, current : dict
+        Fingerprints (:func:`run_fingerprint`).
+
+    Returns
+    -------
+    list of str
+    """
     keys = sorted(set(saved) | set(current))
     return [k for k in keys if saved.get(k) != current.get(k)]

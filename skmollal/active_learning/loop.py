@@ -69,7 +69,7 @@ class MoLLIALoop:
         :class:`~skmollal.negative_learning.NegativeLearningClassifier`, possibly at the end
         of a Pipeline). The loop trains a clone; the object given is never changed.
         ``sample_weight`` / ``negative_mask`` reach it as described in
-        :mod:`skmollal.active_learning.routing` (signature for a plain estimator, metadata
+        the routing module (signature for a plain estimator, metadata
         routing for a Pipeline); ``nl_weight`` is set on the clone each round when it has that
         parameter. A plain estimator is wrapped in an :class:`ActiveLearner` with
         ``strategy``.

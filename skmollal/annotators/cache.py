@@ -19,8 +19,8 @@ invalid values) raises :class:`CacheCorruptedError`, which names the file and th
 delete it, or open it with ``invalid="refresh"`` (the command line's ``--refresh-cache``),
 which re-annotates the bad rows (and moves a file that is not a database at all aside).
 
-(Over 400 lines: the store and the wrapper that commits to it share one failure story —
-damaged files, invalid rows, partial batches, interrupts — told here in full.)
+(Over 400 lines: the SQLite store and the wrapper that reads and writes it share one key
+scheme and the commit-as-you-go rule; both sides of that contract are kept in one module.)
 """
 from __future__ import annotations
 

@@ -14,6 +14,9 @@
   ``vote_mode="generate"`` samples ``n_votes`` real generations of at most ``max_new_tokens``
   tokens and maps them to classes with :func:`~skmollal.annotators.parsing.parse_label`
   (the faithful, slower path).
+
+(Over 400 lines: one backend; the pure scoring functions at the top are tested on their own,
+the annotator batches, seeds and identifies around them.)
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import hashlib
 import inspect
 import json
 import logging
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -336,6 +340,18 @@ class TransformersAnnotator:
     last_label_logprobs_ : ndarray of shape (n_texts, n_classes)
         Unnormalised ``log`` of each class's answer mass from the latest :meth:`annotate`
         (how much of the model's answer distribution the label set covers).
+
+    Notes
+    -----
+    The model is loaded on first use, once, also when several threads (an
+    :class:`~skmollal.annotators.panel.LLMPanel` job per batch) annotate at the same time.
+
+    Pickling (joblib processes, dask workers) never carries the *loaded* model. A model
+    given by name or path pickles as that name (a few kB unless ``tokenizer`` is an object),
+    and the model and tokenizer are loaded again from it on first use after unpickling. A
+    model given as an object is a parameter like any estimator's, so it is pickled with its
+    weights (the pickle is the model's size) and unpickles ready to use; give a path to ship
+    annotators cheaply.
     """
 
     def __init__(
@@ -377,6 +393,7 @@ class TransformersAnnotator:
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
         self._loaded: tuple | None = None
+        self._load_lock = threading.Lock()
 
     # -------------------------------------------------------------- parameters and loading
     @property
@@ -417,9 +434,16 @@ class TransformersAnnotator:
         return f"{label}:{gguf}" if gguf else label
 
     def _load(self) -> tuple:
-        """(model, tokenizer, label sequences) – loaded and checked once."""
-        if self._loaded is not None:
+        """(model, tokenizer, label sequences) – loaded and checked once, even by threads."""
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
+        with self._load_lock:  # LLMPanel runs jobs of one annotator in threads
+            if self._loaded is None:
+                self._loaded = self._load_model()
             return self._loaded
+
+    def _load_model(self) -> tuple:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -448,8 +472,7 @@ class TransformersAnnotator:
                 f"{where}: the model has no usable tokenizer; pass tokenizer= "
                 "(a transformers tokenizer) with a model object"
             )
-        self._loaded = (model, tokenizer, self._label_sequences(tokenizer))
-        return self._loaded
+        return model, tokenizer, self._label_sequences(tokenizer)
 
     def _label_sequences(self, tokenizer: Any) -> tuple[list[list[int]], np.ndarray]:
         """Token ids of every scored surface form and the class index of each."""
@@ -708,9 +731,13 @@ class TransformersAnnotator:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        if isinstance(self.model, str):
-            state["_loaded"] = None  # reload by name where unpickled (e.g. a dask worker)
+        state["_loaded"] = None  # loaded again on first use where unpickled (a dask worker)
+        state.pop("_load_lock", None)
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._load_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (

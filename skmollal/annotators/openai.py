@@ -22,8 +22,8 @@ Ctrl-C nothing more is sent, the texts in flight are waited for, and every answe
 kept (:meth:`OpenAICompatibleAnnotator.iter_annotate` yields each as it arrives, which is how
 a :class:`~skmollal.annotators.cache.CachedAnnotator` commits every answer at once).
 
-(Over 400 lines: the request loop's deadline, retries and cancellation belong with the
-annotator they serve, and are documented in full here.)
+(Over 400 lines: request, deadline, retry and cancellation handling of one HTTP backend,
+with its error type.)
 """
 from __future__ import annotations
 
