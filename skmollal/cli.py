@@ -139,6 +139,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
     p.add_argument("--output", default=d["output"], help="output folder (see below)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--refresh-cache", action="store_true",
+                   help="re-annotate cached answers that cannot be read (a damaged "
+                        "annotations.sqlite is moved aside) instead of stopping")
 
 
 def build_parser() -> argparse.ArgumentParser:
