@@ -166,6 +166,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    metavar="RULE[:PARAM=X]",
                    help="stopping rule (repeatable): " + ", ".join(sorted(STOPPING_RULES))
                         + ", e.g. kappa:kappa=0.99,window=3 or labels:max_changed=0.01")
+    p.add_argument("--refresh-cache", action="store_true",
+                   help="re-annotate cached answers that cannot be read (a damaged "
+                        "annotations.sqlite is moved aside) instead of stopping")
 
 
 def build_parser() -> argparse.ArgumentParser:

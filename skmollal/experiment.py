@@ -240,7 +240,8 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
         specs = _annotator_specs(cfg["annotator"], data.recordings)
         out.mkdir(parents=True, exist_ok=True)
         panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
-                            cache_path=out / "annotations.sqlite")
+                            cache_path=out / "annotations.sqlite",
+                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
     except (ValueError, FileNotFoundError) as exc:
         if isinstance(exc, ConfigError):
             raise

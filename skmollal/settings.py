@@ -44,7 +44,7 @@ RUN_DEFAULTS = {
     "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
     "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
-    "output": "skmollal-run", "no_progress": False,
+    "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "budget": None, "price": None, "stop": None,
 }
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.

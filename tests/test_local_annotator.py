@@ -395,9 +395,55 @@ def test_label_that_tokenizes_to_nothing():
 def test_too_long_prompt_names_text_index():
     model, tok = tiny_llama()
     model.config.max_position_embeddings = 200
-    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short")
-    with pytest.raises(ValueError, match="'short'.*text 1 gives a prompt"):
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short",
+                                long_texts="error")
+    with pytest.raises(ValueError, match="'short'.*longer than the model's context of 200 "
+                                         "tokens.*first: text 1") as info:
         ann.annotate(["ok", "long " * 100])
+    assert info.value.text_index == 1
+
+
+@pytest.mark.parametrize("vote_mode", ["sample", "generate"])
+def test_too_long_text_is_truncated_by_default_with_a_warning(vote_mode, caplog):
+    model, tok = tiny_llama()
+    model.config.max_position_embeddings = 200
+    task = AnnotationTask(TREC_LABELS)
+    ann = TransformersAnnotator(model, task, tokenizer=tok, name="short", random_state=0,
+                                vote_mode=vote_mode, max_new_tokens=4)
+    long_text = "Who wrote Hamlet? " + "long " * 400
+    with caplog.at_level("WARNING"):
+        res = ann.annotate(["ok", long_text])
+    assert "text 1" in caplog.text and "cut to fit" in caplog.text
+    assert np.isfinite(res.probs).all() and res.probs[1].sum() == pytest.approx(1.0)
+
+
+def test_too_long_text_can_be_skipped(caplog):
+    model, tok = tiny_llama()
+    model.config.max_position_embeddings = 200
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short",
+                                long_texts="skip", random_state=0)
+    with caplog.at_level("WARNING"):
+        res = ann.annotate(["ok", "long " * 400, "fine"])
+    assert "text 1" in caplog.text and "skipped" in caplog.text
+    np.testing.assert_array_equal(res.probs[1], 0.0)
+    np.testing.assert_array_equal(res.votes[1], 0.0)
+    assert res.abstained.tolist() == [False, True, False]
+    assert ann.identity() != TransformersAnnotator(model, AnnotationTask(TREC_LABELS),
+                                                   tokenizer=tok, name="short").identity()
+    with pytest.raises(ValueError, match="long_texts"):
+        TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, long_texts="x")
+
+
+def test_blank_texts_are_annotated_with_a_warning(tiny_annotator, caplog):
+    with caplog.at_level("WARNING"):
+        res = tiny_annotator.annotate(["What?", "", "  \n"])
+    assert len(res) == 3
+    assert "2 text(s) are empty or whitespace only (rows 1, 2)" in caplog.text
+
+
+def test_lone_surrogate_names_the_text(tiny_annotator):
+    with pytest.raises(ValueError, match=r"'tiny'.*text 1 is not valid Unicode.*surrogate"):
+        tiny_annotator.annotate(["fine", "bad \ud800 text"])
 
 
 @pytest.mark.parametrize(

@@ -364,3 +364,25 @@ def test_a_joblib_saved_classifier_is_small(tmp_path):
     assert path.stat().st_size < 2_000_000  # the panel's 80 MB of weights stayed out
     loaded = joblib.load(path)
     np.testing.assert_array_equal(loaded.predict(texts), clf.predict(texts))
+
+
+def test_damaged_cache_names_the_file_and_refresh_cache_recovers(tmp_path, llms, capsys):
+    assert run(tmp_path) == 0
+    import shutil
+
+    shutil.rmtree(tmp_path / "out" / "state")  # start afresh on a damaged cache
+    import gc
+
+    gc.collect()  # close the first run's connections, as a new process would have none
+    cache = tmp_path / "out" / "annotations.sqlite"
+    for part in ("-wal", "-shm"):
+        (tmp_path / "out" / f"annotations.sqlite{part}").unlink(missing_ok=True)
+    cache.write_bytes(b"this is not a database" * 100)
+    capsys.readouterr()
+    assert run(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "annotations.sqlite" in err and "--refresh-cache" in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    llms.clear()
+    assert run(tmp_path, "--refresh-cache") == 0
+    assert sum(a.n_texts for a in llms) == 60  # the unreadable answers were bought again

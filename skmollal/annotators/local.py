@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_texts
+from .._validation import check_texts, warn_blank_texts
 from .base import AnnotationResult
 from .costs import row_costs
 from .parsing import vote_distribution
@@ -46,6 +46,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 VOTE_MODES = ("sample", "generate")
+#: What :class:`TransformersAnnotator` does with a text whose prompt exceeds the context.
+LONG_TEXT_MODES = ("truncate", "skip", "error")
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -325,6 +327,13 @@ class TransformersAnnotator:
         tokenizer's).
     show_progress : bool or None, default=None
         tqdm progress bar over batches (``None``: only on a terminal).
+    long_texts : {"truncate", "skip", "error"}, default="truncate"
+        A text whose prompt (with the longest answer) does not fit the model's context
+        (``max_position_embeddings``): ``"truncate"`` cuts the text's end until it fits and
+        logs a warning; ``"skip"`` leaves it unannotated (zero probabilities and votes: the
+        annotator abstains) with a warning; ``"error"`` raises ``ValueError``. Warnings and
+        errors name the text's index in the call and its start. Empty or whitespace-only
+        texts are annotated (the model sees the instruction alone), with a warning.
 
     Attributes
     ----------
@@ -364,6 +373,7 @@ class TransformersAnnotator:
         case_variants: bool = True,
         model_kwargs: dict | None = None,
         show_progress: bool | None = None,
+        long_texts: str = "truncate",
     ) -> None:
         self.model = model
         self.task = task
@@ -380,6 +390,7 @@ class TransformersAnnotator:
         self.case_variants = case_variants
         self.model_kwargs = model_kwargs
         self.show_progress = show_progress
+        self.long_texts = long_texts
         self._check_params()
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
@@ -402,6 +413,10 @@ class TransformersAnnotator:
             raise ValueError(f"{where}: n_votes must be a positive int, got {self.n_votes!r}")
         if not 0 < float(self.top_p) <= 1:
             raise ValueError(f"{where}: top_p must be in (0, 1], got {self.top_p!r}")
+        if self.long_texts not in LONG_TEXT_MODES:
+            raise ValueError(
+                f"{where}: long_texts must be one of {LONG_TEXT_MODES}, got {self.long_texts!r}"
+            )
         if self.vote_mode not in VOTE_MODES:
             raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {self.vote_mode!r}")
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
@@ -515,6 +530,7 @@ class TransformersAnnotator:
                 "vote_mode": self.vote_mode,
                 "max_new_tokens": self.max_new_tokens,
                 "case_variants": bool(self.case_variants),
+                **({"long_texts": "skip"} if self.long_texts == "skip" else {}),
                 "random_state": self.random_state
                 if isinstance(self.random_state, (int, type(None)))
                 else repr(self.random_state),
@@ -544,21 +560,15 @@ class TransformersAnnotator:
         pad = tokenizer.pad_token_id
         if pad is None:
             pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-        max_len = _max_positions(model)
         prompts = self._encode_prompts(tokenizer, texts, 0)
-        if max_len is not None:
-            longest = max(len(s) for s in seqs)
-            for i, p in enumerate(prompts):
-                if len(p) + longest > max_len:
-                    raise ValueError(
-                        f"{self._where()}: text {i} gives a prompt of {len(p)} tokens; "
-                        f"with the labels that exceeds the model's {max_len} positions"
-                    )
+        prompts, skipped = self._fit_context(tokenizer, texts, prompts,
+                                             max(len(s) for s in seqs))
         # Batch prompts of similar length together (less padding); results do not depend
-        # on the batching, and rows go back to the input order.
+        # on the batching, and rows go back to the input order. Skipped texts keep -inf.
         order = np.argsort([len(p) for p in prompts], kind="stable")
+        order = order[~np.isin(order, skipped)]
         out = np.full((len(texts), len(self.labels)), -np.inf)
-        for start in self._batches(len(texts), "scoring"):
+        for start in self._batches(len(order), "scoring"):
             idx = order[start: start + self.batch_size]
             try:
                 scores = score_label_sequences(
@@ -571,7 +581,60 @@ class TransformersAnnotator:
                 ) from exc
             for c in range(len(self.labels)):
                 out[idx, c] = np.logaddexp.reduce(scores[:, owner == c], axis=1)
-        return out, [len(p) for p in prompts]
+        return out, [0 if i in skipped else len(p) for i, p in enumerate(prompts)]
+
+    def _fit_context(self, tokenizer: Any, texts: Sequence[str], prompts: list[list[int]],
+                     answer_len: int, offset: int = 0) -> tuple[list[list[int]], list[int]]:
+        """Make every prompt fit the model's context with ``answer_len`` tokens after it.
+
+        Applies ``long_texts``: returns the (possibly truncated) prompts and the indices of
+        the texts to skip. Warnings and errors name the text (``offset`` + its index).
+        """
+        max_len = _max_positions(self._load()[0])
+        room = None if max_len is None else max_len - answer_len
+        too_long = [i for i, p in enumerate(prompts) if room is not None and len(p) > room]
+        if not too_long:
+            return prompts, []
+        first = too_long[0]
+        what = (f"{len(too_long)} text(s) give prompts longer than the model's context of "
+                f"{max_len} tokens (first: text {offset + first}, {len(prompts[first])} "
+                f"tokens with the instruction, {texts[first][:40]!r}...)")
+        if self.long_texts == "error":
+            exc = ValueError(f"{self._where()}: {what}; long_texts='truncate' cuts such texts "
+                             "to fit, 'skip' leaves them unannotated")
+            exc.text_index = offset + first
+            raise exc
+        if self.long_texts == "skip":
+            logger.warning("%s: %s; they are skipped (no answer: zero probabilities and "
+                           "votes)", self._where(), what)
+            return prompts, too_long
+        prompts = list(prompts)
+        for i in too_long:
+            prompts[i] = self._truncated_prompt(tokenizer, texts[i], room, offset + i)
+        logger.warning("%s: %s; their ends are cut to fit", self._where(), what)
+        return prompts, []
+
+    def _truncated_prompt(self, tokenizer: Any, text: str, room: int, index: int) -> list[int]:
+        """The prompt of ``text`` cut at its end to at most ``room`` tokens."""
+        ids = list(tokenizer.encode(text, add_special_tokens=False))
+        keep = len(ids)
+        for _ in range(8):  # re-tokenising the cut text may shift a token or two
+            prompt = self._encode_prompts(tokenizer, [text], index)[0]
+            excess = len(prompt) - room
+            if excess <= 0:
+                return prompt
+            keep -= excess + 2
+            if keep <= 0:
+                break
+            text = tokenizer.decode(ids[:keep], skip_special_tokens=True)
+        bare = len(self._encode_prompts(tokenizer, [""], index)[0])
+        exc = ValueError(
+            f"{self._where()}: text {index} cannot fit the model's context even cut short: "
+            f"the prompt without it takes {bare} of the {room} tokens left for a prompt; "
+            "shorten the instruction or the few-shot examples"
+        )
+        exc.text_index = index
+        raise exc
 
     def _batches(self, n: int, what: str):
         starts = range(0, n, self.batch_size)
@@ -603,14 +666,23 @@ class TransformersAnnotator:
         """
         t0 = time.perf_counter()
         texts = check_texts(texts, self._where())
+        warn_blank_texts(texts, self._where())
         logmass, prompt_tokens = self._label_logprobs(texts)
         self.last_label_logprobs_ = logmass
-        probs = np.exp(logmass - logmass.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+        answered = np.isfinite(logmass).any(axis=1)  # False: skipped (long_texts="skip")
+        probs = np.zeros_like(logmass)
+        top = logmass[answered].max(axis=1, keepdims=True)
+        probs[answered] = np.exp(logmass[answered] - top)
+        probs[answered] /= probs[answered].sum(axis=1, keepdims=True)
         base = _base_seed(self.random_state)
         if self.vote_mode == "sample":
-            rngs = [np.random.default_rng([base, _text_seed(t)]) for t in texts]
-            votes = sample_votes(sharpen(probs, self.temperature, self.top_p), int(self.n_votes), rngs)
+            votes = np.zeros_like(probs)
+            rngs = [np.random.default_rng([base, _text_seed(t)])
+                    for t, ok in zip(texts, answered) if ok]
+            if rngs:
+                votes[answered] = sample_votes(
+                    sharpen(probs[answered], self.temperature, self.top_p),
+                    int(self.n_votes), rngs)
             return AnnotationResult(probs=probs, votes=votes, raw_answers=[[] for _ in texts],
                                     costs=row_costs(len(texts), time.perf_counter() - t0,
                                                     prompt_tokens))
@@ -660,6 +732,12 @@ class TransformersAnnotator:
                             disable=_tqdm_disable(self.show_progress), leave=False)
         for i in iterator:
             prompt = self._encode_prompts(tokenizer, [texts[i]], i)[0]
+            fitted, skipped = self._fit_context(tokenizer, [texts[i]], [prompt], max_new, i)
+            if skipped:
+                answers.append([])
+                generated.append(0)
+                continue
+            prompt = fitted[0]
             ids = torch.as_tensor([prompt], device=device)
             seed = int(np.random.default_rng([base_seed, _text_seed(texts[i])]).integers(2**62))
             try:

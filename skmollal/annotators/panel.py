@@ -29,7 +29,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .base import AnnotationResult
+from .base import AnnotationResult, relocate_text_error
 from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 from .costs import AnnotatorCost, row_costs, timed_annotate
@@ -49,6 +49,7 @@ def _annotate_job(annotator: Any, texts: list[str], start: int) -> AnnotationRes
             f"LLMPanel: annotator {getattr(annotator, 'name', annotator)!r} failed on texts "
             f"{start}..{start + len(texts) - 1}"
         )
+        relocate_text_error(exc, range(start, start + len(texts)), "LLMPanel")
         raise
     return result
 
