@@ -389,7 +389,7 @@ def test_transformers_generate_mode_counts_generated_tokens():
     assert 2 * 3 <= cost.completion_tokens <= 2 * 3 * 4
 
 
-def test_openai_annotator_reads_the_servers_usage():
+def test_openai_annotator_reads_the_servers_usage(tmp_path):
     pytest.importorskip("httpx")
     from skmollal.annotators.openai import OpenAICompatibleAnnotator
     from skmollal.annotators.task import AnnotationTask
@@ -410,6 +410,15 @@ def test_openai_annotator_reads_the_servers_usage():
         most["n"] = 1  # one choice per request: two requests per text, usage summed
         cost = ann.annotate(["a"]).cost.paid
         assert (cost.calls, cost.prompt_tokens, cost.completion_tokens) == (1, 22, 6)
+        # streamed through the cache (iter_annotate): each row keeps its usage, and a
+        # replay reports it as saved
+        cache = AnnotationCache(tmp_path / "a.sqlite")
+        first = CachedAnnotator(ann, cache).annotate(["x", "y"]).cost
+        assert (first.paid.calls, first.paid.prompt_tokens, first.paid.completion_tokens) == (
+            2, 44, 12)
+        again = CachedAnnotator(ann, cache).annotate(["y", "x"]).cost
+        assert again.paid.calls == 0
+        assert (again.cached.calls, again.cached.prompt_tokens) == (2, 44)
 
 
 @pytest.mark.slow
