@@ -1,6 +1,7 @@
 """TransformersAnnotator on tiny random-weight llama / gpt2 models (no downloads)."""
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import time
@@ -12,7 +13,9 @@ from scipy import stats
 
 from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.local import (
+    PromptPrefix,
     TransformersAnnotator,
+    prefill_prefix,
     sample_votes,
     score_label_sequences,
     sharpen,
@@ -80,6 +83,83 @@ def test_shared_prompt_prefix_runs_once_and_matches_brute_force(model_and_tokeni
     # identical prompts: the shared part stops one token short of the end
     same = score_label_sequences(model, [prompts[0]] * 3, labels, tok.pad_token_id, 1)
     np.testing.assert_allclose(same, np.tile(brute[0], (3, 1)), atol=1e-5, rtol=0)
+
+
+# ------------------------------------------------------------------- shared-prefix KV cache
+def _forward_widths(model):
+    """Record the input width of every forward call of ``model``."""
+    widths = []
+    real = model.forward
+
+    @functools.wraps(real)
+    def recording(*args, **kwargs):
+        widths.append(kwargs["input_ids"].shape[1])
+        return real(*args, **kwargs)
+
+    model.forward = recording
+    return widths
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_shared_prefix_cache_equals_the_no_prefix_path(model_and_tokenizer, batch_size):
+    """Prefilled once, reused by every batch: same probabilities, the prefix never rerun."""
+    model, tok = model_and_tokenizer
+    task = AnnotationTask(TREC_LABELS, examples=FEW_SHOT)
+    texts = TEXTS + ["(odd start", "7 days", "?"]
+    kwargs = dict(tokenizer=tok, batch_size=batch_size, random_state=0)
+    plain = TransformersAnnotator(model, task, prefix_cache="off", **kwargs)
+    shared = TransformersAnnotator(model, task, prefix_cache="shared", **kwargs)
+    expected = plain.annotate(texts)
+    prefix = shared.shared_prefix()
+    assert prefix is not None and len(prefix) > 40  # instruction + two examples
+    keys_before = [layer.keys.clone() for layer in prefix.cache.layers]
+    widths = _forward_widths(model)
+    for rows in (texts, texts[::-1], texts[2:5]):  # several calls, batches and paddings
+        got = shared.annotate(rows)
+        want = expected.probs[[texts.index(t) for t in rows]]
+        np.testing.assert_allclose(got.probs, want, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.probs, want, atol=1e-5, rtol=0)  # in fact float noise
+    assert widths and max(widths) < len(prefix)  # each batch ran its own tokens only
+    assert shared.shared_prefix() is prefix
+    for before, layer in zip(keys_before, prefix.cache.layers):
+        assert layer.keys.shape[0] == 1
+        torch.testing.assert_close(layer.keys, before, rtol=0, atol=0)  # left unchanged
+
+
+def test_batch_prefix_mode_equals_no_prefix_path(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    task = AnnotationTask(TREC_LABELS, examples=FEW_SHOT)
+    probs = [TransformersAnnotator(model, task, tokenizer=tok, batch_size=3, prefix_cache=mode,
+                                   random_state=0).annotate(TEXTS).probs
+             for mode in ("off", "batch")]
+    np.testing.assert_allclose(probs[1], probs[0], atol=1e-5, rtol=0)
+
+
+def test_prefilled_prefix_is_cut_to_what_the_prompts_share(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    model = model.double()
+    head = tok.encode("Classify the text into exactly one of these categories. Text:")
+    prefix = prefill_prefix(model, head)
+    labels = [tok.encode(label) for label in TREC_LABELS]
+    fitting = [head + (tok.encode(t) or [7]) for t in TEXTS]
+    for prompts in (fitting, fitting[:1], fitting + [head[:-1] + [9, 9]], [head] + fitting):
+        fast = score_label_sequences(model, prompts, labels, tok.pad_token_id, prefix=prefix)
+        brute = np.array([[brute_force_logprob(model, p, s) for s in labels] for p in prompts])
+        np.testing.assert_allclose(fast, brute, atol=1e-8, rtol=0)
+    assert prefix.fits(fitting) and not prefix.fits([head]) and not prefix.fits([[1] + head])
+    assert prefix.usable_length([head + [5], head[:-3] + [1, 2]]) == len(head) - 3
+    with pytest.raises(ValueError, match="empty"):
+        prefill_prefix(model, [])
+
+
+def test_short_prompt_head_gives_no_shared_prefix():
+    model, tok = tiny_gpt2()
+    task = AnnotationTask(["yes", "no"], instruction="", text_template="{text}")
+    ann = TransformersAnnotator(model, task, tokenizer=tok, random_state=0)
+    assert ann.shared_prefix() is None
+    off = TransformersAnnotator(model, task, tokenizer=tok, random_state=0, prefix_cache="off")
+    np.testing.assert_allclose(ann.annotate(TEXTS).probs, off.annotate(TEXTS).probs, atol=1e-6)
+    assert isinstance(PromptPrefix([1, 2], None), PromptPrefix)
 
 
 def test_single_token_labels_skip_the_second_pass():
@@ -408,6 +488,7 @@ def test_too_long_prompt_names_text_index():
         ({"vote_mode": "vote"}, "vote_mode"),
         ({"batch_size": 0}, "batch_size"),
         ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"prefix_cache": True}, "prefix_cache"),
     ],
 )
 def test_bad_parameters(kwargs, match):

@@ -20,6 +20,7 @@ the annotator batches, seeds and identifies around them.)
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
@@ -37,6 +38,8 @@ from .task import AnnotationTask
 __all__ = [
     "TransformersAnnotator",
     "score_label_sequences",
+    "PromptPrefix",
+    "prefill_prefix",
     "sample_votes",
     "sharpen",
 ]
@@ -44,6 +47,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 VOTE_MODES = ("sample", "generate")
+PREFIX_CACHE_MODES = ("shared", "batch", "off")
+
+#: Texts rendered into the prompt to find the tokens every prompt of a task starts with
+#: (their first characters differ in kind, so no merge across the text's start survives).
+_PROBE_TEXTS = ("A", "7", "?", "zq x", "(")
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -111,7 +119,8 @@ def score_label_sequences(
     prompt_ids: Sequence[Sequence[int]],
     label_ids: Sequence[Sequence[int]],
     pad_token_id: int = 0,
-    min_shared_prefix: int = 8,
+    min_shared_prefix: int | None = 8,
+    prefix: PromptPrefix | None = None,
 ) -> np.ndarray:
     """Log-probability of each label token sequence as the continuation of each prompt.
 
@@ -129,11 +138,17 @@ def score_label_sequences(
         Token ids of each candidate answer (S sequences, any lengths >= 1).
     pad_token_id : int, default=0
         Id written into padded slots (they are masked out).
-    min_shared_prefix : int, default=8
+    min_shared_prefix : int or None, default=8
         When all prompts start with at least this many identical tokens (the instruction
         and few-shot examples), that prefix is run once and its cache repeated over the
         prompts; the rest of each prompt follows it (padding then sits in the middle,
-        masked, with positions counting real tokens only).
+        masked, with positions counting real tokens only). ``None``: every prompt runs in
+        full.
+    prefix : PromptPrefix, optional
+        A head already prefilled (:func:`prefill_prefix`, once per task). Its KV cache, cut
+        to the tokens every prompt starts with (at least ``min_shared_prefix``), is copied
+        and repeated over the prompts instead of running any shared head again; the prefix
+        itself is left unchanged.
 
     Returns
     -------
@@ -151,26 +166,13 @@ def score_label_sequences(
     prompt_ids = [list(p) for p in prompt_ids]
     plen = torch.tensor([len(p) for p in prompt_ids], device=device)
     cache_kw = _forward_cache_kwarg(model)
-    # Tokens every prompt starts with (instruction, few-shot examples) run once, not B times;
-    # each prompt keeps at least one token of its own so its last logits come out.
-    shared = 0
-    if n_prompts > 1:
-        shared = min(_common_prefix_length(prompt_ids), int(plen.min()) - 1)
-        if shared < min_shared_prefix:
-            shared = 0
     lab_len = [len(s) for s in label_ids]
     first = torch.as_tensor([s[0] for s in label_ids], device=device)
     with torch.inference_mode():
-        cache_arg = {}
-        if shared:
-            head = model(
-                input_ids=torch.as_tensor([prompt_ids[0][:shared]], device=device),
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            prefix_cache = _output_cache(head)
-            prefix_cache.batch_repeat_interleave(n_prompts)
-            cache_arg = {cache_kw: prefix_cache}
+        # Tokens every prompt starts with (instruction, few-shot examples) run once, not B
+        # times (or not at all, prefilled); each prompt keeps one token of its own at least.
+        shared, head_cache = _shared_head(model, prompt_ids, min_shared_prefix, prefix)
+        cache_arg = {cache_kw: head_cache} if shared else {}
         tails = [p[shared:] for p in prompt_ids]
         width = max(len(t) for t in tails)
         ids = torch.full((n_prompts, width), pad_token_id, dtype=torch.long, device=device)
@@ -223,6 +225,101 @@ def score_label_sequences(
             picked = picked * cont_mask.repeat(n_prompts, 1)
             total[:, multi] += picked.sum(dim=1).view(n_prompts, n_multi)
     return total.cpu().numpy()
+
+
+class PromptPrefix:
+    """The token ids every prompt of a task starts with, and their KV cache (batch of 1).
+
+    Made by :func:`prefill_prefix`; :func:`score_label_sequences` copies the cache for each
+    batch, so one prefix serves any number of batches (and threads) unchanged.
+    """
+
+    __slots__ = ("ids", "cache")
+
+    def __init__(self, ids: Sequence[int], cache: Any) -> None:
+        self.ids = tuple(int(i) for i in ids)
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def fits(self, prompt_ids: Sequence[Sequence[int]]) -> bool:
+        """Whether every prompt starts with the prefix and has tokens of its own after it."""
+        return self.usable_length(prompt_ids) == len(self.ids)
+
+    def usable_length(self, prompt_ids: Sequence[Sequence[int]]) -> int:
+        """How many of the prefix's tokens every prompt starts with (leaving one of its own).
+
+        Shorter than the prefix when a text's first characters merge with the template's
+        last token (``" Wh"`` instead of ``" "`` + ``"Wh"``); the cache is then cut there.
+        """
+        n = min(len(self.ids), min(len(p) for p in prompt_ids) - 1)
+        for p in prompt_ids:
+            n = next((i for i in range(n) if p[i] != self.ids[i]), n)
+        return max(n, 0)
+
+
+def prefill_prefix(model: Any, ids: Sequence[int]) -> PromptPrefix:
+    """Run ``ids`` through ``model`` once and keep the KV cache (:class:`PromptPrefix`)."""
+    import torch
+
+    if not len(ids):
+        raise ValueError("prefill_prefix: the prefix is empty")
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        out = model(input_ids=torch.as_tensor([list(ids)], device=device), use_cache=True,
+                    logits_to_keep=1)
+    return PromptPrefix(ids, _output_cache(out))
+
+
+def _expanded_cache(cache: Any, n: int, length: int) -> Any:
+    """A copy of a batch-1 KV cache cut to ``length`` tokens and repeated ``n`` times.
+
+    ``cache`` itself is left as is: layers are copied shallowly, and the cut, the repeat and
+    the later forward pass assign new tensors to the copy's layers (``torch.cat``), never
+    writing into the prefix's tensors.
+    """
+    clone = copy.copy(cache)
+    clone.layers = [copy.copy(layer) for layer in cache.layers]
+    for layer in clone.layers:
+        if layer.get_seq_length() > length:
+            layer.keys = layer.keys[..., :length, :]
+            layer.values = layer.values[..., :length, :]
+    clone.batch_repeat_interleave(n)
+    return clone
+
+
+def _croppable(cache: Any) -> bool:
+    return all(getattr(layer, "is_croppable", False) and not getattr(layer, "is_sliding", False)
+               for layer in cache.layers)
+
+
+def _shared_head(
+    model: Any,
+    prompt_ids: Sequence[Sequence[int]],
+    min_shared_prefix: int | None,
+    prefix: PromptPrefix | None,
+) -> tuple[int, Any]:
+    """(number of leading tokens shared by the prompts, their KV cache repeated over them).
+
+    The prefilled ``prefix`` (cut to what every prompt starts with) when that keeps at
+    least ``min_shared_prefix`` tokens; else, with ``min_shared_prefix``, the prompts'
+    common head run once now; else ``(0, None)``.
+    """
+    n_prompts = len(prompt_ids)
+    if prefix is not None and len(prefix):
+        usable = prefix.usable_length(prompt_ids)
+        if usable == len(prefix) or (usable >= max(min_shared_prefix or 1, 1)
+                                     and _croppable(prefix.cache)):
+            return usable, _expanded_cache(prefix.cache, n_prompts, usable)
+    if min_shared_prefix is None or n_prompts < 2:
+        return 0, None
+    shared = min(_common_prefix_length(prompt_ids), min(len(p) for p in prompt_ids) - 1)
+    if shared < max(min_shared_prefix, 1):
+        return 0, None
+    head = prefill_prefix(model, prompt_ids[0][:shared])
+    head.cache.batch_repeat_interleave(n_prompts)  # used once: no copy needed
+    return shared, head.cache
 
 
 def _common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
@@ -323,6 +420,12 @@ class TransformersAnnotator:
         tokenizer's).
     show_progress : bool or None, default=None
         tqdm progress bar over batches (``None``: only on a terminal).
+    prefix_cache : {"shared", "batch", "off"}, default="shared"
+        How label scoring reuses the prompt head every text shares (instruction, few-shot
+        examples). ``"shared"``: prefilled once per annotator, its KV cache copied into
+        every batch, so each text pays only for its own tokens; ``"batch"``: the common head
+        of each batch's prompts runs once per batch; ``"off"``: every prompt runs in full.
+        All three give the same probabilities (up to float rounding, ~1e-6 in float32).
 
     Attributes
     ----------
@@ -362,6 +465,7 @@ class TransformersAnnotator:
         case_variants: bool = True,
         model_kwargs: dict | None = None,
         show_progress: bool | None = None,
+        prefix_cache: str = "shared",
     ) -> None:
         self.model = model
         self.task = task
@@ -378,11 +482,13 @@ class TransformersAnnotator:
         self.case_variants = case_variants
         self.model_kwargs = model_kwargs
         self.show_progress = show_progress
+        self.prefix_cache = prefix_cache
         self._check_params()
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
         self._loaded: tuple | None = None
         self._load_lock = threading.Lock()
+        self._prefix: PromptPrefix | None = None
 
     # -------------------------------------------------------------- parameters and loading
     @property
@@ -402,6 +508,8 @@ class TransformersAnnotator:
             raise ValueError(f"{where}: top_p must be in (0, 1], got {self.top_p!r}")
         if self.vote_mode not in VOTE_MODES:
             raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {self.vote_mode!r}")
+        if self.prefix_cache not in PREFIX_CACHE_MODES:
+            raise ValueError(f"{where}: prefix_cache must be one of {PREFIX_CACHE_MODES}, got {self.prefix_cache!r}")
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
             raise ValueError(f"{where}: batch_size must be a positive int, got {self.batch_size!r}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
@@ -552,11 +660,12 @@ class TransformersAnnotator:
         # on the batching, and rows go back to the input order.
         order = np.argsort([len(p) for p in prompts], kind="stable")
         out = np.full((len(texts), len(self.labels)), -np.inf)
+        reuse = self._reuse_kwargs(model, tokenizer)
         for start in self._batches(len(texts), "scoring"):
             idx = order[start: start + self.batch_size]
             try:
                 scores = score_label_sequences(
-                    model, [prompts[i] for i in idx], seqs, pad_token_id=pad
+                    model, [prompts[i] for i in idx], seqs, pad_token_id=pad, **reuse
                 )
             except Exception as exc:
                 raise RuntimeError(
@@ -566,6 +675,35 @@ class TransformersAnnotator:
             for c in range(len(self.labels)):
                 out[idx, c] = np.logaddexp.reduce(scores[:, owner == c], axis=1)
         return out
+
+    # -------------------------------------------------------------- shared prompt prefix
+    def _reuse_kwargs(self, model: Any, tokenizer: Any) -> dict:
+        """How :func:`score_label_sequences` reuses prompt heads, per ``prefix_cache``."""
+        if self.prefix_cache == "off":
+            return {"min_shared_prefix": None}
+        if self.prefix_cache == "batch":
+            return {}
+        return {"prefix": self.shared_prefix(model, tokenizer)}
+
+    def shared_prefix(self, model: Any = None, tokenizer: Any = None) -> PromptPrefix | None:
+        """The prefilled head every prompt of the task starts with (``None``: too short).
+
+        Found by rendering a few probe texts and taking their common leading tokens;
+        prefilled on first use, once (also with threads), and kept until the annotator is
+        pickled. A batch whose prompts start with only part of it (a text whose first
+        characters merge with the template's last token) uses that part.
+        """
+        if self._prefix is None:
+            if model is None or tokenizer is None:
+                model, tokenizer, _ = self._load()
+            with self._load_lock:
+                if self._prefix is None:
+                    probes = self._encode_prompts(tokenizer, _PROBE_TEXTS, 0)
+                    n = min(_common_prefix_length(probes), min(len(p) for p in probes) - 1)
+                    # an empty PromptPrefix marks "nothing worth sharing" (tried once)
+                    self._prefix = (prefill_prefix(model, probes[0][:n]) if n >= 8
+                                    else PromptPrefix((), None))
+        return self._prefix if len(self._prefix) else None
 
     def _batches(self, n: int, what: str):
         starts = range(0, n, self.batch_size)
@@ -655,6 +793,7 @@ class TransformersAnnotator:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_loaded"] = None  # loaded again on first use where unpickled (a dask worker)
+        state["_prefix"] = None  # a KV cache: prefilled again there
         state.pop("_load_lock", None)
         return state
 
