@@ -406,6 +406,7 @@ def test_pickle_of_a_loaded_annotator_leaves_the_model_behind(saved_tiny_model):
 def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
     from transformers import AutoModelForCausalLM
 
+    from skmollal.annotators import pretrained
     from skmollal.annotators.panel import LLMPanel
 
     path, _ = saved_tiny_model
@@ -418,6 +419,7 @@ def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", slow_counting_loader)
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
     ann = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu", random_state=0)
     panel = LLMPanel([ann], n_jobs=4, batch_size=1, show_progress=False)
     signals = panel.fit_transform(TEXTS[:4])  # four threads, one text each
@@ -425,6 +427,87 @@ def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
     alone = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu",
                                   random_state=0).annotate(TEXTS[:4])
     np.testing.assert_allclose(signals[:, 0, 0], alone.probs, atol=1e-5)
+
+
+def _count_loads(monkeypatch):
+    """Count TransformersAnnotator._load_model calls (every real model load goes there)."""
+    loads = []
+    real = TransformersAnnotator._load_model
+
+    def counting(self):
+        loads.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(TransformersAnnotator, "_load_model", counting)
+    return loads
+
+
+def test_identity_of_a_model_path_comes_from_its_files(saved_tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    path, _ = saved_tiny_model
+    loads = _count_loads(monkeypatch)
+    task = AnnotationTask(TREC_LABELS)
+    ident = TransformersAnnotator(path, task).identity()
+    assert loads == []  # no model loaded to identify it
+    files = json.loads(ident)["files"]["files"]
+    assert "model.safetensors" in files and "tokenizer.json" in files
+    assert TransformersAnnotator(path, task, batch_size=2).identity() == ident
+    assert TransformersAnnotator(path, AnnotationTask(["a", "b"])).identity() != ident
+    # a copy of the files is the same model; a changed weight file is not
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    assert json.loads(TransformersAnnotator(str(copy), task).identity())["files"] == \
+        json.loads(ident)["files"]
+    weights = copy / "model.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 1
+    weights.write_bytes(bytes(blob))
+    assert json.loads(TransformersAnnotator(str(copy), task).identity())["files"] != \
+        json.loads(ident)["files"]
+    # a tokenizer object is described without loading the model either
+    _, tok = tiny_llama(hidden_size=128)
+    with_tok = TransformersAnnotator(path, task, tokenizer=tok).identity()
+    assert loads == [] and with_tok != ident
+    # a model object is still identified by its weights (it is loaded already)
+    model, tok = tiny_llama()
+    assert "weights_sha" in json.loads(TransformersAnnotator(model, task, tokenizer=tok).identity())
+
+
+def test_fully_cached_panel_rerun_loads_no_model(saved_tiny_model, tmp_path, monkeypatch):
+    from skmollal.annotators.cache import AnnotationCache, CachedAnnotator
+    from skmollal.annotators.panel import LLMPanel
+    from skmollal.annotators import pretrained
+
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
+    path, _ = saved_tiny_model
+    loads = _count_loads(monkeypatch)
+    tasks = [AnnotationTask(TREC_LABELS), AnnotationTask(TREC_LABELS, examples=FEW_SHOT)]
+
+    def run(texts):
+        members = [CachedAnnotator(TransformersAnnotator(path, t, device="cpu", random_state=0,
+                                                         name=f"tiny/{i}"),
+                                   AnnotationCache(tmp_path / "cache.sqlite"))
+                   for i, t in enumerate(tasks)]
+        return LLMPanel(members, show_progress=False).fit_transform(texts)
+
+    first = run(TEXTS)
+    assert sorted(loads) == ["tiny/0", "tiny/1"]
+    again = run(TEXTS[::-1])  # fresh annotators, every answer cached
+    assert sorted(loads) == ["tiny/0", "tiny/1"]  # no new load
+    np.testing.assert_array_equal(again[::-1], first)
+    run(TEXTS[:2] + ["a new text"])  # one missing text: now the model is needed
+    assert len(loads) == 4
+
+
+def test_annotators_on_one_path_share_one_loaded_model(saved_tiny_model, monkeypatch):
+    from skmollal.annotators import pretrained
+
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
+    path, _ = saved_tiny_model
+    first = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu")
+    second = TransformersAnnotator(path, AnnotationTask(["a", "b"]), device="cpu")
+    assert first._load()[0] is second._load()[0]
 
 
 # ------------------------------------------------------------------- bad input

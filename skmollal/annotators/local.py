@@ -33,6 +33,7 @@ import numpy as np
 from .._validation import check_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
+from .pretrained import load_pretrained_model, load_pretrained_tokenizer, pretrained_files_digest
 from .task import AnnotationTask
 
 __all__ = [
@@ -538,28 +539,25 @@ class TransformersAnnotator:
 
     def _load_model(self) -> tuple:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         where = self._where()
         kwargs = dict(self.model_kwargs or {})
         model = self.model
         if isinstance(model, str):
-            logger.info("%s: loading model %s", where, model)
-            model = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+            # one copy per process: panel members on the same model share it
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = model.to(device)
+            model = load_pretrained_model(model, kwargs, device)
         elif self.device is not None:
             model = model.to(self.device)
         model.eval()
         tokenizer = self.tokenizer
         if tokenizer is None and isinstance(self.model, str):
-            tok_kwargs = {"gguf_file": kwargs["gguf_file"]} if "gguf_file" in kwargs else {}
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model, **tok_kwargs)
+                tokenizer = load_pretrained_tokenizer(self.model, kwargs)
             except Exception as exc:  # noqa: BLE001
                 raise ValueError(f"{where}: no usable tokenizer for {self.model!r}: {exc}") from exc
         elif isinstance(tokenizer, str):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+            tokenizer = load_pretrained_tokenizer(tokenizer)
         if tokenizer is None or not callable(getattr(tokenizer, "encode", None)):
             raise ValueError(
                 f"{where}: the model has no usable tokenizer; pass tokenizer= "
@@ -590,29 +588,18 @@ class TransformersAnnotator:
 
     # -------------------------------------------------------------- identity
     def identity(self) -> str:
-        """Stable description for cache keys: model, weights, tokenizer, task, parameters."""
-        model, tokenizer, _ = self._load()
-        config = getattr(model, "config", None)
-        config_dict = config.to_dict() if config is not None else {}
-        for volatile in ("_commit_hash", "transformers_version", "_name_or_path"):
-            config_dict.pop(volatile, None)
-        config_json = json.dumps(config_dict, sort_keys=True, default=str)
-        if not hasattr(self, "_weights_digest"):
-            self._weights_digest = _weights_fingerprint(model)
+        """Stable description for cache keys: model, weights, tokenizer, task, parameters.
+
+        A model given by name or path is identified by its files' content digests
+        (:func:`~skmollal.annotators.pretrained.pretrained_files_digest`) without loading
+        it, so a run whose annotations are all cached never loads the model; it is loaded
+        only to hash its weights when its files are not on this machine. A model object is
+        identified by its configuration and a digest of its weights.
+        """
         desc = {
             "backend": "transformers",
             "model": self._model_label(),
-            "revision": getattr(config, "_commit_hash", None),
-            "config_sha": hashlib.sha256(config_json.encode()).hexdigest()[:16],
-            "weights_sha": self._weights_digest,
-            "dtype": str(next(model.parameters()).dtype),
-            "tokenizer": {
-                "name": getattr(tokenizer, "name_or_path", ""),
-                "vocab": len(tokenizer),
-                "chat_template_sha": hashlib.sha256(
-                    str(getattr(tokenizer, "chat_template", "") or "").encode()
-                ).hexdigest()[:16],
-            },
+            **self._model_identity(),
             "task": json.loads(self.task.identity()),
             "params": {
                 "n_votes": int(self.n_votes),
@@ -627,6 +614,22 @@ class TransformersAnnotator:
             },
         }
         return json.dumps(desc, sort_keys=True)
+
+    def _model_identity(self) -> dict:
+        """The model and tokenizer part of :meth:`identity` (loads only what it must)."""
+        files = (pretrained_files_digest(self.model, self.model_kwargs)
+                 if isinstance(self.model, str) else None)
+        if files is None:
+            model, tokenizer, _ = self._load()
+            return {**_loaded_model_identity(self, model), "tokenizer": _describe_tokenizer(tokenizer)}
+        tokenizer = self.tokenizer
+        if tokenizer is None:
+            tok_desc: Any = "model files"
+        elif not isinstance(tokenizer, str):
+            tok_desc = _describe_tokenizer(tokenizer)
+        else:
+            tok_desc = pretrained_files_digest(tokenizer) or _describe_tokenizer(self._load()[1])
+        return {"files": files, "tokenizer": tok_desc}
 
     # -------------------------------------------------------------- annotation
     def _encode_prompts(self, tokenizer: Any, texts: Sequence[str], offset: int) -> list[list[int]]:
@@ -806,6 +809,33 @@ class TransformersAnnotator:
             f"TransformersAnnotator(name={self.name!r}, labels={list(self.labels)!r}, "
             f"n_votes={self.n_votes}, vote_mode={self.vote_mode!r})"
         )
+
+
+def _describe_tokenizer(tokenizer: Any) -> dict:
+    return {
+        "name": getattr(tokenizer, "name_or_path", ""),
+        "vocab": len(tokenizer),
+        "chat_template_sha": hashlib.sha256(
+            str(getattr(tokenizer, "chat_template", "") or "").encode()
+        ).hexdigest()[:16],
+    }
+
+
+def _loaded_model_identity(annotator: TransformersAnnotator, model: Any) -> dict:
+    """Configuration, weight digest (memoised on the annotator) and dtype of a loaded model."""
+    config = getattr(model, "config", None)
+    config_dict = config.to_dict() if config is not None else {}
+    for volatile in ("_commit_hash", "transformers_version", "_name_or_path"):
+        config_dict.pop(volatile, None)
+    config_json = json.dumps(config_dict, sort_keys=True, default=str)
+    if not hasattr(annotator, "_weights_digest"):
+        annotator._weights_digest = _weights_fingerprint(model)
+    return {
+        "revision": getattr(config, "_commit_hash", None),
+        "config_sha": hashlib.sha256(config_json.encode()).hexdigest()[:16],
+        "weights_sha": annotator._weights_digest,
+        "dtype": str(next(model.parameters()).dtype),
+    }
 
 
 def _has_template(tokenizer: Any) -> bool:
