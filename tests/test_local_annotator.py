@@ -306,8 +306,66 @@ def test_generate_mode_parses_real_generations(taught):
     assert list(res.probs.argmax(1)) == [0, 1, 2]
     again = ann.annotate(texts)
     assert again.raw_answers == res.raw_answers  # seeded
-    # answers for one text do not depend on the other texts
-    assert ann.annotate([texts[1]]).raw_answers[0] == res.raw_answers[1]
+
+
+def test_generation_is_seeded_per_batch_layout():
+    """Same texts in the same batches: same answers; batch_size=1: a text's own answers."""
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = tiny_llama()
+    teach(model, tok, task, PAIRS, steps=40)  # unsure: answers vary from draw to draw
+    texts = ["Who or where?", "How many or who?", "Where, who, how many?"]
+
+    def answers(batch_size, rows=texts, seed=0):
+        return TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate",
+                                     n_votes=8, temperature=1.0, top_p=1.0, random_state=seed,
+                                     batch_size=batch_size).annotate(rows).raw_answers
+
+    batched = answers(3)
+    assert answers(3) == batched
+    assert answers(3, seed=1) != batched
+    assert len({a for row in batched for a in row}) > 1  # the test can tell seeds apart
+    alone = answers(1)
+    assert [answers(1, [t])[0] for t in texts] == alone
+
+
+@pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2])
+def test_batched_greedy_generation_equals_per_text(make):
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = make()
+    teach(model, tok, task, PAIRS, steps=150)
+    texts = ["Where is Rome?", "Who?", "How many dogs are there in the park today?",
+             "Who wrote Hamlet?", "Where is it, really, the big city?"]
+
+    def run(batch_size):
+        return TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate", n_votes=1,
+                                     temperature=0, batch_size=batch_size).annotate(texts)
+
+    per_text, batched = run(1), run(4)
+    assert batched.raw_answers == per_text.raw_answers
+    assert [len(a) for a in batched.raw_answers] == [1] * len(texts)
+    np.testing.assert_array_equal(batched.votes, per_text.votes)
+    assert (batched.votes.sum(1) == 1).sum() >= 3  # answers parse to labels
+
+
+def test_generated_answers_stop_at_the_first_line():
+    from skmollal.annotators.local import _FirstLineStop, _line_tables, generate_first_lines
+
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = tiny_llama()
+    teach(model, tok, task, [(t, f"{y}\nlocation numeric") for t, y in PAIRS], steps=200)
+    prompts = [tok.encode(task.render_prompt(t, tok), add_special_tokens=False)
+               for t in ("Who is he?", "Where is it?")]
+    answers = generate_first_lines(model, tok, prompts, seed=0, max_new_tokens=20,
+                                   do_sample=False, pad_token_id=tok.pad_token_id,
+                                   num_return_sequences=1)
+    assert answers == ["human", "location"]
+    # the criterion: a line break stops a row only after some text
+    tables = _line_tables(tok, model)
+    nl, word = tok.encode("\n")[0], tok.encode("human")[0]
+    stop = _FirstLineStop(tables)
+    rows = [[nl, nl], [word, nl], [word, word]]  # blank lines / text, break / text, text
+    done = [stop(torch.tensor([[0, t] for t in step]), None).tolist() for step in zip(*rows)]
+    assert done == [[False, False, False], [False, True, False]]
 
 
 def test_generate_mode_frequencies_match_exact_answer_probabilities():

@@ -343,6 +343,86 @@ def _log_softmax_at(logits: Any, index: Any) -> Any:
     return (logits.gather(-1, index) - lse).double()
 
 
+# ----------------------------------------------------------------------------- generation
+def _line_tables(tokenizer: Any, model: Any) -> tuple[Any, Any]:
+    """Per token id: does it hold a line break / any non-blank text (ids past the vocab: no)."""
+    import torch
+
+    n = max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0))
+    pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    breaks = torch.zeros(n, dtype=torch.bool)
+    text = torch.zeros(n, dtype=torch.bool)
+    breaks[: len(pieces)] = torch.as_tensor(["\n" in p for p in pieces])
+    text[: len(pieces)] = torch.as_tensor([bool(p.strip()) for p in pieces])
+    return breaks, text
+
+
+class _FirstLineStop:
+    """Stopping criterion: a row is done at its first line break that follows some text."""
+
+    def __init__(self, tables: tuple[Any, Any]) -> None:
+        self.breaks, self.text = tables
+        self.seen = None
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        last = input_ids[:, -1].cpu()
+        if self.seen is None:
+            self.seen = last.new_zeros(len(last), dtype=bool)
+        done = self.breaks[last] & (self.seen | self.text[last])
+        self.seen |= self.text[last]
+        return done.to(input_ids.device)
+
+
+def generate_first_lines(
+    model: Any,
+    tokenizer: Any,
+    prompt_ids: Sequence[Sequence[int]],
+    seed: int,
+    tables: tuple[Any, Any] | None = None,
+    **gen_kwargs: Any,
+) -> list[str]:
+    """One left-padded ``model.generate`` call over ``prompt_ids``; the first line of each answer.
+
+    Parameters
+    ----------
+    model, tokenizer
+        A transformers causal LM and its tokenizer.
+    prompt_ids : sequence of sequence of int
+        Token ids of each prompt.
+    seed : int
+        Torch seed of the sampling (the global generator is restored afterwards).
+    tables : (breaks, text), optional
+        Per-token flags of :func:`_line_tables` (computed when not given).
+    **gen_kwargs
+        Passed to ``generate`` (``num_return_sequences``, ``max_new_tokens``, ...).
+
+    Returns
+    -------
+    list of str
+        ``len(prompt_ids) * num_return_sequences`` answers, prompt by prompt: the text up to
+        the first line break after some text, stripped.
+    """
+    import torch
+    from transformers import StoppingCriteriaList
+
+    device = next(model.parameters()).device
+    pad = gen_kwargs.get("pad_token_id", 0)
+    width = max(len(p) for p in prompt_ids)
+    ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long, device=device)
+    mask = torch.zeros_like(ids)
+    for row, prompt in enumerate(prompt_ids):
+        ids[row, width - len(prompt):] = torch.as_tensor(list(prompt), device=device)
+        mask[row, width - len(prompt):] = 1
+    stop = StoppingCriteriaList([_FirstLineStop(tables or _line_tables(tokenizer, model))])
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=mask, stopping_criteria=stop,
+                                 **gen_kwargs)
+    decoded = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    return [answer.strip().split("\n", 1)[0].strip() for answer in decoded]
+
+
 def _text_seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
 
@@ -745,52 +825,50 @@ class TransformersAnnotator:
     def generate_answers(self, texts: Sequence[str], base_seed: int | None = None) -> list[list[str]]:
         """``n_votes`` sampled free-text answers per text (the ``"generate"`` path).
 
-        Each text is generated on its own (``num_return_sequences=n_votes``), seeded from
-        ``base_seed`` and the text, so answers do not depend on batching.
+        ``batch_size`` texts per ``generate`` call (left-padded, ``num_return_sequences=
+        n_votes``); each answer stops at its first line break after some text, at the end
+        of sequence or after ``max_new_tokens``, and is that first line. A batch is seeded
+        from ``base_seed`` and its texts: the same texts in the same batches give the same
+        answers; with ``batch_size=1`` a text's answers do not depend on the other texts.
+        Across batch layouts answers are equal in distribution, not bit for bit.
         """
-        import torch
-
         texts = check_texts(texts, self._where())
         model, tokenizer, (seqs, _) = self._load()
         if base_seed is None:
             base_seed = _base_seed(self.random_state)
         max_new = self.max_new_tokens or (max(len(s) for s in seqs) + 3)
-        device = next(model.parameters()).device
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         sample = self.temperature > 0
+        n_return = int(self.n_votes) if sample else 1
         gen_kwargs = dict(
             do_sample=sample,
             max_new_tokens=max_new,
-            num_return_sequences=int(self.n_votes) if sample else 1,
+            num_return_sequences=n_return,
             pad_token_id=pad,
             eos_token_id=tokenizer.eos_token_id,
         )
         if sample:
             gen_kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=0)
-        answers: list[list[str]] = []
-        iterator = range(len(texts))
-        if len(texts) > 1:
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(iterator, desc=f"{self.name}: generating", unit="text",
-                            disable=_tqdm_disable(self.show_progress), leave=False)
-        for i in iterator:
-            prompt = self._encode_prompts(tokenizer, [texts[i]], i)[0]
-            ids = torch.as_tensor([prompt], device=device)
-            seed = int(np.random.default_rng([base_seed, _text_seed(texts[i])]).integers(2**62))
+        prompts = self._encode_prompts(tokenizer, texts, 0)
+        order = np.argsort([len(p) for p in prompts], kind="stable")
+        tables = _line_tables(tokenizer, model)
+        answers: list[list[str]] = [[] for _ in texts]
+        for start in self._batches(len(texts), "generating"):
+            idx = order[start: start + self.batch_size]
+            seed = np.random.default_rng([base_seed, *(_text_seed(texts[i]) for i in idx)])
             try:
-                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    torch.manual_seed(seed)
-                    with torch.inference_mode():
-                        out = model.generate(
-                            input_ids=ids, attention_mask=torch.ones_like(ids), **gen_kwargs
-                        )
+                decoded = generate_first_lines(
+                    model, tokenizer, [prompts[i] for i in idx], int(seed.integers(2**62)),
+                    tables, **gen_kwargs
+                )
             except Exception as exc:
-                raise RuntimeError(f"{self._where()}: generation failed on text {i}: {exc}") from exc
-            texts_out = tokenizer.batch_decode(out[:, len(prompt):], skip_special_tokens=True)
-            if not sample:
-                texts_out = texts_out * int(self.n_votes)
-            answers.append([a.strip() for a in texts_out])
+                raise RuntimeError(
+                    f"{self._where()}: generation failed on texts {sorted(int(i) for i in idx)}: "
+                    f"{exc}"
+                ) from exc
+            for row, i in enumerate(idx):
+                mine = decoded[row * n_return: (row + 1) * n_return]
+                answers[i] = mine if sample else mine * int(self.n_votes)
         return answers
 
     def __getstate__(self) -> dict:
