@@ -135,6 +135,14 @@ def make_cached(annotator, path: Path):
     return CachedAnnotator(annotator, AnnotationCache(path))
 
 
+def write_result(path: Path, result: dict) -> dict:
+    """Write ``result`` as JSON to ``path`` (folders made) and say so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS) + ["smollm2"], default="small",
@@ -233,10 +241,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{row['speedup_vs_reference']:>12.1f}")
     if "warm_cache" not in table:
         print(cache_note)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from annotation_throughput import PRESETS, timed  # noqa: E402
+from annotation_throughput import PRESETS, timed, write_result  # noqa: E402
 
 VARIANTS = ("zero-shot", "few-shot-1", "few-shot-12")
 MODES = ("off", "batch", "shared")
@@ -191,10 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
         "config": config, "torch": torch.__version__, "models": models, "variants": table,
         "targets": {"few-shot-12 shared/off >= 3 on every model": target},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

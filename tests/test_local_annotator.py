@@ -348,7 +348,7 @@ def test_batched_greedy_generation_equals_per_text(make):
 
 
 def test_generated_answers_stop_at_the_first_line():
-    from skmollal.annotators.local import _FirstLineStop, _line_tables, generate_first_lines
+    from skmollal.annotators.generation import FirstLineStop, generate_first_lines, line_tables
 
     task = AnnotationTask(["human", "location", "numeric"])
     model, tok = tiny_llama()
@@ -360,9 +360,9 @@ def test_generated_answers_stop_at_the_first_line():
                                    num_return_sequences=1)
     assert answers == ["human", "location"]
     # the criterion: a line break stops a row only after some text
-    tables = _line_tables(tok, model)
+    tables = line_tables(tok, model)
     nl, word = tok.encode("\n")[0], tok.encode("human")[0]
-    stop = _FirstLineStop(tables)
+    stop = FirstLineStop(tables)
     rows = [[nl, nl], [word, nl], [word, word]]  # blank lines / text, break / text, text
     done = [stop(torch.tensor([[0, t] for t in step]), None).tolist() for step in zip(*rows)]
     assert done == [[False, False, False], [False, True, False]]

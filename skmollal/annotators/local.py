@@ -3,17 +3,19 @@
 :class:`TransformersAnnotator` gives, for every text,
 
 * ``probs``: the probability of each class name's *full* token sequence as the model's
-  answer, normalised over the label set. One prefill per text (batched, left-padded, the
-  prompts' common prefix such as instruction and few-shot examples run once per batch); the
-  first label token is read off the prefill's last logits, and the prompt's KV cache is then
-  repeated over the labels of two or more tokens, whose remaining tokens run in one batched
-  pass (:func:`score_label_sequences`). Several surface forms of a label
-  (``human``/``Human``) add up to the class's mass.
+  answer, normalised over the label set. The prompt head every text shares (instruction,
+  few-shot examples) is prefilled once per annotator (:func:`prefill_prefix`) and its KV
+  cache copied into every batch, so each text pays only for its own tokens; one prefill per
+  batch of texts (left-padded) follows it; the first label token is read off its last
+  logits, and the prompt's KV cache is then repeated over the labels of two or more tokens,
+  whose remaining tokens run in one batched pass (:func:`score_label_sequences`). Several
+  surface forms of a label (``human``/``Human``) add up to the class's mass.
 * ``votes``: ``vote_mode="sample"`` draws ``n_votes`` answers from ``probs`` with the
   temperature and top-p applied at the level of whole answers (no extra forward passes);
-  ``vote_mode="generate"`` samples ``n_votes`` real generations of at most ``max_new_tokens``
-  tokens and maps them to classes with :func:`~skmollal.annotators.parsing.parse_label`
-  (the faithful, slower path).
+  ``vote_mode="generate"`` samples ``n_votes`` real generations per text (a batch of texts
+  per ``generate`` call, each answer's first line, at most ``max_new_tokens`` tokens) and
+  maps them to classes with :func:`~skmollal.annotators.parsing.parse_label` (the
+  faithful, slower path).
 
 (Over 400 lines: one backend; the pure scoring functions at the top are tested on their own,
 the annotator batches, seeds and identifies around them.)
@@ -32,6 +34,7 @@ import numpy as np
 
 from .._validation import check_texts
 from .base import AnnotationResult
+from .generation import generate_first_lines, line_tables
 from .parsing import vote_distribution
 from .pretrained import load_pretrained_model, load_pretrained_tokenizer, pretrained_files_digest
 from .task import AnnotationTask
@@ -341,86 +344,6 @@ def _log_softmax_at(logits: Any, index: Any) -> Any:
         logits = logits.float()
     lse = torch.logsumexp(logits, dim=-1, keepdim=True)
     return (logits.gather(-1, index) - lse).double()
-
-
-# ----------------------------------------------------------------------------- generation
-def _line_tables(tokenizer: Any, model: Any) -> tuple[Any, Any]:
-    """Per token id: does it hold a line break / any non-blank text (ids past the vocab: no)."""
-    import torch
-
-    n = max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0))
-    pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-    breaks = torch.zeros(n, dtype=torch.bool)
-    text = torch.zeros(n, dtype=torch.bool)
-    breaks[: len(pieces)] = torch.as_tensor(["\n" in p for p in pieces])
-    text[: len(pieces)] = torch.as_tensor([bool(p.strip()) for p in pieces])
-    return breaks, text
-
-
-class _FirstLineStop:
-    """Stopping criterion: a row is done at its first line break that follows some text."""
-
-    def __init__(self, tables: tuple[Any, Any]) -> None:
-        self.breaks, self.text = tables
-        self.seen = None
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        last = input_ids[:, -1].cpu()
-        if self.seen is None:
-            self.seen = last.new_zeros(len(last), dtype=bool)
-        done = self.breaks[last] & (self.seen | self.text[last])
-        self.seen |= self.text[last]
-        return done.to(input_ids.device)
-
-
-def generate_first_lines(
-    model: Any,
-    tokenizer: Any,
-    prompt_ids: Sequence[Sequence[int]],
-    seed: int,
-    tables: tuple[Any, Any] | None = None,
-    **gen_kwargs: Any,
-) -> list[str]:
-    """One left-padded ``model.generate`` call over ``prompt_ids``; the first line of each answer.
-
-    Parameters
-    ----------
-    model, tokenizer
-        A transformers causal LM and its tokenizer.
-    prompt_ids : sequence of sequence of int
-        Token ids of each prompt.
-    seed : int
-        Torch seed of the sampling (the global generator is restored afterwards).
-    tables : (breaks, text), optional
-        Per-token flags of :func:`_line_tables` (computed when not given).
-    **gen_kwargs
-        Passed to ``generate`` (``num_return_sequences``, ``max_new_tokens``, ...).
-
-    Returns
-    -------
-    list of str
-        ``len(prompt_ids) * num_return_sequences`` answers, prompt by prompt: the text up to
-        the first line break after some text, stripped.
-    """
-    import torch
-    from transformers import StoppingCriteriaList
-
-    device = next(model.parameters()).device
-    pad = gen_kwargs.get("pad_token_id", 0)
-    width = max(len(p) for p in prompt_ids)
-    ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long, device=device)
-    mask = torch.zeros_like(ids)
-    for row, prompt in enumerate(prompt_ids):
-        ids[row, width - len(prompt):] = torch.as_tensor(list(prompt), device=device)
-        mask[row, width - len(prompt):] = 1
-    stop = StoppingCriteriaList([_FirstLineStop(tables or _line_tables(tokenizer, model))])
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=mask, stopping_criteria=stop,
-                                 **gen_kwargs)
-    decoded = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-    return [answer.strip().split("\n", 1)[0].strip() for answer in decoded]
 
 
 def _text_seed(text: str) -> int:
@@ -851,7 +774,7 @@ class TransformersAnnotator:
             gen_kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=0)
         prompts = self._encode_prompts(tokenizer, texts, 0)
         order = np.argsort([len(p) for p in prompts], kind="stable")
-        tables = _line_tables(tokenizer, model)
+        tables = line_tables(tokenizer, model)
         answers: list[list[str]] = [[] for _ in texts]
         for start in self._batches(len(texts), "generating"):
             idx = order[start: start + self.batch_size]
