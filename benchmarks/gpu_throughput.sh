@@ -35,8 +35,11 @@ out, sizes = Path(sys.argv[1]), sys.argv[2:]
 runs = {bs: json.loads((out / f"annotation_throughput_gpu_bs{bs}.json").read_text()) for bs in sizes}
 first = runs[sizes[0]]
 merged = {k: v for k, v in first.items() if k not in ("paths", "batch_size", "targets")}
-merged.update(command="bash benchmarks/gpu_throughput.sh", machine=first["device_name"],
-              batch_sizes={bs: r["paths"] for bs, r in runs.items()})
+# the command of every run but its --batch-size (the table's rows: one per batch size)
+merged.update(command=f"python benchmarks/annotation_throughput.py --preset {first['preset']} "
+                      f"--device {first['device']} --dtype {first['dtype']} "
+                      f"--n-texts {first['n_texts']} --threads {first['threads']}",
+              machine=first["device_name"], batch_sizes={bs: r["paths"] for bs, r in runs.items()})
 (out / "annotation_throughput_gpu.json").write_text(json.dumps(merged, indent=2))
 print("wrote", out / "annotation_throughput_gpu.json")
 PYEOF

@@ -14,7 +14,19 @@ __all__ = ["generate_first_lines", "line_tables", "FirstLineStop"]
 
 
 def line_tables(tokenizer: Any, model: Any) -> tuple[Any, Any]:
-    """Per token id: does it hold a line break / any non-blank text (ids past the vocab: no)."""
+    """Per token id: does it hold a line break / any non-blank text (ids past the vocab: no).
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+        Decodes every token id on its own.
+    model : transformers causal LM
+        Its ``config.vocab_size`` (may exceed the tokenizer's) sizes the tables.
+
+    Returns
+    -------
+    (breaks, text) : tuple of bool tensors of shape (vocab_size,)
+    """
     import torch
 
     n = max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0))

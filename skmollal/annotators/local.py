@@ -236,6 +236,13 @@ class PromptPrefix:
 
     Made by :func:`prefill_prefix`; :func:`score_label_sequences` copies the cache for each
     batch, so one prefix serves any number of batches (and threads) unchanged.
+
+    Parameters
+    ----------
+    ids : sequence of int
+        The prefix's token ids.
+    cache : transformers.DynamicCache or None
+        The model's KV cache after ``ids`` (batch of one).
     """
 
     __slots__ = ("ids", "cache")
@@ -264,7 +271,18 @@ class PromptPrefix:
 
 
 def prefill_prefix(model: Any, ids: Sequence[int]) -> PromptPrefix:
-    """Run ``ids`` through ``model`` once and keep the KV cache (:class:`PromptPrefix`)."""
+    """Run ``ids`` through ``model`` once and keep the KV cache.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    ids : sequence of int
+        Token ids every prompt starts with (non-empty).
+
+    Returns
+    -------
+    PromptPrefix
+    """
     import torch
 
     if not len(ids):

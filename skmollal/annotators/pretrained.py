@@ -121,6 +121,19 @@ def load_pretrained_model(name: str, kwargs: dict | None = None, device: Any = "
     """``AutoModelForCausalLM.from_pretrained(name, **kwargs)`` on ``device``, in eval mode.
 
     One copy per process and (name, arguments, device) while it is in use.
+
+    Parameters
+    ----------
+    name : str
+        A local model folder or a hub name.
+    kwargs : dict, optional
+        ``from_pretrained`` arguments (``gguf_file``, ``dtype``, ``local_files_only``, ...).
+    device : str or torch.device, default="cpu"
+        Where to put the model.
+
+    Returns
+    -------
+    transformers.PreTrainedModel
     """
     from transformers import AutoModelForCausalLM
 
@@ -139,6 +152,18 @@ def load_pretrained_tokenizer(name: str, kwargs: dict | None = None) -> Any:
     """``AutoTokenizer.from_pretrained`` of a model's name with the arguments it applies to.
 
     One copy per process and (name, arguments) while it is in use.
+
+    Parameters
+    ----------
+    name : str
+        A local model folder or a hub name.
+    kwargs : dict, optional
+        The model's ``from_pretrained`` arguments; those a tokenizer takes too
+        (``gguf_file``, ``local_files_only``, ``revision``, ...) are passed on.
+
+    Returns
+    -------
+    transformers.PreTrainedTokenizerBase
     """
     from transformers import AutoTokenizer
 
