@@ -820,6 +820,8 @@ class TransformersAnnotator:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("prefix_cache", "shared")  # pickled before the prefix cache existed
+        state.setdefault("_prefix", None)
         self.__dict__.update(state)
         self._load_lock = threading.Lock()
 
