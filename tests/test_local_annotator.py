@@ -12,10 +12,9 @@ import torch
 from scipy import stats
 
 from skmollal.annotators.base import AnnotationResult
+from skmollal.annotators.kv_cache import PromptPrefix, prefill_prefix
 from skmollal.annotators.local import (
-    PromptPrefix,
     TransformersAnnotator,
-    prefill_prefix,
     sample_votes,
     score_label_sequences,
     sharpen,
@@ -345,6 +344,34 @@ def test_batched_greedy_generation_equals_per_text(make):
     assert [len(a) for a in batched.raw_answers] == [1] * len(texts)
     np.testing.assert_array_equal(batched.votes, per_text.votes)
     assert (batched.votes.sum(1) == 1).sum() >= 3  # answers parse to labels
+
+
+@pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2])
+def test_prefilled_generation_equals_plain_generate(make):
+    """Prompts prefilled once (after a shared prefix or not), then k answers: as generate."""
+    from skmollal.annotators.generation import generate_first_lines
+
+    task = AnnotationTask(["human", "location", "numeric"], examples=[("Who?", "human")] * 3)
+    model, tok = make()
+    teach(model, tok, task, PAIRS, steps=60)
+    texts = ["Where is Rome?", "Who?", "How many dogs are there in the park today?"]
+    prompts = [tok.encode(task.render_prompt(t, tok), add_special_tokens=False) for t in texts]
+    head = prompts[0][: min(map(len, prompts)) - 12]
+    assert all(p[: len(head)] == head for p in prompts)
+    kwargs = dict(do_sample=False, max_new_tokens=6, pad_token_id=tok.pad_token_id,
+                  eos_token_id=tok.eos_token_id)
+    plain = []
+    for prompt in prompts:
+        ids = torch.tensor([prompt])
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        answer = tok.decode(out[0, len(prompt):], skip_special_tokens=True)
+        plain += [answer.strip().split("\n", 1)[0].strip()] * 2
+    prefix = prefill_prefix(model, head)
+    for pre in (None, prefix):
+        got = generate_first_lines(model, tok, prompts, seed=0, prefix=pre,
+                                   num_return_sequences=2, **kwargs)
+        assert got == plain
 
 
 def test_generated_answers_stop_at_the_first_line():

@@ -4,8 +4,8 @@
 
 * ``probs``: the probability of each class name's *full* token sequence as the model's
   answer, normalised over the label set. The prompt head every text shares (instruction,
-  few-shot examples) is prefilled once per annotator (:func:`prefill_prefix`) and its KV
-  cache copied into every batch, so each text pays only for its own tokens; one prefill per
+  few-shot examples) is prefilled once per annotator
+  (:func:`~skmollal.annotators.kv_cache.prefill_prefix`) and its KV cache copied into every batch, so each text pays only for its own tokens; one prefill per
   batch of texts (left-padded) follows it; the first label token is read off its last
   logits, and the prompt's KV cache is then repeated over the labels of two or more tokens,
   whose remaining tokens run in one batched pass (:func:`score_label_sequences`). Several
@@ -22,9 +22,7 @@ the annotator batches, seeds and identifies around them.)
 """
 from __future__ import annotations
 
-import copy
 import hashlib
-import inspect
 import json
 import logging
 import threading
@@ -35,6 +33,14 @@ import numpy as np
 from .._validation import check_texts
 from .base import AnnotationResult
 from .generation import generate_first_lines, line_tables
+from .kv_cache import (
+    PromptPrefix,
+    common_prefix_length,
+    forward_cache_kwarg,
+    output_cache,
+    prefill_prefix,
+    shared_head,
+)
 from .parsing import vote_distribution
 from .pretrained import load_pretrained_model, load_pretrained_tokenizer, pretrained_files_digest
 from .task import AnnotationTask
@@ -42,8 +48,6 @@ from .task import AnnotationTask
 __all__ = [
     "TransformersAnnotator",
     "score_label_sequences",
-    "PromptPrefix",
-    "prefill_prefix",
     "sample_votes",
     "sharpen",
 ]
@@ -107,17 +111,6 @@ def sample_votes(
     return counts / float(n_votes)
 
 
-def _forward_cache_kwarg(model: Any) -> str:
-    """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
-def _output_cache(outputs: Any) -> Any:
-    cache = getattr(outputs, "cache", None)
-    return cache if cache is not None else getattr(outputs, "past_key_values", None)
-
-
 def score_label_sequences(
     model: Any,
     prompt_ids: Sequence[Sequence[int]],
@@ -149,7 +142,8 @@ def score_label_sequences(
         masked, with positions counting real tokens only). ``None``: every prompt runs in
         full.
     prefix : PromptPrefix, optional
-        A head already prefilled (:func:`prefill_prefix`, once per task). Its KV cache, cut
+        A head already prefilled once per task
+        (:func:`~skmollal.annotators.kv_cache.prefill_prefix`). Its KV cache, cut
         to the tokens every prompt starts with (at least ``min_shared_prefix``), is copied
         and repeated over the prompts instead of running any shared head again; the prefix
         itself is left unchanged.
@@ -169,13 +163,13 @@ def score_label_sequences(
     n_prompts = len(prompt_ids)
     prompt_ids = [list(p) for p in prompt_ids]
     plen = torch.tensor([len(p) for p in prompt_ids], device=device)
-    cache_kw = _forward_cache_kwarg(model)
+    cache_kw = forward_cache_kwarg(model)
     lab_len = [len(s) for s in label_ids]
     first = torch.as_tensor([s[0] for s in label_ids], device=device)
     with torch.inference_mode():
         # Tokens every prompt starts with (instruction, few-shot examples) run once, not B
         # times (or not at all, prefilled); each prompt keeps one token of its own at least.
-        shared, head_cache = _shared_head(model, prompt_ids, min_shared_prefix, prefix)
+        shared, head_cache = shared_head(model, prompt_ids, min_shared_prefix, prefix)
         cache_arg = {cache_kw: head_cache} if shared else {}
         tails = [p[shared:] for p in prompt_ids]
         width = max(len(t) for t in tails)
@@ -201,7 +195,7 @@ def score_label_sequences(
         if multi:
             n_multi = len(multi)
             rest = max(lab_len[s] for s in multi) - 1
-            cache = _output_cache(out)
+            cache = output_cache(out)
             cache.batch_repeat_interleave(n_multi)
             cont = torch.full((n_multi, rest), pad_token_id, dtype=torch.long, device=device)
             cont_mask = torch.zeros((n_multi, rest), dtype=torch.long, device=device)
@@ -229,126 +223,6 @@ def score_label_sequences(
             picked = picked * cont_mask.repeat(n_prompts, 1)
             total[:, multi] += picked.sum(dim=1).view(n_prompts, n_multi)
     return total.cpu().numpy()
-
-
-class PromptPrefix:
-    """The token ids every prompt of a task starts with, and their KV cache (batch of 1).
-
-    Made by :func:`prefill_prefix`; :func:`score_label_sequences` copies the cache for each
-    batch, so one prefix serves any number of batches (and threads) unchanged.
-
-    Parameters
-    ----------
-    ids : sequence of int
-        The prefix's token ids.
-    cache : transformers.DynamicCache or None
-        The model's KV cache after ``ids`` (batch of one).
-    """
-
-    __slots__ = ("ids", "cache")
-
-    def __init__(self, ids: Sequence[int], cache: Any) -> None:
-        self.ids = tuple(int(i) for i in ids)
-        self.cache = cache
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def fits(self, prompt_ids: Sequence[Sequence[int]]) -> bool:
-        """Whether every prompt starts with the prefix and has tokens of its own after it."""
-        return self.usable_length(prompt_ids) == len(self.ids)
-
-    def usable_length(self, prompt_ids: Sequence[Sequence[int]]) -> int:
-        """How many of the prefix's tokens every prompt starts with (leaving one of its own).
-
-        Shorter than the prefix when a text's first characters merge with the template's
-        last token (``" Wh"`` instead of ``" "`` + ``"Wh"``); the cache is then cut there.
-        """
-        n = min(len(self.ids), min(len(p) for p in prompt_ids) - 1)
-        for p in prompt_ids:
-            n = next((i for i in range(n) if p[i] != self.ids[i]), n)
-        return max(n, 0)
-
-
-def prefill_prefix(model: Any, ids: Sequence[int]) -> PromptPrefix:
-    """Run ``ids`` through ``model`` once and keep the KV cache.
-
-    Parameters
-    ----------
-    model : transformers causal LM
-    ids : sequence of int
-        Token ids every prompt starts with (non-empty).
-
-    Returns
-    -------
-    PromptPrefix
-    """
-    import torch
-
-    if not len(ids):
-        raise ValueError("prefill_prefix: the prefix is empty")
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        out = model(input_ids=torch.as_tensor([list(ids)], device=device), use_cache=True,
-                    logits_to_keep=1)
-    return PromptPrefix(ids, _output_cache(out))
-
-
-def _expanded_cache(cache: Any, n: int, length: int) -> Any:
-    """A copy of a batch-1 KV cache cut to ``length`` tokens and repeated ``n`` times.
-
-    ``cache`` itself is left as is: layers are copied shallowly, and the cut, the repeat and
-    the later forward pass assign new tensors to the copy's layers (``torch.cat``), never
-    writing into the prefix's tensors.
-    """
-    clone = copy.copy(cache)
-    clone.layers = [copy.copy(layer) for layer in cache.layers]
-    for layer in clone.layers:
-        if layer.get_seq_length() > length:
-            layer.keys = layer.keys[..., :length, :]
-            layer.values = layer.values[..., :length, :]
-    clone.batch_repeat_interleave(n)
-    return clone
-
-
-def _croppable(cache: Any) -> bool:
-    return all(getattr(layer, "is_croppable", False) and not getattr(layer, "is_sliding", False)
-               for layer in cache.layers)
-
-
-def _shared_head(
-    model: Any,
-    prompt_ids: Sequence[Sequence[int]],
-    min_shared_prefix: int | None,
-    prefix: PromptPrefix | None,
-) -> tuple[int, Any]:
-    """(number of leading tokens shared by the prompts, their KV cache repeated over them).
-
-    The prefilled ``prefix`` (cut to what every prompt starts with) when that keeps at
-    least ``min_shared_prefix`` tokens; else, with ``min_shared_prefix``, the prompts'
-    common head run once now; else ``(0, None)``.
-    """
-    n_prompts = len(prompt_ids)
-    if prefix is not None and len(prefix):
-        usable = prefix.usable_length(prompt_ids)
-        if usable == len(prefix) or (usable >= max(min_shared_prefix or 1, 1)
-                                     and _croppable(prefix.cache)):
-            return usable, _expanded_cache(prefix.cache, n_prompts, usable)
-    if min_shared_prefix is None or n_prompts < 2:
-        return 0, None
-    shared = min(_common_prefix_length(prompt_ids), min(len(p) for p in prompt_ids) - 1)
-    if shared < max(min_shared_prefix, 1):
-        return 0, None
-    head = prefill_prefix(model, prompt_ids[0][:shared])
-    head.cache.batch_repeat_interleave(n_prompts)  # used once: no copy needed
-    return shared, head.cache
-
-
-def _common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
-    first, n = seqs[0], min(len(s) for s in seqs)
-    for other in seqs[1:]:
-        n = next((i for i in range(n) if other[i] != first[i]), n)
-    return n
 
 
 def _log_softmax_at(logits: Any, index: Any) -> Any:
@@ -723,7 +597,7 @@ class TransformersAnnotator:
             with self._load_lock:
                 if self._prefix is None:
                     probes = self._encode_prompts(tokenizer, _PROBE_TEXTS, 0)
-                    n = min(_common_prefix_length(probes), min(len(p) for p in probes) - 1)
+                    n = min(common_prefix_length(probes), min(len(p) for p in probes) - 1)
                     # an empty PromptPrefix marks "nothing worth sharing" (tried once)
                     self._prefix = (prefill_prefix(model, probes[0][:n]) if n >= 8
                                     else PromptPrefix((), None))
@@ -766,8 +640,9 @@ class TransformersAnnotator:
     def generate_answers(self, texts: Sequence[str], base_seed: int | None = None) -> list[list[str]]:
         """``n_votes`` sampled free-text answers per text (the ``"generate"`` path).
 
-        ``batch_size`` texts per ``generate`` call (left-padded, ``num_return_sequences=
-        n_votes``); each answer stops at its first line break after some text, at the end
+        ``batch_size`` texts per ``generate`` call (left-padded, the prompts prefilled once
+        and their KV cache repeated ``n_votes`` times, starting from the shared prefix with
+        ``prefix_cache="shared"``); each answer stops at its first line break after some text, at the end
         of sequence or after ``max_new_tokens``, and is that first line. A batch is seeded
         from ``base_seed`` and its texts: the same texts in the same batches give the same
         answers; with ``batch_size=1`` a text's answers do not depend on the other texts.
@@ -793,6 +668,7 @@ class TransformersAnnotator:
         prompts = self._encode_prompts(tokenizer, texts, 0)
         order = np.argsort([len(p) for p in prompts], kind="stable")
         tables = line_tables(tokenizer, model)
+        prefix = self.shared_prefix(model, tokenizer) if self.prefix_cache == "shared" else None
         answers: list[list[str]] = [[] for _ in texts]
         for start in self._batches(len(texts), "generating"):
             idx = order[start: start + self.batch_size]
@@ -800,7 +676,7 @@ class TransformersAnnotator:
             try:
                 decoded = generate_first_lines(
                     model, tokenizer, [prompts[i] for i in idx], int(seed.integers(2**62)),
-                    tables, **gen_kwargs
+                    tables, prefix=prefix, **gen_kwargs
                 )
             except Exception as exc:
                 raise RuntimeError(
