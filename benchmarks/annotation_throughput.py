@@ -12,9 +12,9 @@ On one random-weight local causal LM and the same texts (the demo questions), te
     (:class:`~skmollal.annotators.cache.CachedAnnotator`), second run over the same texts;
 
 and, for information, (d) ``generate``: the annotator's faithful ``vote_mode="generate"``
-(``--batch-size`` texts per ``generate`` call, ``k`` sequences each, stopping at the first line
-break), and (e) ``generate_per_text``: the same with one text per call (``batch_size=1``, how
-generate mode ran before it was batched).
+(``--batch-size`` texts per ``generate`` call, prompts prefilled once and ``k`` answers sampled
+from copies of their KV cache, stopping at the first line break), and (e)
+``generate_per_text``: the same with one text per call (``batch_size=1``).
 
 Usage::
 
