@@ -57,6 +57,7 @@ RUN_DEFAULTS = {
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
     "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
     "output": "skmollal-run", "no_progress": False,
+    "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
 }
 
 
@@ -344,6 +345,11 @@ def run_experiment(config: Mapping | Any) -> dict:
                         cache_path=out / "annotations.sqlite")
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)
+    if cfg["cascade"] is not None:  # ask the LLMs one at a time, only as many as a text needs
+        from .cascade import CascadePanel
+
+        panel = CascadePanel(panel, threshold=cfg["cascade"],
+                             aggregator=make_aggregator(cfg["mixture"]))
     train_texts = [data.texts[i] for i in train]
     X_train, X_test, embed_s = _features(cfg, train_texts, [data.texts[i] for i in test],
                                          out / "embeddings")

@@ -2,6 +2,8 @@
 through the mixture, the cache paying only missing calls, and the loop with a cascade."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -246,3 +248,53 @@ def test_loop_with_a_cascade_pays_fewer_calls(tmp_path):
         MoLLIALoop.resume(tmp_path / "run", LogisticRegression(),
                           CascadePanel(annotators, threshold=0.9), X, y_seed, texts=texts,
                           mixture=fast_mixture(), batch_size=40, random_state=0)
+
+
+# ------------------------------------------------------------------------- CLI, classifier
+def test_cli_cascade_counts_only_the_calls_made(tmp_path, monkeypatch):
+    from skmollal import cli
+    from skmollal.annotators import specs
+
+    from test_cli import _write_csv
+    from test_mollia import CountingAnnotator
+
+    made = []
+
+    def fake(spec, labels, recordings=None, task_name=None):
+        made.append(CountingAnnotator(spec, noise={"x": 0.0, "y": 0.3, "z": 0.3}[spec],
+                                      seed=len(made)))
+        return made[-1]
+
+    monkeypatch.setattr(specs, "build_annotator", fake)
+    data = tmp_path / "data.csv"
+    _write_csv(data)
+    out = tmp_path / "out"
+    argv = ["run", "--data", str(data), "--annotator", "y", "--annotator", "x",
+            "--annotator", "z", "--mixture", "majority", "--featurizer", "tfidf",
+            "--classifier", "logreg", "--rounds", "2", "--batch", "10", "--seed-size", "12",
+            "--output", str(out), "--no-progress", "--cascade", "0.9"]
+    assert cli.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["cascade"] == 0.9
+    assert res["llm_calls"] == sum(a.calls for a in made)
+    # the seed (12) asks all 3; the 20 queried texts mostly only the perfect "x"
+    assert 12 * 3 + 20 <= res["llm_calls"] < 12 * 3 + 20 * 2
+    assert made[1].calls == 32
+
+
+def test_classifier_cascade_parameter():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from skmollal.active_learning import MoLLIAClassifier
+
+    S, y = make_signals(n=150, n_llms=3, noise=(0.05, 0.4, 0.5), seed=11)
+    annotators, texts = recorded_panel(S, y)
+    y_seed = np.full(len(y), -1)
+    y_seed[:30] = y[:30]
+    clf = MoLLIAClassifier(annotators, featurizer=TfidfVectorizer(analyzer="char"),
+                           classifier=LogisticRegression(), mixture=fast_mixture(),
+                           n_rounds=2, batch_size=30, discrepancy_weight=None,
+                           nl_threshold=None, random_state=0, cascade=0.8)
+    clf.fit(texts, y_seed)
+    assert clf.n_llm_calls_ == sum(calls(annotators)) < 90 * 3
+    assert clf.get_params()["cascade"] == 0.8
