@@ -87,8 +87,13 @@ class MoLLIALoop:
         routing for a Pipeline); ``nl_weight`` is set on the clone each round when it has that
         parameter. A plain estimator is wrapped in an :class:`ActiveLearner` with
         ``strategy``.
-    panel : LLMPanel, list of annotators, or annotator
-        Who annotates the queried texts.
+    panel : LLMPanel, list of annotators, annotator, or CascadePanel
+        Who annotates the queried texts. A :class:`~skmollal.cascade.CascadePanel` annotates
+        the seed with every LLM, is refitted on the signals paid for before each round, and
+        asks each queried text only as many LLMs as it needs; the unasked LLMs stay NaN in
+        the state, the mixture is then fitted per set of asked LLMs
+        (:class:`~skmollal.aggregation.MaskedAggregator`) and ``llm_calls`` counts the calls
+        made.
     X : array-like or list
         Features (or texts) of every row, as the estimator takes them.
     y : array-like of int
