@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
@@ -191,14 +192,15 @@ def main(argv=None):
                     help="subsample the unlabeled pool to this many rows")
     ap.add_argument("--thresholds", type=float, nargs="+",
                     default=sorted({0.6, 0.7, DEFAULT_THRESHOLD, 0.9, 0.95}))
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run in parallel (joblib)")
     ap.add_argument("--out", default=str(HERE / "results" / "cascade.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    rows = []
-    for task in args.tasks:
-        rec = by_row(load_recordings(args.recordings, task), task)
-        for seed in range(args.seeds):
-            rows += run_seed(rec, task, seed, args)
+    recs = {task: by_row(load_recordings(args.recordings, task), task) for task in args.tasks}
+    jobs = [(task, seed) for task in args.tasks for seed in range(args.seeds)]
+    done = Parallel(n_jobs=args.jobs)(delayed(run_seed)(recs[task], task, seed, args)
+                                      for task, seed in jobs)
+    rows = [r for part in done for r in part]
     summary = summarise(rows)
     print(f"{'task':6} {'method':18} {'accuracy':>15} {'calls/text':>10} "
           f"{'pool acc':>9} {'pool calls':>10}")

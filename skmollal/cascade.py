@@ -378,5 +378,16 @@ class CascadePanel(TransformerMixin, BaseEstimator):
 
 
 def is_cascade(panel: Any) -> bool:
-    """Whether ``panel`` is a cascade (asks only some LLMs; its gold rows need all of them)."""
+    """Whether ``panel`` is a cascade (asks only some LLMs; its gold rows need all of them).
+
+    Parameters
+    ----------
+    panel : object
+        A panel, a list of annotators, or a :class:`CascadePanel` (or anything with its
+        ``fit_signals`` and ``annotate_all``).
+
+    Returns
+    -------
+    bool
+    """
     return hasattr(panel, "fit_signals") and hasattr(panel, "annotate_all")
