@@ -1,5 +1,10 @@
 """skmollal: Mixture of LLMs in the Loop Active Learning, scikit-learn style.
 
+The top level holds what a user imports: data loaders, annotators and the panel, the
+aggregators, the classifiers and the active-learning estimators. Helpers stay in their
+modules (``skmollal.annotators.parsing.parse_label``, ``skmollal.label_noise.negative_labels``,
+``skmollal.annotators.base.AnnotationResult``, ...).
+
 Public names are imported lazily, so ``import skmollal`` stays cheap and loads torch,
 transformers or sentence-transformers only when an estimator that needs them is used.
 """
@@ -17,16 +22,12 @@ _EXPORTS = {
     "fetch_recordings": "skmollal.datasets",
     "load_demo": "skmollal.demo",
     # annotators
-    "AnnotationResult": "skmollal.annotators.base",
     "AnnotationTask": "skmollal.annotators.task",
     "RecordedAnnotator": "skmollal.annotators.recorded",
     "TransformersAnnotator": "skmollal.annotators.local",
     "OpenAICompatibleAnnotator": "skmollal.annotators.openai",
     "AnnotationCache": "skmollal.annotators.cache",
-    "CachedAnnotator": "skmollal.annotators.cache",
     "LLMPanel": "skmollal.annotators.panel",
-    "parse_label": "skmollal.annotators.parsing",
-    "vote_distribution": "skmollal.annotators.parsing",
     # mixture of LLM annotations, and baselines
     "MixtureAggregator": "skmollal.aggregation",
     "MixtureOfLLMsAnnotator": "skmollal.aggregation",
@@ -41,9 +42,6 @@ _EXPORTS = {
     "NegativeLearningClassifier": "skmollal.negative_learning",
     "TransformerTextClassifier": "skmollal.finetune",
     "SentenceEmbedder": "skmollal.featurizers",
-    "negative_labels": "skmollal.label_noise",
-    "discrepancy_weights": "skmollal.label_noise",
-    "nl_weight_schedule": "skmollal.label_noise",
     # active learning
     "ActiveLearner": "skmollal.active_learning",
     "MoLLIAClassifier": "skmollal.active_learning",

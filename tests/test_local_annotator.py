@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -295,6 +296,55 @@ def test_pickle_round_trip_gives_same_annotations():
     np.testing.assert_allclose(first.probs, second.probs, atol=1e-6)
     np.testing.assert_array_equal(first.votes, second.votes)
     assert clone.identity() == ann.identity()
+    assert isinstance(clone.model, type(model))  # a model object travels with the pickle
+
+
+@pytest.fixture(scope="module")
+def saved_tiny_model(tmp_path_factory):
+    """A tiny llama saved to disk, big enough (~2 MB of weights) to notice in a pickle."""
+    model, tok = tiny_llama(hidden_size=128)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return str(path), n_bytes
+
+
+def test_pickle_of_a_loaded_annotator_leaves_the_model_behind(saved_tiny_model):
+    path, n_bytes = saved_tiny_model
+    ann = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu", random_state=0)
+    first = ann.annotate(TEXTS)  # loads the model
+    blob = pickle.dumps(ann)
+    assert n_bytes > 1_000_000 and len(blob) < 100_000
+    clone = pickle.loads(blob)
+    second = clone.annotate(TEXTS)  # loads it again from the path
+    np.testing.assert_allclose(first.probs, second.probs, atol=1e-6)
+    np.testing.assert_array_equal(first.votes, second.votes)
+    assert clone.identity() == ann.identity()
+
+
+def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from skmollal.annotators.panel import LLMPanel
+
+    path, _ = saved_tiny_model
+    real = AutoModelForCausalLM.from_pretrained
+    loads = []
+
+    def slow_counting_loader(*args, **kwargs):
+        loads.append(args)
+        time.sleep(0.3)  # every thread reaches the load while the first is still in it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", slow_counting_loader)
+    ann = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu", random_state=0)
+    panel = LLMPanel([ann], n_jobs=4, batch_size=1, show_progress=False)
+    signals = panel.fit_transform(TEXTS[:4])  # four threads, one text each
+    assert loads == [(path,)]
+    alone = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu",
+                                  random_state=0).annotate(TEXTS[:4])
+    np.testing.assert_allclose(signals[:, 0, 0], alone.probs, atol=1e-5)
 
 
 # ------------------------------------------------------------------- bad input
@@ -345,9 +395,55 @@ def test_label_that_tokenizes_to_nothing():
 def test_too_long_prompt_names_text_index():
     model, tok = tiny_llama()
     model.config.max_position_embeddings = 200
-    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short")
-    with pytest.raises(ValueError, match="'short'.*text 1 gives a prompt"):
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short",
+                                long_texts="error")
+    with pytest.raises(ValueError, match="'short'.*longer than the model's context of 200 "
+                                         "tokens.*first: text 1") as info:
         ann.annotate(["ok", "long " * 100])
+    assert info.value.text_index == 1
+
+
+@pytest.mark.parametrize("vote_mode", ["sample", "generate"])
+def test_too_long_text_is_truncated_by_default_with_a_warning(vote_mode, caplog):
+    model, tok = tiny_llama()
+    model.config.max_position_embeddings = 200
+    task = AnnotationTask(TREC_LABELS)
+    ann = TransformersAnnotator(model, task, tokenizer=tok, name="short", random_state=0,
+                                vote_mode=vote_mode, max_new_tokens=4)
+    long_text = "Who wrote Hamlet? " + "long " * 400
+    with caplog.at_level("WARNING"):
+        res = ann.annotate(["ok", long_text])
+    assert "text 1" in caplog.text and "cut to fit" in caplog.text
+    assert np.isfinite(res.probs).all() and res.probs[1].sum() == pytest.approx(1.0)
+
+
+def test_too_long_text_can_be_skipped(caplog):
+    model, tok = tiny_llama()
+    model.config.max_position_embeddings = 200
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, name="short",
+                                long_texts="skip", random_state=0)
+    with caplog.at_level("WARNING"):
+        res = ann.annotate(["ok", "long " * 400, "fine"])
+    assert "text 1" in caplog.text and "skipped" in caplog.text
+    np.testing.assert_array_equal(res.probs[1], 0.0)
+    np.testing.assert_array_equal(res.votes[1], 0.0)
+    assert res.abstained.tolist() == [False, True, False]
+    assert ann.identity() != TransformersAnnotator(model, AnnotationTask(TREC_LABELS),
+                                                   tokenizer=tok, name="short").identity()
+    with pytest.raises(ValueError, match="long_texts"):
+        TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, long_texts="x")
+
+
+def test_blank_texts_are_annotated_with_a_warning(tiny_annotator, caplog):
+    with caplog.at_level("WARNING"):
+        res = tiny_annotator.annotate(["What?", "", "  \n"])
+    assert len(res) == 3
+    assert "2 text(s) are empty or whitespace only (rows 1, 2)" in caplog.text
+
+
+def test_lone_surrogate_names_the_text(tiny_annotator):
+    with pytest.raises(ValueError, match=r"'tiny'.*text 1 is not valid Unicode.*surrogate"):
+        tiny_annotator.annotate(["fine", "bad \ud800 text"])
 
 
 @pytest.mark.parametrize(

@@ -171,3 +171,28 @@ def test_smollm2_panel_uses_task_labels(monkeypatch):
     monkeypatch.setattr(smollm2, "smollm2_annotator", fake)
     out = smollm2.smollm2_panel(AnnotationTask(["yes", "no"]))
     assert [t.labels for t in out] == [("yes", "no")] * 2
+
+
+def test_loads_the_local_file_only_and_leaves_the_environment_alone(monkeypatch, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tiny_models import tiny_llama
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"")
+    monkeypatch.setenv("SKMOLLAL_SMOLLM2_GGUF", str(gguf))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    model, tok = tiny_llama()
+    calls = []
+
+    def recorder(result):
+        def from_pretrained(path, **kwargs):
+            calls.append((path, kwargs))
+            return result
+        return from_pretrained
+
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", recorder(tok))
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", recorder(model))
+    assert smollm2._load_smollm2.__wrapped__("cpu") == (model, tok)
+    assert calls == [(str(tmp_path), {"gguf_file": "model.gguf", "local_files_only": True})] * 2
+    assert "HF_HUB_OFFLINE" not in smollm2.os.environ

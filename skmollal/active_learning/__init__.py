@@ -6,15 +6,19 @@ from .loop import MoLLIALoop
 from .state import LoopState
 from .strategies import (
     STRATEGIES,
-    bemps_sampling,
+    badge_sampling,
     coreset_sampling,
     get_strategy,
     least_confidence,
     margin_sampling,
     max_entropy,
+    random_sampling,
+)
+from .torch_strategies import (
+    bemps_kmeans_sampling,
+    bemps_sampling,
     mc_dropout_proba,
     noise_stability_sampling,
-    random_sampling,
 )
 
 __all__ = [
@@ -24,6 +28,8 @@ __all__ = [
     "MoLLIALoop",
     "STRATEGIES",
     "area_under_curve",
+    "badge_sampling",
+    "bemps_kmeans_sampling",
     "bemps_sampling",
     "coreset_sampling",
     "get_strategy",

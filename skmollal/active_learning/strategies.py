@@ -8,19 +8,23 @@ chosen rows of ``X`` and their utility scores. That shape lets them run inside m
 
 ``classifier`` is anything with ``predict_proba``: an estimator, a pipeline, or an active
 learner (ours or modAL's). Strategies that need embeddings (:func:`coreset_sampling`) use
-the learner's pipeline transform when there is one; strategies that need a neural network
-(:func:`bemps_sampling`, :func:`noise_stability_sampling`) look for a skorch net at the end
-of the (possibly wrapped) estimator.
+the learner's pipeline transform when there is one.
+
+This module holds the numpy strategies and the registry of all of them by name
+(:data:`STRATEGIES`, :func:`get_strategy`); the strategies that need a torch network
+(:func:`~.torch_strategies.bemps_sampling`,
+:func:`~.torch_strategies.noise_stability_sampling`) live in :mod:`.torch_strategies`,
+which imports torch only when one of them runs.
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
+
+from ._pool import check_n_instances, embed, kmeans_pp_select, n_rows, proba_or_none, top
+from .torch_strategies import bemps_kmeans_sampling, bemps_sampling, noise_stability_sampling
 
 __all__ = [
     "random_sampling",
@@ -28,87 +32,11 @@ __all__ = [
     "margin_sampling",
     "least_confidence",
     "coreset_sampling",
-    "bemps_sampling",
-    "noise_stability_sampling",
-    "mc_dropout_proba",
+    "badge_sampling",
+    "kmeans_pp_select",
     "STRATEGIES",
     "get_strategy",
 ]
-
-
-# --------------------------------------------------------------------------- helpers
-def _n_rows(X) -> int:
-    if hasattr(X, "shape"):
-        return int(X.shape[0])
-    return len(X)
-
-
-def _check_n_instances(X, n_instances: int) -> int:
-    n = _n_rows(X)
-    if not isinstance(n_instances, (int, np.integer)) or n_instances < 1:
-        raise ValueError(f"n_instances must be a positive integer; got {n_instances!r}")
-    if n_instances > n:
-        raise ValueError(
-            f"cannot query {n_instances} instances from a pool of {n} rows; "
-            "lower n_instances (the batch size) or enlarge the pool"
-        )
-    return int(n_instances)
-
-
-def _top(scores: np.ndarray, n_instances: int, largest: bool = True):
-    """Indices of the ``n_instances`` best scores, best first (stable on ties)."""
-    scores = np.asarray(scores, dtype=float)
-    order = np.argsort(-scores if largest else scores, kind="stable")[:n_instances]
-    return order, scores[order]
-
-
-def _proba(classifier, X) -> np.ndarray | None:
-    """``classifier.predict_proba(X)``, or None when the classifier is not fitted yet."""
-    try:
-        return np.asarray(classifier.predict_proba(X), dtype=float)
-    except NotFittedError:
-        return None
-
-
-def _unwrap(classifier):
-    """Strip active-learner wrappers (ours, modAL's) down to the estimator."""
-    seen = 0
-    while hasattr(classifier, "estimator") and hasattr(classifier, "query_strategy"):
-        classifier = classifier.estimator
-        seen += 1
-        if seen > 10:  # pragma: no cover - defensive
-            break
-    return classifier
-
-
-def _split_pipeline(classifier, X):
-    """Return ``(final_estimator, X transformed by the steps before it)``."""
-    est = _unwrap(classifier)
-    if isinstance(est, Pipeline):
-        return est.steps[-1][1], est[:-1].transform(X)
-    return est, X
-
-
-def _embed(classifier, X) -> np.ndarray:
-    """Features on which distances are measured: the pipeline transform when there is one."""
-    if hasattr(classifier, "transform_without_estimating"):
-        Xt = classifier.transform_without_estimating(X)
-    else:
-        _, Xt = _split_pipeline(classifier, X)
-    if hasattr(Xt, "toarray"):
-        Xt = Xt.toarray()
-    try:
-        Xt = np.asarray(Xt, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            "coreset_sampling needs numeric features: give numeric X, a Pipeline whose "
-            "first steps embed the texts, or embeddings=..."
-        ) from exc
-    return Xt.reshape(len(Xt), -1)
-
-
-def _as_random_state(random_state):
-    return check_random_state(random_state)
 
 
 # --------------------------------------------------------------------------- simple
@@ -134,10 +62,10 @@ def random_sampling(classifier, X, n_instances: int = 1, random_state=None, **kw
     scores : ndarray of float
         Uniform random scores of the picked rows.
     """
-    n_instances = _check_n_instances(X, n_instances)
-    rng = _as_random_state(random_state)
-    scores = rng.random_sample(_n_rows(X))
-    return _top(scores, n_instances)
+    n_instances = check_n_instances(X, n_instances)
+    rng = check_random_state(random_state)
+    scores = rng.random_sample(n_rows(X))
+    return top(scores, n_instances)
 
 
 def _uncertainty(name: str, proba: np.ndarray) -> np.ndarray:
@@ -153,11 +81,11 @@ def _uncertainty(name: str, proba: np.ndarray) -> np.ndarray:
 
 
 def _uncertainty_strategy(name, classifier, X, n_instances, random_state, largest):
-    n_instances = _check_n_instances(X, n_instances)
-    proba = _proba(classifier, X)
+    n_instances = check_n_instances(X, n_instances)
+    proba = proba_or_none(classifier, X)
     if proba is None:  # not fitted: no information, pick at random
         return random_sampling(classifier, X, n_instances, random_state=random_state)
-    return _top(_uncertainty(name, proba), n_instances, largest=largest)
+    return top(_uncertainty(name, proba), n_instances, largest=largest)
 
 
 def max_entropy(classifier, X, n_instances: int = 1, random_state=None, **kwargs):
@@ -271,15 +199,15 @@ def coreset_sampling(classifier, X, n_instances: int = 1, X_labeled=None, embedd
     scores : ndarray of float
         Distance of each picked row to its nearest center at the time it was picked.
     """
-    n_instances = _check_n_instances(X, n_instances)
-    E = np.asarray(embeddings, float) if embeddings is not None else _embed(classifier, X)
+    n_instances = check_n_instances(X, n_instances)
+    E = np.asarray(embeddings, float) if embeddings is not None else embed(classifier, X)
     if labeled_embeddings is not None:
         L = np.asarray(labeled_embeddings, float).reshape(-1, E.shape[1])
     else:
         if X_labeled is None:
             X_labeled = getattr(classifier, "X_training", None)
-        L = (np.empty((0, E.shape[1])) if X_labeled is None or _n_rows(X_labeled) == 0
-             else _embed(classifier, X_labeled))
+        L = (np.empty((0, E.shape[1])) if X_labeled is None or n_rows(X_labeled) == 0
+             else embed(classifier, X_labeled))
     min_d = None
     if len(L):
         min_d = np.full(len(E), np.inf)
@@ -287,7 +215,7 @@ def coreset_sampling(classifier, X, n_instances: int = 1, X_labeled=None, embedd
             block = L[start:start + 256]
             d = ((E[:, None, :] - block[None, :, :]) ** 2).sum(-1)
             min_d = np.minimum(min_d, d.min(axis=1))
-    rng = _as_random_state(random_state)
+    rng = check_random_state(random_state)
     picked: list[int] = []
     scores: list[float] = []
     for _ in range(n_instances):
@@ -306,178 +234,53 @@ def coreset_sampling(classifier, X, n_instances: int = 1, X_labeled=None, embedd
     return np.asarray(picked, dtype=int), np.asarray(scores, dtype=float)
 
 
-# --------------------------------------------------------------------------- torch-based
-def _torch_net(classifier, X, who: str):
-    net, Xt = _split_pipeline(classifier, X)
-    if not (hasattr(net, "forward_iter") and hasattr(net, "module_")):
-        raise TypeError(
-            f"{who} needs a fitted skorch network (e.g. NegativeLearningClassifier) as the "
-            f"final estimator; got {type(net).__name__}"
-        )
-    return net, Xt
+# --------------------------------------------------------------------------- diverse batches
+def badge_sampling(classifier, X, n_instances: int = 1, embeddings=None, random_state=None,
+                   **kwargs):
+    """BADGE-style batches (Ash et al., 2020): uncertain *and* diverse rows.
 
+    Each pool row gets the gradient embedding of the cross-entropy loss at its predicted
+    label with respect to a last linear layer on its features:
+    ``g(x) = (p(x) - onehot(argmax p(x))) ⊗ e(x)``. Its norm grows with the classifier's
+    uncertainty, its direction with what the row would teach; k-means++ seeding over these
+    vectors (:func:`kmeans_pp_select`) then picks a batch without near-duplicates, each of
+    which would otherwise cost a full panel of LLM calls.
 
-def mc_dropout_proba(classifier, X, n_samples: int = 10, random_state=None) -> np.ndarray:
-    """Class probabilities from ``n_samples`` forward passes with dropout active.
-
-    Parameters
-    ----------
-    classifier : skorch net, Pipeline ending in one, or active learner
-        A fitted network with at least one dropout layer.
-    X : array-like
-        Rows to predict.
-    n_samples : int, default=10
-        Forward passes (committee members).
-    random_state : int, RandomState or None, default=None
-        Seeds torch for the dropout masks (the global torch RNG is restored afterwards).
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_rows, n_classes)
-    """
-    import torch
-
-    net, Xt = _torch_net(classifier, X, "mc_dropout_proba")
-    has_dropout = any(isinstance(m, torch.nn.modules.dropout._DropoutNd)
-                      for m in net.module_.modules())
-    if not has_dropout:
-        raise TypeError(
-            "mc_dropout_proba: the network has no dropout layer, so MC dropout gives no "
-            "committee; use a module with dropout > 0"
-        )
-    nonlin = net._get_predict_nonlinearity()
-    seed = None if random_state is None else int(_as_random_state(random_state).randint(2**31))
-    gen_state = torch.random.get_rng_state()
-    if seed is not None:
-        torch.manual_seed(seed)
-    out = []
-    try:
-        with torch.no_grad():
-            for _ in range(n_samples):
-                parts = [nonlin(y).detach().cpu().numpy()
-                         for y in net.forward_iter(Xt, training=True)]
-                out.append(np.concatenate(parts))
-    finally:
-        net.module_.eval()
-        if seed is not None:
-            torch.random.set_rng_state(gen_state)
-    return np.stack(out).astype(float)
-
-
-def bemps_sampling(classifier, X, n_instances: int = 1, n_committee: int = 10,
-                   n_estimation: int = 500, committee_proba=None, random_state=None,
-                   batch_rows: int = 256, **kwargs):
-    """BEMPS with the Brier score (CoreMSE, Tan et al. 2021) on an MC-dropout committee.
-
-    For each pool row ``x`` and label ``y`` the committee members are reweighted by how
-    likely they find ``y`` (``w_m ∝ p_m(y|x)``); the utility is the expected squared change
-    of the committee's mean prediction over an estimation set ``X'``::
-
-        ΔQ(x) = Σ_y p̄(y|x) Σ_{x'∈X'} || Σ_m w_m(x, y) p_m(·|x') − p̄(·|x') ||²
-
-    (for the Brier score this equals the expected reduction of the proper score). The
-    ``n_instances`` rows with the largest utility are picked.
+    ``e(x)`` are the features the classifier sees (the pipeline's transform, ``X`` itself,
+    or ``embeddings``), not a network's penultimate layer: for a classifier on frozen
+    sentence embeddings that is the natural space. With no fitted classifier yet the batch
+    is k-means++ over the features alone.
 
     Parameters
     ----------
-    classifier : skorch net (possibly in a Pipeline or a learner) with dropout
+    classifier : estimator or active learner
     X : array-like
         The pool.
     n_instances : int, default=1
-    n_committee : int, default=10
-        MC-dropout forward passes.
-    n_estimation : int, default=500
-        Size of the random estimation subset ``X'`` of the pool.
-    committee_proba : ndarray of shape (M, n_rows, n_classes), optional
-        Precomputed committee predictions (skips MC dropout; any committee works).
+    embeddings : ndarray, optional
+        Precomputed features of ``X``.
     random_state : int or None
-        Seeds the estimation subset and the dropout masks.
-    batch_rows : int, default=256
-        Pool rows scored at once (memory bound).
+        Seeds the k-means++ draws.
     **kwargs
         Ignored.
 
     Returns
     -------
-    query_idx, scores
+    query_idx : ndarray of int
+    scores : ndarray of float
+        Norm of each picked row's gradient embedding.
     """
-    n_instances = _check_n_instances(X, n_instances)
-    rng = _as_random_state(random_state)
-    P = (np.asarray(committee_proba, float) if committee_proba is not None
-         else mc_dropout_proba(classifier, X, n_committee, random_state=rng))
-    M, N, C = P.shape
-    est = rng.choice(N, size=min(n_estimation, N), replace=False)
-    PE = P[:, est, :].reshape(M, -1)  # (M, E*C)
-    mean_E = PE.mean(axis=0)  # (E*C,)
-    mean_all = P.mean(axis=0)  # (N, C)
-    scores = np.zeros(N)
-    for start in range(0, N, batch_rows):
-        block = P[:, start:start + batch_rows, :]  # (M, b, C)
-        w = block / np.clip(block.sum(axis=0, keepdims=True), 1e-12, None)  # (M, b, C)
-        w = np.transpose(w, (1, 2, 0))  # (b, C, M)
-        new = w @ PE  # (b, C, E*C)
-        change = ((new - mean_E) ** 2).sum(axis=2)  # (b, C)
-        scores[start:start + batch_rows] = (mean_all[start:start + batch_rows] * change).sum(1)
-    return _top(scores, n_instances)
-
-
-def noise_stability_sampling(classifier, X, n_instances: int = 1, n_perturbations: int = 10,
-                             noise_scale: float = 1e-3, random_state=None, **kwargs):
-    """Noise stability (Li et al., 2022): rows whose output moves most under weight noise.
-
-    Each parameter tensor ``θ`` of the network gets Gaussian noise rescaled to norm
-    ``noise_scale * ||θ||``; the utility of a row is the mean L2 change of the network's
-    output (before the prediction nonlinearity) over ``n_perturbations`` draws.
-
-    Parameters
-    ----------
-    classifier : skorch net, Pipeline ending in one, or active learner
-        A fitted network.
-    X : array-like
-        The pool.
-    n_instances : int, default=1
-        How many rows to pick.
-    n_perturbations : int, default=10
-        Noise draws.
-    noise_scale : float, default=1e-3
-        Noise norm relative to each parameter tensor's norm.
-    random_state : int, RandomState or None, default=None
-        Seeds the noise.
-    **kwargs
-        Ignored.
-
-    Returns
-    -------
-    query_idx, scores
-    """
-    import torch
-
-    n_instances = _check_n_instances(X, n_instances)
-    net, Xt = _torch_net(classifier, X, "noise_stability_sampling")
-    rng = _as_random_state(random_state)
-    gen = torch.Generator().manual_seed(int(rng.randint(2**31)))
-
-    def outputs():
-        with torch.no_grad():
-            return torch.cat([y.detach().cpu().float().reshape(len(y), -1)
-                              for y in net.forward_iter(Xt, training=False)])
-
-    base = outputs()
-    saved = copy.deepcopy(net.module_.state_dict())
-    total = torch.zeros(len(base))
-    try:
-        for _ in range(n_perturbations):
-            with torch.no_grad():
-                for p in net.module_.parameters():
-                    noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
-                    norm = noise.norm()
-                    if norm > 0:
-                        p.add_(noise.to(p.device) * (noise_scale * p.norm() / norm))
-            total += (outputs() - base).norm(dim=1)
-            net.module_.load_state_dict(saved)
-    finally:
-        net.module_.load_state_dict(saved)
-    return _top((total / n_perturbations).numpy().astype(float), n_instances)
+    n_instances = check_n_instances(X, n_instances)
+    E = np.asarray(embeddings, float) if embeddings is not None else embed(classifier, X)
+    proba = proba_or_none(classifier, X)
+    if proba is None:
+        G = E
+    else:
+        residual = proba.copy()
+        residual[np.arange(len(proba)), proba.argmax(axis=1)] -= 1.0
+        G = (residual[:, :, None] * E[:, None, :]).reshape(len(E), -1)
+    picked = kmeans_pp_select(G, n_instances, random_state=random_state)
+    return picked, np.sqrt((G[picked] ** 2).sum(axis=1))
 
 
 #: Strategies by name (used by the command line and :class:`MoLLIAClassifier`).
@@ -488,7 +291,9 @@ STRATEGIES: dict[str, Callable] = {
     "margin": margin_sampling,
     "least_confidence": least_confidence,
     "coreset": coreset_sampling,
+    "badge": badge_sampling,
     "bemps": bemps_sampling,
+    "bemps_kmeans": bemps_kmeans_sampling,
     "noise_stability": noise_stability_sampling,
 }
 
@@ -500,7 +305,8 @@ def get_strategy(strategy) -> Callable:
     ----------
     strategy : str or callable
         A name (``"random"``, ``"entropy"``, ``"margin"``, ``"least_confidence"``,
-        ``"coreset"``, ``"bemps"``, ``"noise_stability"``; dashes allowed) or a function.
+        ``"coreset"``, ``"badge"``, ``"bemps"``, ``"bemps_kmeans"``, ``"noise_stability"``;
+        dashes allowed) or a function.
 
     Returns
     -------

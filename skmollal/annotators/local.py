@@ -14,6 +14,9 @@
   ``vote_mode="generate"`` samples ``n_votes`` real generations of at most ``max_new_tokens``
   tokens and maps them to classes with :func:`~skmollal.annotators.parsing.parse_label`
   (the faithful, slower path).
+
+(Over 400 lines: one backend; the pure scoring functions at the top are tested on their own,
+the annotator batches, seeds and identifies around them.)
 """
 from __future__ import annotations
 
@@ -21,11 +24,12 @@ import hashlib
 import inspect
 import json
 import logging
+import threading
 from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_texts
+from .._validation import check_texts, warn_blank_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
 from .task import AnnotationTask
@@ -40,6 +44,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 VOTE_MODES = ("sample", "generate")
+#: What :class:`TransformersAnnotator` does with a text whose prompt exceeds the context.
+LONG_TEXT_MODES = ("truncate", "skip", "error")
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -319,6 +325,13 @@ class TransformersAnnotator:
         tokenizer's).
     show_progress : bool or None, default=None
         tqdm progress bar over batches (``None``: only on a terminal).
+    long_texts : {"truncate", "skip", "error"}, default="truncate"
+        A text whose prompt (with the longest answer) does not fit the model's context
+        (``max_position_embeddings``): ``"truncate"`` cuts the text's end until it fits and
+        logs a warning; ``"skip"`` leaves it unannotated (zero probabilities and votes: the
+        annotator abstains) with a warning; ``"error"`` raises ``ValueError``. Warnings and
+        errors name the text's index in the call and its start. Empty or whitespace-only
+        texts are annotated (the model sees the instruction alone), with a warning.
 
     Attributes
     ----------
@@ -327,6 +340,18 @@ class TransformersAnnotator:
     last_label_logprobs_ : ndarray of shape (n_texts, n_classes)
         Unnormalised ``log`` of each class's answer mass from the latest :meth:`annotate`
         (how much of the model's answer distribution the label set covers).
+
+    Notes
+    -----
+    The model is loaded on first use, once, also when several threads (an
+    :class:`~skmollal.annotators.panel.LLMPanel` job per batch) annotate at the same time.
+
+    Pickling (joblib processes, dask workers) never carries the *loaded* model. A model
+    given by name or path pickles as that name (a few kB unless ``tokenizer`` is an object),
+    and the model and tokenizer are loaded again from it on first use after unpickling. A
+    model given as an object is a parameter like any estimator's, so it is pickled with its
+    weights (the pickle is the model's size) and unpickles ready to use; give a path to ship
+    annotators cheaply.
     """
 
     def __init__(
@@ -346,6 +371,7 @@ class TransformersAnnotator:
         case_variants: bool = True,
         model_kwargs: dict | None = None,
         show_progress: bool | None = None,
+        long_texts: str = "truncate",
     ) -> None:
         self.model = model
         self.task = task
@@ -362,10 +388,12 @@ class TransformersAnnotator:
         self.case_variants = case_variants
         self.model_kwargs = model_kwargs
         self.show_progress = show_progress
+        self.long_texts = long_texts
         self._check_params()
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
         self._loaded: tuple | None = None
+        self._load_lock = threading.Lock()
 
     # -------------------------------------------------------------- parameters and loading
     @property
@@ -383,6 +411,10 @@ class TransformersAnnotator:
             raise ValueError(f"{where}: n_votes must be a positive int, got {self.n_votes!r}")
         if not 0 < float(self.top_p) <= 1:
             raise ValueError(f"{where}: top_p must be in (0, 1], got {self.top_p!r}")
+        if self.long_texts not in LONG_TEXT_MODES:
+            raise ValueError(
+                f"{where}: long_texts must be one of {LONG_TEXT_MODES}, got {self.long_texts!r}"
+            )
         if self.vote_mode not in VOTE_MODES:
             raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {self.vote_mode!r}")
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
@@ -402,9 +434,16 @@ class TransformersAnnotator:
         return f"{label}:{gguf}" if gguf else label
 
     def _load(self) -> tuple:
-        """(model, tokenizer, label sequences) – loaded and checked once."""
-        if self._loaded is not None:
+        """(model, tokenizer, label sequences) – loaded and checked once, even by threads."""
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
+        with self._load_lock:  # LLMPanel runs jobs of one annotator in threads
+            if self._loaded is None:
+                self._loaded = self._load_model()
             return self._loaded
+
+    def _load_model(self) -> tuple:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -433,8 +472,7 @@ class TransformersAnnotator:
                 f"{where}: the model has no usable tokenizer; pass tokenizer= "
                 "(a transformers tokenizer) with a model object"
             )
-        self._loaded = (model, tokenizer, self._label_sequences(tokenizer))
-        return self._loaded
+        return model, tokenizer, self._label_sequences(tokenizer)
 
     def _label_sequences(self, tokenizer: Any) -> tuple[list[list[int]], np.ndarray]:
         """Token ids of every scored surface form and the class index of each."""
@@ -490,6 +528,7 @@ class TransformersAnnotator:
                 "vote_mode": self.vote_mode,
                 "max_new_tokens": self.max_new_tokens,
                 "case_variants": bool(self.case_variants),
+                **({"long_texts": "skip"} if self.long_texts == "skip" else {}),
                 "random_state": self.random_state
                 if isinstance(self.random_state, (int, type(None)))
                 else repr(self.random_state),
@@ -515,21 +554,15 @@ class TransformersAnnotator:
         pad = tokenizer.pad_token_id
         if pad is None:
             pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-        max_len = _max_positions(model)
         prompts = self._encode_prompts(tokenizer, texts, 0)
-        if max_len is not None:
-            longest = max(len(s) for s in seqs)
-            for i, p in enumerate(prompts):
-                if len(p) + longest > max_len:
-                    raise ValueError(
-                        f"{self._where()}: text {i} gives a prompt of {len(p)} tokens; "
-                        f"with the labels that exceeds the model's {max_len} positions"
-                    )
+        prompts, skipped = self._fit_context(tokenizer, texts, prompts,
+                                             max(len(s) for s in seqs))
         # Batch prompts of similar length together (less padding); results do not depend
-        # on the batching, and rows go back to the input order.
+        # on the batching, and rows go back to the input order. Skipped texts keep -inf.
         order = np.argsort([len(p) for p in prompts], kind="stable")
+        order = order[~np.isin(order, skipped)]
         out = np.full((len(texts), len(self.labels)), -np.inf)
-        for start in self._batches(len(texts), "scoring"):
+        for start in self._batches(len(order), "scoring"):
             idx = order[start: start + self.batch_size]
             try:
                 scores = score_label_sequences(
@@ -543,6 +576,59 @@ class TransformersAnnotator:
             for c in range(len(self.labels)):
                 out[idx, c] = np.logaddexp.reduce(scores[:, owner == c], axis=1)
         return out
+
+    def _fit_context(self, tokenizer: Any, texts: Sequence[str], prompts: list[list[int]],
+                     answer_len: int, offset: int = 0) -> tuple[list[list[int]], list[int]]:
+        """Make every prompt fit the model's context with ``answer_len`` tokens after it.
+
+        Applies ``long_texts``: returns the (possibly truncated) prompts and the indices of
+        the texts to skip. Warnings and errors name the text (``offset`` + its index).
+        """
+        max_len = _max_positions(self._load()[0])
+        room = None if max_len is None else max_len - answer_len
+        too_long = [i for i, p in enumerate(prompts) if room is not None and len(p) > room]
+        if not too_long:
+            return prompts, []
+        first = too_long[0]
+        what = (f"{len(too_long)} text(s) give prompts longer than the model's context of "
+                f"{max_len} tokens (first: text {offset + first}, {len(prompts[first])} "
+                f"tokens with the instruction, {texts[first][:40]!r}...)")
+        if self.long_texts == "error":
+            exc = ValueError(f"{self._where()}: {what}; long_texts='truncate' cuts such texts "
+                             "to fit, 'skip' leaves them unannotated")
+            exc.text_index = offset + first
+            raise exc
+        if self.long_texts == "skip":
+            logger.warning("%s: %s; they are skipped (no answer: zero probabilities and "
+                           "votes)", self._where(), what)
+            return prompts, too_long
+        prompts = list(prompts)
+        for i in too_long:
+            prompts[i] = self._truncated_prompt(tokenizer, texts[i], room, offset + i)
+        logger.warning("%s: %s; their ends are cut to fit", self._where(), what)
+        return prompts, []
+
+    def _truncated_prompt(self, tokenizer: Any, text: str, room: int, index: int) -> list[int]:
+        """The prompt of ``text`` cut at its end to at most ``room`` tokens."""
+        ids = list(tokenizer.encode(text, add_special_tokens=False))
+        keep = len(ids)
+        for _ in range(8):  # re-tokenising the cut text may shift a token or two
+            prompt = self._encode_prompts(tokenizer, [text], index)[0]
+            excess = len(prompt) - room
+            if excess <= 0:
+                return prompt
+            keep -= excess + 2
+            if keep <= 0:
+                break
+            text = tokenizer.decode(ids[:keep], skip_special_tokens=True)
+        bare = len(self._encode_prompts(tokenizer, [""], index)[0])
+        exc = ValueError(
+            f"{self._where()}: text {index} cannot fit the model's context even cut short: "
+            f"the prompt without it takes {bare} of the {room} tokens left for a prompt; "
+            "shorten the instruction or the few-shot examples"
+        )
+        exc.text_index = index
+        raise exc
 
     def _batches(self, n: int, what: str):
         starts = range(0, n, self.batch_size)
@@ -565,14 +651,23 @@ class TransformersAnnotator:
             If the model fails on a batch (the text indices are named).
         """
         texts = check_texts(texts, self._where())
+        warn_blank_texts(texts, self._where())
         logmass = self.label_logprobs(texts)
         self.last_label_logprobs_ = logmass
-        probs = np.exp(logmass - logmass.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+        answered = np.isfinite(logmass).any(axis=1)  # False: skipped (long_texts="skip")
+        probs = np.zeros_like(logmass)
+        top = logmass[answered].max(axis=1, keepdims=True)
+        probs[answered] = np.exp(logmass[answered] - top)
+        probs[answered] /= probs[answered].sum(axis=1, keepdims=True)
         base = _base_seed(self.random_state)
         if self.vote_mode == "sample":
-            rngs = [np.random.default_rng([base, _text_seed(t)]) for t in texts]
-            votes = sample_votes(sharpen(probs, self.temperature, self.top_p), int(self.n_votes), rngs)
+            votes = np.zeros_like(probs)
+            rngs = [np.random.default_rng([base, _text_seed(t)])
+                    for t, ok in zip(texts, answered) if ok]
+            if rngs:
+                votes[answered] = sample_votes(
+                    sharpen(probs[answered], self.temperature, self.top_p),
+                    int(self.n_votes), rngs)
             return AnnotationResult(probs=probs, votes=votes, raw_answers=[[] for _ in texts])
         answers = self.generate_answers(texts, base_seed=base)
         votes = np.stack([vote_distribution(a, self.labels) for a in answers])
@@ -612,6 +707,11 @@ class TransformersAnnotator:
                             disable=_tqdm_disable(self.show_progress), leave=False)
         for i in iterator:
             prompt = self._encode_prompts(tokenizer, [texts[i]], i)[0]
+            fitted, skipped = self._fit_context(tokenizer, [texts[i]], [prompt], max_new, i)
+            if skipped:
+                answers.append([])
+                continue
+            prompt = fitted[0]
             ids = torch.as_tensor([prompt], device=device)
             seed = int(np.random.default_rng([base_seed, _text_seed(texts[i])]).integers(2**62))
             try:
@@ -631,9 +731,13 @@ class TransformersAnnotator:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        if isinstance(self.model, str):
-            state["_loaded"] = None  # reload by name where unpickled (e.g. a dask worker)
+        state["_loaded"] = None  # loaded again on first use where unpickled (a dask worker)
+        state.pop("_load_lock", None)
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._load_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (

