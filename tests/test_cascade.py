@@ -280,6 +280,8 @@ def test_cli_cascade_counts_only_the_calls_made(tmp_path, monkeypatch):
     # the seed (12) asks all 3; the 20 queried texts mostly only the perfect "x"
     assert 12 * 3 + 20 <= res["llm_calls"] < 12 * 3 + 20 * 2
     assert made[1].calls == 32
+    assert (res["llm_calls_paid"] + res["llm_answers_cached"] + res["llm_answers_recorded"]
+            == res["llm_calls"])
 
 
 def test_classifier_cascade_parameter():
