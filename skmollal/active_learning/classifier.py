@@ -68,6 +68,10 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         ``GridSearchCV`` never share or overwrite state. The folder used is ``run_dir_``.
     random_state : int or None, default=None
     show_progress : bool, default=False
+    cascade : float or None, default=None
+        Ask the LLMs one at a time and stop for a text once the fused posterior reaches this
+        threshold (a :class:`~skmollal.cascade.CascadePanel` around ``annotators``); None
+        asks every LLM about every text. ``annotators`` may also be a ``CascadePanel``.
 
     Attributes
     ----------
@@ -110,7 +114,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
                  nl_weight=None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False, cascade: float | None = None) -> None:
         self.annotators = annotators
         self.featurizer = featurizer
         self.classifier = classifier
@@ -126,6 +130,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.output_dir = output_dir
         self.random_state = random_state
         self.show_progress = show_progress
+        self.cascade = cascade
 
     # ------------------------------------------------------------------ building blocks
     def _make_featurizer(self):
@@ -171,7 +176,12 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                                  require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
         features = self.featurizer_.fit_transform(texts)
-        args = (self._make_classifier(), self.annotators, features, y)
+        panel = self.annotators
+        if self.cascade is not None:  # ask only the LLMs a text needs
+            from ..cascade import CascadePanel
+
+            panel = CascadePanel(panel, threshold=self.cascade, aggregator=self.mixture)
+        args = (self._make_classifier(), panel, features, y)
         params = dict(
             texts=texts, mixture=self.mixture, strategy=self.strategy,
             batch_size=self.batch_size, discrepancy_weight=self.discrepancy_weight,

@@ -76,7 +76,8 @@ def panel_annotators(panel: Any) -> list[Any]:
     if isinstance(panel, (list, tuple)):
         annotators = list(panel)
     elif hasattr(panel, "annotators") and not hasattr(panel, "annotate_one"):
-        annotators = list(panel.annotators)
+        inner = panel.annotators  # a wrapper of a panel (e.g. a cascade) has its annotators
+        annotators = panel_annotators(inner) if hasattr(inner, "annotators") else list(inner)
     elif hasattr(panel, "annotate"):
         annotators = [panel]
     else:
