@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ STARTUP_S = 120
 PICK = list(range(3, 180, 30))
 
 
-def _missing(reason: str) -> None:
+def _missing(reason: str) -> NoReturn:
     """Skip, or fail in CI: there ``make install`` must have installed what is missing."""
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(f"{reason} (CI=true: `make install` must provide it)", pytrace=False)
@@ -93,9 +94,10 @@ def gguf() -> Path:
 
 def _server_command(gguf: Path, port: int) -> list[str]:
     # --n_batch 1: prompts are evaluated one token at a time. With this build on the test
-    # machine (GGML_NATIVE=OFF, 1 thread), batched prompt evaluation ran about 10 times
-    # slower per token than single tokens (64 tokens: 5-17 s batched, 2 s one by one).
-    # Results do not depend on it; llama.cpp reuses the shared prompt prefix either way.
+    # machine (GGML_NATIVE=OFF, 1 thread, a busy 2-core machine), batched prompt evaluation
+    # was far slower per token than single tokens (64 tokens: 5-33 s in batches of 8-512,
+    # 2 s one by one). It changes how the prompt is fed, not what is computed (up to
+    # rounding); llama.cpp reuses the KV cache of a shared prompt prefix either way.
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
             "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port),
             "--n_threads", "1", "--n_batch", "1", "--n_ubatch", "1", "--n_ctx", "2048"]
@@ -214,7 +216,7 @@ def test_votes_need_several_requests_and_match_transformers(served, reference, t
 
 
 def test_sampled_votes_are_real_answers(base_url, task, texts):
-    """At the default temperature the answers vary and are parsed into vote shares."""
+    """Sampled answers (temperature 0.7, seeded) are parsed into vote shares, 4 per text."""
     ann = make(base_url, task, n_votes=4, extra_body={"seed": 0})
     res = ann.annotate(texts[:2])
     assert [len(a) for a in res.raw_answers] == [4, 4]
