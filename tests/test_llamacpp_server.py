@@ -40,7 +40,7 @@ from skmollal.annotators.openai import (  # noqa: E402
 )
 from skmollal.annotators.parsing import vote_distribution  # noqa: E402
 from skmollal.annotators.task import TREC_LABELS, TREC_QUESTION_TEMPLATE, AnnotationTask  # noqa: E402
-from skmollal.demo import load_demo  # noqa: E402
+from skmollal.demo import demo_task, load_demo  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -237,12 +237,13 @@ def test_request_timing_out_is_retried_then_reported(base_url, task, texts):
     assert len(res) == 1
 
 
-def test_server_still_starting_is_retried_until_it_answers(gguf, task, texts, tmp_path):
+def test_server_still_starting_is_retried_until_it_answers(gguf, texts, tmp_path):
     """Requests sent before the server listens are refused, retried with backoff, and
-    answered once it is up (as when an annotation job starts with its server)."""
+    answered once it is up (as when an annotation job starts with its server). The short
+    zero-shot prompt keeps the fresh server's first answer cheap."""
     port = _free_port()
-    ann = make(f"http://127.0.0.1:{port}/v1", task, n_votes=1, max_retries=8, backoff=0.5,
-               timeout=120)
+    ann = make(f"http://127.0.0.1:{port}/v1", demo_task(), n_votes=1, max_retries=8,
+               backoff=0.5, timeout=120)
     result = {}
 
     def run():
