@@ -21,7 +21,8 @@ print("min versions:", ", ".join(
     f"{name} {md.version(name)}" for name in ("scikit-learn", "skorch", "numpy", "scipy", "torch")))
 PY
 installed=$SECONDS
-HF_HUB_OFFLINE=1 "$PY" -m pytest -q -p no:cacheprovider \
+# API compatibility only: the accuracy checks on the LLM recordings are left to `make test`.
+HF_HUB_OFFLINE=1 "$PY" -m pytest -q -p no:cacheprovider -m "not recordings" \
     tests/test_signals.py tests/test_validation.py tests/test_mixture.py \
     tests/test_baselines.py tests/test_label_noise.py \
     tests/test_negative_learning.py tests/test_active_learning.py tests/test_strategies.py \

@@ -1,12 +1,15 @@
 """Validation of inputs shared across layers: texts, and partial labels (``-1`` = unlabeled)."""
 from __future__ import annotations
 
+import logging
 import numbers
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["check_partial_labels", "check_texts"]
+__all__ = ["check_partial_labels", "check_texts", "warn_blank_texts"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_texts(texts: Any, where: str = "texts", *, allow_empty: bool = False) -> list[str]:
@@ -32,7 +35,9 @@ def check_texts(texts: Any, where: str = "texts", *, allow_empty: bool = False) 
         If ``texts`` is a single string, not a sequence, or holds a non-string (the message
         gives its index).
     ValueError
-        If ``texts`` is empty (unless allowed) or an array of more than one column.
+        If ``texts`` is empty (unless allowed) or an array of more than one column, or a
+        text is not valid Unicode (a lone surrogate such as ``"\\ud800"``, which no
+        tokenizer, cache or file can encode; the message gives its index and position).
     """
     if isinstance(texts, str):
         raise TypeError(f"{where}: texts must be a sequence of str, not one str")
@@ -54,7 +59,52 @@ def check_texts(texts: Any, where: str = "texts", *, allow_empty: bool = False) 
             raise TypeError(
                 f"{where}: text {i} is a {type(text).__name__}, not a str: {text!r:.60}"
             )
+        if not text.isascii():
+            _check_unicode(text, i, where)
     return texts
+
+
+def _check_unicode(text: str, index: int, where: str) -> None:
+    """Raise if ``text`` holds a lone surrogate (not encodable as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where}: text {index} is not valid Unicode: a lone surrogate "
+            f"{text[exc.start]!r} at character {exc.start} ({text[max(0, exc.start - 20):exc.start]!r}"
+            "...); fix the text (decode its source with the right encoding, or drop or replace "
+            "the character, e.g. text.encode('utf-8', 'replace').decode())"
+        ) from None
+
+
+def warn_blank_texts(texts: Sequence[str], where: str, rows: Sequence[int] | None = None) -> list[int]:
+    """Log a warning naming the texts that are empty or whitespace only.
+
+    Such texts are annotated (the LLM sees the instruction alone and answers something), so
+    they are not refused; but the answer says nothing about a text, and the user should know.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The texts.
+    where : str
+        Who is annotating; starts the message.
+    rows : sequence of int, optional
+        Row numbers of ``texts`` to report (default: their indices).
+
+    Returns
+    -------
+    list of int
+        The blank texts' row numbers.
+    """
+    blank = [i for i, t in enumerate(texts) if not t.strip()]
+    if blank:
+        named = [int(rows[i]) if rows is not None else i for i in blank]
+        shown = ", ".join(map(str, named[:10])) + (", ..." if len(named) > 10 else "")
+        logger.warning("%s: %d text(s) are empty or whitespace only (rows %s); the LLMs "
+                       "annotate them from the instruction alone", where, len(named), shown)
+        return named
+    return []
 
 
 _EXPECTED = "give class indices, -1 for unlabeled"

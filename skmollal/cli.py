@@ -1,8 +1,10 @@
-"""Command line: ``skmollal run | demo | recordings-summary``.
+"""Command line: ``skmollal run | demo | predict | recordings-summary``.
 
-``skmollal run`` runs the MoLLIA loop on recorded annotators (``--recordings``) or live ones
-(``--annotator`` specs), holds out a test split, and writes ``results.json``,
-``learning_curve.png`` and the resumable loop state into ``--output``.
+``skmollal run`` runs the MoLLIA loop on your own CSV (``--data``: the rows you labelled are
+the gold seed, the others the pool the LLMs annotate), on the bundled demo set or on recorded
+annotators (``--recordings``), and writes what you keep into ``--output`` (see
+:data:`RUN_EPILOG`): the labels, the trained model, the results and the resumable state.
+``skmollal predict`` applies a saved model to the texts of a CSV.
 
 Annotator specs (``--annotator``, repeatable; see :mod:`skmollal.annotators.specs`):
 
@@ -12,7 +14,9 @@ Annotator specs (``--annotator``, repeatable; see :mod:`skmollal.annotators.spec
 * ``http://HOST:PORT/v1#MODEL`` (or ``https``) – an OpenAI-compatible server.
 
 Live annotations are cached in ``<output>/annotations.sqlite``, so a re-run never pays for
-them twice. This module only parses arguments and prints; the run itself is
+them twice. Errors are one line on stderr (``-v`` shows the traceback); the exit status is 0
+on success, 1 when the run failed, 2 for bad settings or input (found before any LLM call)
+and 130 when interrupted. This module only parses arguments and prints; the run itself is
 :func:`skmollal.experiment.run_experiment`.
 """
 from __future__ import annotations
@@ -20,23 +24,80 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
+from .active_learning.strategies import STRATEGIES
 from .annotators.specs import SPEC_FORMS
-from .experiment import RUN_DEFAULTS, recordings_summary, run_experiment
+from .experiment import (AGGREGATORS, NO_TEST, RUN_DEFAULTS, ConfigError, recordings_summary,
+                         run_experiment)
 
 __all__ = ["main", "build_parser", "recordings_summary"]
 
+logger = logging.getLogger(__name__)
+
+#: The end of ``skmollal run --help``: the CSV format, how rows are used, every output file.
+RUN_EPILOG = """\
+CSV format (--data): UTF-8 (a byte-order mark is fine), a header row naming the columns
+  text    the text to label (required)
+  label   the class name of a row you labelled; blank or -1 = unlabelled (optional)
+  id      your identifier of the row, copied to the outputs (optional)
+  Class names: --labels (comma-separated), else the distinct labels of the file. A label
+  that is not a class name is an error naming its line.
+
+How the rows of a CSV are used:
+  seed    the labelled rows (all of them; --seed-size N draws N of them at random): the
+          gold labels the mixture model and the first classifier learn from
+  pool    the unlabelled rows (and labelled rows left out of the seed, labels hidden);
+          each round --strategy picks --batch of them for the LLMs to annotate
+  test    only with --test-size (a fraction or a number of the labelled rows): held out
+          and scored; without it, accuracy is not measured
+  The demo and recorded sets are all gold: the seed (--seed-size) and the test split
+  (--test-size, default 0.2) are drawn at random from all their rows.
+
+Output files (in --output):
+  results.json        settings, split sizes, accuracy (with a test split), LLM calls paid
+                      and answers served by the cache, per-round history
+  labels.csv          one row per seed or annotated text: row (0-based data row), id (if
+                      the CSV has one), text, label (fused), confidence, gold (a seed row),
+                      llm:NAME (each LLM's answer); also labels.parquet with pandas+pyarrow
+  model.joblib        the trained featurizer and classifier: skmollal predict --model
+                      model.joblib --data new.csv --output predictions.csv
+  learning_curve.png  test accuracy per round (with a test split)
+  annotations.sqlite  every live LLM answer: a re-run never pays for one twice
+  state/              the loop's state: the same command with more --rounds continues
+  embeddings/         cached sentence embeddings (--featurizer minilm)
+
+Exit status: 0 done, 1 the run failed, 2 bad settings or input (before any LLM call),
+130 interrupted (answers already received are kept; run the same command to resume).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, where to look."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
 
 def _print_results(results: dict) -> None:
-    print(f"{'round':>5} {'labeled':>8} {'LLM calls':>10} {'accuracy':>9} {'macro-F1':>9}")
+    print(f"{'round':>5} {'labeled':>8} {'LLM answers':>12} {'accuracy':>9} {'macro-F1':>9}")
     for h in results["history"]:
-        print(f"{h['round']:>5} {h['n_labeled']:>8} {h['llm_calls']:>10} "
+        print(f"{h['round']:>5} {h['n_labeled']:>8} {h['llm_calls']:>12} "
               f"{h.get('val_accuracy', float('nan')):>9.3f} "
               f"{h.get('val_macro_f1', float('nan')):>9.3f}")
-    print(f"test accuracy {results['test_accuracy']:.3f}, macro-F1 "
-          f"{results['test_macro_f1']:.3f} on {results['n_test']} held-out texts; "
-          f"{results['llm_calls']} LLM calls; {results['total_s']:.0f} s")
+    if results["test_accuracy"] is None:
+        print(f"{NO_TEST} (give --test-size to hold out labelled rows)")
+    else:
+        print(f"test accuracy {results['test_accuracy']:.3f}, macro-F1 "
+              f"{results['test_macro_f1']:.3f} on {results['n_test']} held-out texts")
+    print(f"{results['llm_calls']} LLM answers: {results['llm_calls_paid']} LLM calls paid now, "
+          f"{results['llm_answers_cached']} from the annotation cache, "
+          f"{results['llm_answers_saved']} kept from the saved run, "
+          f"{results['llm_answers_recorded']} replayed from recordings; "
+          f"{results['total_s']:.0f} s")
+    for name, path in results["files"].items():
+        print(f"{name + ':':<16}{path}")
 
 
 def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
@@ -45,22 +106,26 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="recorded task (trec), 'demo' (bundled demo texts) or a name for --data")
     p.add_argument("--recordings", default=d["recordings"],
                    help="folder of recorded LLM annotations")
-    p.add_argument("--data", help="CSV with 'text' and 'label' columns (live annotators)")
+    p.add_argument("--data", help="your CSV: 'text' and 'label' columns (see below)")
     p.add_argument("--labels", help="comma-separated class names (with --data)")
     p.add_argument("--annotator", action="append", default=d["annotator"],
                    help="annotator spec (repeatable): " + ", ".join(SPEC_FORMS))
     p.add_argument("--strategy", default=d["strategy"],
-                   help="random, entropy, margin, least_confidence, coreset, bemps, "
-                        "noise_stability")
+                   help="query strategy: " + ", ".join(STRATEGIES))
     p.add_argument("--mixture", default=d["mixture"],
-                   help="molam (MoLLIA), majority, mean, best-single, dawid-skene")
-    p.add_argument("--rounds", type=int, default=d["rounds"])
-    p.add_argument("--batch", type=int, default=d["batch"])
-    p.add_argument("--seed-size", type=int, default=d["seed_size"])
+                   help="label fusion: " + ", ".join(AGGREGATORS) + " (molam = MoLLIA)")
+    p.add_argument("--rounds", type=int, default=d["rounds"], help="active-learning rounds")
+    p.add_argument("--batch", type=int, default=d["batch"], help="texts annotated per round")
+    p.add_argument("--seed-size", type=int, default=d["seed_size"],
+                   help="gold seed rows, drawn from the labelled rows (default: "
+                        + ("every labelled row of --data; 50 for the demo and recorded sets)"
+                           if d["seed_size"] is None else f"{d['seed_size']})"))
     p.add_argument("--pool-size", type=int, default=d["pool_size"],
                    help="subsample the pool to this many texts")
-    p.add_argument("--test-size", type=float, default=d["test_size"])
-    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--test-size", type=float, default=d["test_size"],
+                   help="held-out labelled rows: a fraction or a number (default: none for "
+                        "--data; 0.2 for the demo and recorded sets)")
+    p.add_argument("--seed", type=int, default=d["seed"], help="random seed of every draw")
     p.add_argument("--featurizer", default=d["featurizer"],
                    help="minilm (frozen sentence embeddings) or tfidf")
     p.add_argument("--classifier", default=d["classifier"],
@@ -72,24 +137,43 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    default=d["discrepancy_update"],
                    help="weigh rows once when queried (reference) or all rows every round")
     p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
-    p.add_argument("--output", default=d["output"])
+    p.add_argument("--output", default=d["output"], help="output folder (see below)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--refresh-cache", action="store_true",
+                   help="re-annotate cached answers that cannot be read (a damaged "
+                        "annotations.sqlite is moved aside) instead of stopping")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``skmollal`` command."""
-    parser = argparse.ArgumentParser(
-        prog="skmollal", description="Mixture of LLMs in the Loop Active Learning")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = _Parser(prog="skmollal", description="Mixture of LLMs in the Loop Active Learning")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    common = argparse.ArgumentParser(add_help=False)  # -v after the subcommand too
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="debug logging, tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the active-learning loop")
+    sections = dict(parents=[common], epilog=RUN_EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser("run", help="run the active-learning loop (e.g. on your CSV)",
+                         description="Label a CSV of your own (or the demo or recorded "
+                                     "sets) with a panel of LLMs in an active-learning loop.",
+                         **sections)
     _add_run_arguments(run, {})
-    demo = sub.add_parser("demo", help="the main job: the loop on the embedded default")
+    demo = sub.add_parser("demo", help="the main job: the loop on the embedded default",
+                          **sections)
     _add_run_arguments(demo, DEMO_DEFAULTS)
     demo.add_argument("--recorded", action="store_true",
                       help="replay the recorded TREC annotators (five 7-9B LLMs, from "
                            "--recordings) instead of running the embedded SmolLM2 panel live")
-    summary = sub.add_parser("recordings-summary",
+    predict = sub.add_parser("predict", parents=[common],
+                             help="label new texts with the model a run saved",
+                             description="Apply a run's model.joblib to the 'text' column of "
+                                         "a CSV; write row, id, text, label, confidence and "
+                                         "p:LABEL (one probability per class) per row.")
+    predict.add_argument("--model", required=True, help="model.joblib written by a run")
+    predict.add_argument("--data", required=True, help="CSV with a 'text' column (and 'id')")
+    predict.add_argument("--output", default="predictions.csv", help="predictions CSV")
+    summary = sub.add_parser("recordings-summary", parents=[common],
                              help="per-LLM and majority-vote accuracy of the recordings")
     summary.add_argument("--recordings", default=RUN_DEFAULTS["recordings"])
     summary.add_argument("--task", default="trec")
@@ -108,15 +192,7 @@ DEMO_DEFAULTS = {"task": "demo", "rounds": 3, "batch": 16, "seed_size": 24, "poo
 RECORDED_DEMO = {"task": "trec", "rounds": 4, "batch": 50, "seed_size": 50, "pool_size": 1000}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.command == "recordings-summary":
-        print(recordings_summary(args.recordings, args.task))
-        return 0
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo" and not args.annotator:
         if args.recorded:
             for key, value in RECORDED_DEMO.items():
@@ -124,13 +200,63 @@ def main(argv: list[str] | None = None) -> int:
                     setattr(args, key, value)
         else:
             args.annotator = ["smollm2"]
+    settings = {k: v for k, v in vars(args).items() if k not in ("command", "verbose",
+                                                                  "recorded")}
+    _print_results(run_experiment(settings))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .outputs import predict_csv
+
+    if not Path(args.model).is_file():
+        raise ConfigError(f"--model {args.model}: no such file; give the model.joblib a "
+                          "'skmollal run' wrote in its --output folder")
     try:
-        results = run_experiment(args)
-    except ValueError as exc:  # a bad setting: say which, without a traceback
+        records = predict_csv(args.model, args.data, args.output)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    print(f"{len(records)} predictions written to {args.output}")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    print(recordings_summary(args.recordings, args.task))
+    return 0
+
+
+_COMMANDS = {"run": _run, "demo": _run, "predict": _predict, "recordings-summary": _summary}
+
+
+def _fail(command: str, exc: BaseException, status: int) -> int:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if status == 1 and not isinstance(exc, (ValueError, OSError)):
+        message = f"{type(exc).__name__}: {message}"
+    hint = (" Answers already received are kept: fix it and run the same command to resume."
+            if status == 1 and command in ("run", "demo") and not isinstance(exc, ValueError)
+            else "")
+    end = "" if message.endswith((".", "?", "!")) else "."
+    print(f"skmollal {command}: {message}{end}{hint} (-v shows the traceback)", file=sys.stderr)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"skmollal {args.command}: interrupted; answers already received are kept, run "
+              "the same command to resume", file=sys.stderr)
+        return 130
+    except (ConfigError, FileNotFoundError) as exc:
         if args.verbose:
             raise
-        raise SystemExit(f"skmollal {args.command}: {exc} (-v shows the traceback)") from exc
-    _print_results(results)
-    print(f"results: {Path(args.output) / 'results.json'}, curve: "
-          f"{Path(args.output) / 'learning_curve.png'}")
-    return 0
+        return _fail(args.command, exc, 2)
+    except Exception as exc:  # noqa: BLE001 - one line instead of a traceback
+        if args.verbose:
+            raise
+        return _fail(args.command, exc, 1)

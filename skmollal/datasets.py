@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from .annotators.base import check_annotation_values
 from .annotators.parsing import vote_distribution
 
 __all__ = [
@@ -153,8 +154,8 @@ def _load_jsonl_task(files: Sequence[Path], labels: list[str] | None) -> Bunch:
                     f"{where}: llm_logits must be a list of {n_classes} numbers, got {probs!r}"
                 )
             probs = np.asarray(probs, dtype=float)
-            if not np.all(np.isfinite(probs)) or (probs < 0).any():
-                raise ValueError(f"{where}: llm_logits holds NaN, inf or negative values")
+            check_annotation_values(probs[None], np.zeros_like(probs)[None],
+                                    where=f"{where}: llm_logits")
             answers = row["llm_label"]
             if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
                 raise ValueError(f"{where}: llm_label must be a list of strings")
@@ -190,6 +191,9 @@ def _load_npy_task(x_path: Path, y_path: Path, labels: list[str] | None) -> Bunc
         row = int(np.argwhere(~np.isfinite(x))[0][0])
         raise ValueError(f"{x_path}: NaN or infinite value in row {row}")
     n_llms = rows // 2
+    signals = x.reshape(n, n_llms, 2, n_classes).astype(float)
+    check_annotation_values(signals[:, :, 0], signals[:, :, 1],
+                            where=f"{x_path} (rows, LLMs)")
     names = RECORDED_LLMS if n_llms == len(RECORDED_LLMS) else [f"llm{j}" for j in range(n_llms)]
     if labels is None:
         labels = [f"class{c}" for c in range(n_classes)]
@@ -200,7 +204,7 @@ def _load_npy_task(x_path: Path, y_path: Path, labels: list[str] | None) -> Bunc
         target=y.argmax(axis=1).astype(int),
         target_names=list(labels),
         annotator_names=list(names),
-        signals=x.reshape(n, n_llms, 2, n_classes).astype(float),
+        signals=signals,
         raw_answers=None,
     )
 

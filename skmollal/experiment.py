@@ -1,16 +1,20 @@
 """The experiment runner that the command line and the benchmarks share.
 
-One experiment: load texts (a CSV, the bundled demo set or recorded annotations), split them
-into a gold seed, a pool and a held-out test set (:func:`split_rows`), build the annotator
-panel from spec strings (:func:`skmollal.annotators.specs.build_panel`), the featurizer, the
+One experiment: load texts (a CSV of your own, the bundled demo set or recorded annotations),
+split them into a gold seed, a pool and an optional held-out test set
+(:func:`skmollal.own_data.split_labelled` for a CSV: seed and test only from its labelled
+rows; :func:`split_rows` for the all-gold demo and recorded sets), build the annotator panel
+from spec strings (:func:`skmollal.annotators.specs.build_panel`), the featurizer, the
 classifier and the aggregator by name (:func:`make_featurizer`,
 :func:`~skmollal.classifiers.make_classifier`, :func:`make_aggregator`), run the MoLLIA loop
-(:func:`make_loop`) and score it on the test set (:func:`run_experiment`, which also writes
-``results.json`` and ``learning_curve.png``).
+(:func:`make_loop`), score it on the test set when there is one, and write what a user keeps
+(:func:`run_experiment`: ``results.json``, ``learning_curve.png``, ``labels.csv``,
+``model.joblib``). Everything that can be wrong with the settings or the input files is
+checked by :func:`prepare_experiment` before any LLM is called, and raised as a
+:class:`ConfigError`.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import time
@@ -24,130 +28,21 @@ from sklearn.utils import Bunch
 from .annotators.specs import build_panel
 from .classifiers import make_classifier
 from .datasets import default_recordings_path
+from .own_data import load_csv, split_labelled, split_rows, training_labels
+from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
+                       ConfigError, check_settings, complete_settings)
 
 __all__ = [
-    "AGGREGATORS", "FEATURIZERS", "RUN_DEFAULTS", "load_csv", "load_experiment_data",
-    "make_aggregator", "make_classifier", "make_featurizer", "make_loop", "recordings_summary",
-    "run_experiment", "split_rows", "training_labels",
+    "AGGREGATORS", "FEATURIZERS", "RUN_DEFAULTS", "ConfigError", "check_settings", "load_csv",
+    "load_experiment_data", "make_aggregator", "make_classifier", "make_featurizer",
+    "make_loop", "prepare_experiment", "recordings_summary", "run_experiment", "split_rows",
+    "training_labels",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: aggregator name -> the ``skmollal`` estimator it builds (with default parameters)
-AGGREGATORS = {
-    "molam": "MixtureAggregator",
-    "mollia": "MixtureAggregator",
-    "majority": "MajorityVote",
-    "mean": "MeanProbability",
-    "best-single": "BestSingleLLM",
-    "dawid-skene": "DawidSkene",
-}
-
-#: featurizer name -> what it is
-FEATURIZERS = {
-    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
-    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
-}
-
-#: The settings of :func:`run_experiment` and their defaults (the command line's options).
-RUN_DEFAULTS = {
-    "task": "trec", "recordings": str(default_recordings_path()), "data": None,
-    "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
-    "rounds": 9, "batch": 50, "seed_size": 50, "pool_size": None, "test_size": 0.2,
-    "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
-    "output": "skmollal-run", "no_progress": False,
-}
-
 
 # --------------------------------------------------------------------------- data
-def split_rows(n: int, seed_size: int, test_size: float, pool_size: int | None = None,
-               random_state: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random split of ``n`` rows into (seed, pool, test) index arrays.
-
-    Parameters
-    ----------
-    n : int
-        Number of rows.
-    seed_size : int
-        Gold rows drawn from the rows not held out.
-    test_size : float
-        Fraction of the rows held out, in (0, 1).
-    pool_size : int, optional
-        Subsample the pool (what remains) to this many rows.
-    random_state : int, default=0
-        Seed of the permutation.
-
-    Returns
-    -------
-    seed, pool, test : ndarray of int
-        Sorted, disjoint row indices.
-
-    Raises
-    ------
-    ValueError
-        If ``test_size`` is outside (0, 1) or ``seed_size`` leaves no pool.
-    """
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
-    rng = np.random.default_rng(random_state)
-    perm = rng.permutation(n)
-    n_test = int(round(test_size * n))
-    test, rest = perm[:n_test], perm[n_test:]
-    if seed_size >= len(rest):
-        raise ValueError(f"seed_size {seed_size} leaves no pool ({len(rest)} training rows)")
-    seed, pool = rest[:seed_size], rest[seed_size:]
-    if pool_size is not None:
-        pool = pool[:pool_size]
-    return np.sort(seed), np.sort(pool), np.sort(test)
-
-
-def training_labels(y_gold: np.ndarray, seed: np.ndarray,
-                    pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Training rows (seed, then pool) and their labels: gold on the seed, -1 on the pool.
-
-    Raises
-    ------
-    ValueError
-        If a seed row has no gold label (-1).
-    """
-    rows = np.concatenate([seed, pool])
-    y = np.full(len(rows), -1)
-    y[: len(seed)] = np.asarray(y_gold)[seed]
-    if (y[: len(seed)] < 0).any():
-        raise ValueError("some seed rows have no gold label")
-    return rows, y
-
-
-def load_csv(path: str | Path, labels: str | Sequence[str] | None = None) -> Bunch:
-    """Texts and (optional) gold labels of a CSV with ``text`` and ``label`` columns.
-
-    Parameters
-    ----------
-    path : str or path
-        The CSV file.
-    labels : str or sequence of str, optional
-        Class names (a comma-separated string or a list); default: the sorted distinct
-        labels of the file.
-
-    Returns
-    -------
-    Bunch
-        ``texts``, ``y`` (class index, -1 where a row's label is empty or not a class) and
-        ``labels``.
-    """
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or "text" not in rows[0]:
-        raise ValueError(f"{path}: need a CSV with a 'text' column (and 'label')")
-    if isinstance(labels, str):
-        labels = labels.split(",")
-    labels = list(labels) if labels else sorted({r["label"] for r in rows if r.get("label")})
-    y = np.asarray([labels.index(r["label"]) if r.get("label") in labels else -1
-                    for r in rows])
-    return Bunch(texts=[r["text"] for r in rows], y=y, labels=labels)
-
-
 def load_experiment_data(task: str = "trec", recordings: str | Path | None = None,
                          data: str | Path | None = None,
                          labels: str | Sequence[str] | None = None) -> Bunch:
@@ -190,7 +85,19 @@ def load_experiment_data(task: str = "trec", recordings: str | Path | None = Non
 
 
 def recordings_summary(path: str | Path, task: str) -> str:
-    """Per-LLM and majority-vote accuracy of recorded annotations, as a text table."""
+    """Per-LLM and majority-vote accuracy of recorded annotations, as a text table.
+
+    Parameters
+    ----------
+    path : str or path
+        Folder of the recordings.
+    task : str
+        Recorded task, e.g. ``"trec"``.
+
+    Returns
+    -------
+    str
+    """
     from .datasets import load_recordings
 
     rec = load_recordings(path, task)
@@ -279,13 +186,6 @@ def make_loop(estimator: Any, panel: Any, X: Any, y: np.ndarray, *,
 
 
 # --------------------------------------------------------------------------- the run
-def _settings(config: Mapping | Any) -> dict:
-    """``config`` (a mapping or an ``argparse.Namespace``) completed with :data:`RUN_DEFAULTS`."""
-    given = dict(config) if isinstance(config, Mapping) else dict(vars(config))
-    given.pop("func", None)
-    return {**given, **{k: v for k, v in RUN_DEFAULTS.items() if k not in given}}
-
-
 def _annotator_specs(specs: Sequence[str] | None, recordings: Any) -> list[str]:
     if specs:
         return list(specs)
@@ -294,15 +194,92 @@ def _annotator_specs(specs: Sequence[str] | None, recordings: Any) -> list[str]:
     return [f"recorded:{name}" for name in recordings.annotator_names]
 
 
+def _split(cfg: dict, data: Bunch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(seed, pool, test) rows: from the labelled rows of a CSV, at random on all-gold data."""
+    if cfg["data"]:
+        return split_labelled(data.y, data.labels, cfg["seed_size"], cfg["test_size"],
+                              cfg["pool_size"], cfg["seed"])
+    sizes = {k: ALL_GOLD_SPLIT[k] if cfg[k] is None else cfg[k] for k in ALL_GOLD_SPLIT}
+    seed, pool, test = split_rows(len(data.texts), sizes["seed_size"], sizes["test_size"],
+                                  cfg["pool_size"], cfg["seed"])
+    return seed, pool, test[data.y[test] >= 0]  # only rows with a gold label are scored
+
+
+def prepare_experiment(config: Mapping | Any) -> Bunch:
+    """Everything before the first LLM call: settings, data, split and panel, all checked.
+
+    Parameters
+    ----------
+    config : mapping or argparse.Namespace
+        As for :func:`run_experiment`.
+
+    Returns
+    -------
+    Bunch
+        ``cfg`` (the settings, defaults filled in), ``out`` (the output folder), ``data``
+        (:func:`load_experiment_data`), ``seed``, ``pool``, ``test`` (rows of the data),
+        ``train`` (seed then pool rows), ``y_train`` (gold on the seed, -1 on the pool) and
+        ``panel`` (one annotator per panel column, live ones cached).
+
+    Raises
+    ------
+    ConfigError
+        If a setting, the CSV, the recordings or an annotator spec is wrong (the message
+        says which and what to do).
+    """
+    cfg = complete_settings(config)
+    check_settings(cfg)
+    out = Path(cfg["output"])
+    try:
+        data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"])
+        seed, pool, test = _split(cfg, data)
+        train, y_train = training_labels(data.y, seed, pool)
+        specs = _annotator_specs(cfg["annotator"], data.recordings)
+        out.mkdir(parents=True, exist_ok=True)
+        panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
+                            cache_path=out / "annotations.sqlite",
+                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
+    except (ValueError, FileNotFoundError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from exc
+    return Bunch(cfg=cfg, out=out, data=data, seed=seed, pool=pool, test=test, train=train,
+                 y_train=y_train, panel=panel)
+
+
 def _features(cfg: dict, train_texts: list[str], test_texts: list[str], cache_dir: Path):
-    """(X_train, X_test, seconds): the texts themselves for ``finetune``, else features."""
+    """(featurizer, X_train, X_test, seconds); the texts themselves for ``finetune``."""
     if cfg["classifier"] == "finetune":
-        return train_texts, test_texts, 0.0
+        return None, train_texts, test_texts, 0.0
     featurizer = make_featurizer(cfg["featurizer"], cache_dir=cache_dir)
     t0 = time.perf_counter()
     X_train = np.asarray(featurizer.fit_transform(train_texts), dtype=np.float32)
-    X_test = np.asarray(featurizer.transform(test_texts), dtype=np.float32)
-    return X_train, X_test, time.perf_counter() - t0
+    X_test = (np.asarray(featurizer.transform(test_texts), dtype=np.float32) if test_texts
+              else X_train[:0])
+    return featurizer, X_train, X_test, time.perf_counter() - t0
+
+
+def _answer_counts(panel: Sequence[Any], loop: Any, earlier: int) -> dict:
+    """This invocation's answers: paid LLM calls, served without a call, replayed; and the
+    answers kept from an earlier invocation's saved state."""
+    from .annotators.cache import CachedAnnotator
+
+    cached = [a for a in panel if isinstance(a, CachedAnnotator)]
+    per_llm = (loop.llm_calls - earlier) // max(1, len(panel))  # new answers per panel column
+    paid = sum(a.n_annotated_total_ for a in cached)
+    return {"llm_calls_paid": paid, "llm_answers_cached": per_llm * len(cached) - paid,
+            "llm_answers_saved": earlier,
+            "llm_answers_recorded": per_llm * (len(panel) - len(cached))}
+
+
+def _score(y_test: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if len(y_test) == 0:
+        return {"test_accuracy": None, "test_macro_f1": None, "test_note": NO_TEST}
+    return {"test_accuracy": float(accuracy_score(y_test, pred)),
+            "test_macro_f1": float(f1_score(y_test, pred, average="macro",
+                                            labels=np.arange(n_classes), zero_division=0))}
 
 
 def run_experiment(config: Mapping | Any) -> dict:
@@ -320,65 +297,84 @@ def run_experiment(config: Mapping | Any) -> dict:
     -------
     dict
         ``config``, ``labels``, ``panel`` (annotator names), ``n_seed``, ``n_pool``,
-        ``n_test``, ``test_accuracy``, ``test_macro_f1``, ``auc_accuracy``, ``llm_calls``,
-        ``embed_s``, ``total_s`` and ``history`` (per round; ``queried`` as rows of the
-        data). Also written to ``<output>/results.json``, with ``learning_curve.png``;
-        ``<output>/state`` holds the loop's state (a re-run with more rounds resumes) and
+        ``n_test``, ``test_accuracy`` and ``test_macro_f1`` (None, with ``test_note``,
+        when no labelled row is held out), ``auc_accuracy``, ``llm_calls`` (answers the run
+        used: texts x LLMs), ``llm_calls_paid`` (LLM calls made by this invocation),
+        ``llm_answers_cached`` (answers the annotation cache served, repeated texts
+        included),
+        ``llm_answers_saved`` (kept in the state of an earlier invocation),
+        ``llm_answers_recorded`` (replayed recordings), ``embed_s``, ``total_s``, ``files``
+        and ``history`` (per round; ``queried`` as rows of the data). Also written to
+        ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv`` (one row per
+        seed or annotated text, see :func:`~skmollal.outputs.labels_table`) and
+        ``model.joblib`` (a :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
+        holds the loop's state (a re-run with more rounds resumes) and
         ``<output>/annotations.sqlite`` the live annotators' answers.
+
+    Raises
+    ------
+    ConfigError
+        Before any LLM call, if a setting or an input is wrong (see
+        :func:`prepare_experiment`).
     """
-    from sklearn.metrics import accuracy_score, f1_score
+    import joblib
 
     from .active_learning import area_under_curve, plot_learning_curve
+    from .outputs import SavedModel, write_run_labels
 
     t_start = time.perf_counter()
-    cfg = _settings(config)
-    out = Path(cfg["output"])
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"])
-    specs = _annotator_specs(cfg["annotator"], data.recordings)
-    seed, pool, test = split_rows(len(data.texts), cfg["seed_size"], cfg["test_size"],
-                                  cfg["pool_size"], cfg["seed"])
-    train, y_train = training_labels(data.y, seed, pool)
-    test = test[data.y[test] >= 0]  # only rows with a gold label are scored
-    panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
-                        cache_path=out / "annotations.sqlite")
+    prep = prepare_experiment(config)
+    cfg, out, data, panel = prep.cfg, prep.out, prep.data, prep.panel
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)
-    train_texts = [data.texts[i] for i in train]
-    X_train, X_test, embed_s = _features(cfg, train_texts, [data.texts[i] for i in test],
-                                         out / "embeddings")
-    y_test = data.y[test]
+    train_texts = [data.texts[i] for i in prep.train]
+    featurizer, X_train, X_test, embed_s = _features(
+        cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
+    y_test = data.y[prep.test]
+    has_test = len(prep.test) > 0
     loop = make_loop(
         make_classifier(cfg["classifier"], cfg["seed"], cfg["max_epochs"]), panel, X_train,
-        y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
+        prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
         strategy=cfg["strategy"], batch_size=cfg["batch"],
         discrepancy_weight=None if cfg["no_discrepancy"] else 0.5,
         discrepancy_update=cfg["discrepancy_update"],
         nl_threshold=None if cfg["no_negative_learning"] else 0.001,
-        X_val=X_test, y_val=y_test, output_dir=out / "state", random_state=cfg["seed"],
+        X_val=X_test if has_test else None, y_val=y_test if has_test else None,
+        output_dir=out / "state", random_state=cfg["seed"],
         show_progress=not cfg["no_progress"],
     )
+    earlier = loop.llm_calls if loop.state is not None else 0
     history = loop.run(cfg["rounds"])
-    pred = loop.learner.predict(X_test)
+    pred = loop.learner.predict(X_test) if has_test else None
+    files = {"results": out / "results.json", "model": out / "model.joblib",
+             "labels": write_run_labels(loop, prep.train, prep.y_train, data, names,
+                                        out / "labels.csv")}
+    if has_test:
+        files["learning_curve"] = out / "learning_curve.png"
+    joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])
     results = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.items()},
         "labels": data.labels,
         "panel": names,
-        "n_seed": int(len(seed)), "n_pool": int(len(pool)), "n_test": int(len(test)),
-        "test_accuracy": float(accuracy_score(y_test, pred)),
-        "test_macro_f1": float(f1_score(y_test, pred, average="macro",
-                                        labels=np.arange(len(data.labels)), zero_division=0)),
+        "n_seed": int(len(prep.seed)), "n_pool": int(len(prep.pool)),
+        "n_test": int(len(prep.test)),
+        **_score(y_test, pred, len(data.labels)),
         "auc_accuracy": area_under_curve(history) if history and "val_accuracy" in
         history[-1] else None,
         "llm_calls": loop.llm_calls,
+        **_answer_counts(panel, loop, earlier),
         "embed_s": embed_s,
         "total_s": time.perf_counter() - t_start,
-        "history": [{**h, "queried": [int(train[i]) for i in h["queried"]]} for h in history],
+        "files": {k: str(v) for k, v in files.items()},
+        "history": [{**h, "queried": [int(prep.train[i]) for i in h["queried"]]}
+                    for h in history],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    files["results"].write_text(json.dumps(results, indent=1))
+    if not has_test:
+        return results
     try:
         plot_learning_curve({f"{cfg['mixture']} / {cfg['strategy']}": history},
-                            path=out / "learning_curve.png",
+                            path=files["learning_curve"],
                             title=f"{cfg['task']}: test accuracy per round")
     except Exception as exc:  # noqa: BLE001 - the plot is a convenience
         logger.warning("could not draw the learning curve: %s", exc)

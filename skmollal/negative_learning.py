@@ -161,6 +161,19 @@ class MLPModule(nn.Module):
         return self.net(X)
 
 
+class _TrainingInterrupted(Exception):
+    """Ctrl-C during training, carried past skorch's ``except KeyboardInterrupt``."""
+
+
+@contextmanager
+def _interrupts_raised():
+    """Turn ``_TrainingInterrupted`` back into the ``KeyboardInterrupt`` it was."""
+    try:
+        yield
+    except _TrainingInterrupted as exc:
+        raise KeyboardInterrupt("training interrupted") from exc.__cause__
+
+
 def _index_accuracy(net, X, y) -> float:
     """Validation accuracy on encoded class indices (``y`` inside skorch is the index)."""
     proba = net.predict_proba(X)
@@ -297,6 +310,19 @@ class NegativeLearningClassifier(NeuralNetClassifier):
             if set(x) == {"X"}:
                 x = x["X"]
         return super().infer(x, **fit_params)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's training loop, with Ctrl-C passed on instead of swallowed.
+
+        skorch's ``partial_fit`` catches ``KeyboardInterrupt`` and returns a half-trained
+        net as if training had finished; here the interrupt leaves the loop as
+        ``_TrainingInterrupted``, which :meth:`fit` / :meth:`partial_fit` turn back
+        into ``KeyboardInterrupt`` for the caller.
+        """
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            raise _TrainingInterrupted() from exc
 
     def _check_nl_weight(self) -> float:
         weight = self.nl_weight
@@ -502,7 +528,8 @@ class NegativeLearningClassifier(NeuralNetClassifier):
             data, idx = self._prepare_fit_data(X, y, sample_weight, negative_mask, reset=reset)
             if reset:
                 self.initialize()
-            NeuralNet.partial_fit(self, data, idx, _routing_method="fit", **fit_params)
+            with _interrupts_raised():
+                NeuralNet.partial_fit(self, data, idx, _routing_method="fit", **fit_params)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, negative_mask=None,
@@ -522,7 +549,9 @@ class NegativeLearningClassifier(NeuralNetClassifier):
                                                classes=classes if reset else None)
             if reset:
                 self.initialize()
-            NeuralNet.partial_fit(self, data, idx, _routing_method="partial_fit", **fit_params)
+            with _interrupts_raised():
+                NeuralNet.partial_fit(self, data, idx, _routing_method="partial_fit",
+                                      **fit_params)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .annotators.base import PROBS, VOTES
+from .annotators.base import PROBS, VOTES, check_annotation_values
 
 __all__ = ["PROBS", "VOTES", "check_signals", "normalise_rows", "signal_features"]
 
@@ -40,7 +40,11 @@ def check_signals(signals, *, name: str = "signals", allow_flat: bool = False) -
     ------
     ValueError
         On the wrong number of dimensions, a second axis of size other than 2, no rows,
-        or NaN / infinite values (the message says where).
+        or NaN / infinite values (the message says where); for a 4-d array also on values
+        outside ``[0, 1]`` or vote rows summing to more than 1 (see
+        :func:`~skmollal.annotators.base.check_annotation_values`: probability rows may
+        sum to anything up to ``n_classes``, vote rows to less than 1 where answers
+        abstained).
     """
     arr = np.asarray(signals, dtype=float)
     if allow_flat and arr.ndim == 2:
@@ -59,6 +63,9 @@ def check_signals(signals, *, name: str = "signals", allow_flat: bool = False) -
         raise ValueError(
             f"{name} contains {int(bad.sum())} NaN or infinite value(s); first in row {row}"
         )
+    if arr.ndim == 4:
+        check_annotation_values(arr[:, :, PROBS], arr[:, :, VOTES],
+                                where=f"{name} (rows, LLMs)")
     return arr
 
 

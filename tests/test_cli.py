@@ -15,7 +15,10 @@ from test_mollia import LABELS, CountingAnnotator
 def test_parser_defaults_and_specs():
     args = cli.build_parser().parse_args(["run", "--rounds", "3", "--annotator", "recorded:yi",
                                           "--annotator", "http://h:1/v1#m"])
-    assert args.rounds == 3 and args.batch == 50 and args.seed_size == 50
+    assert args.rounds == 3 and args.batch == 50
+    # seed and test sizes: every labelled row and no test for a CSV, else the all-gold split
+    assert args.seed_size is None and args.test_size is None
+    assert cli.RUN_DEFAULTS["seed_size"] is None
     assert args.annotator == ["recorded:yi", "http://h:1/v1#m"]
     demo = cli.build_parser().parse_args(["demo"])
     assert demo.task == "demo" and demo.rounds == cli.DEMO_DEFAULTS["rounds"]
@@ -25,10 +28,13 @@ def test_parser_defaults_and_specs():
         cli.build_parser().parse_args(["run", "--discrepancy-update", "never"])
 
 
-def test_bad_setting_exits_with_its_message(tmp_path, capsys):
+def test_bad_setting_exits_with_its_message(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     argv = ["run", "--task", "demo", "--annotator", "gpt4", "--output", str(tmp_path)]
-    with pytest.raises(SystemExit, match="unknown annotator spec 'gpt4'.*recorded:NAME"):
-        cli.main(argv)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "unknown annotator spec 'gpt4'" in err and "recorded:NAME" in err
+    assert len(err.strip().splitlines()) == 1
     with pytest.raises(ValueError, match="unknown annotator spec"):
         cli.main(["-v", *argv])
 
@@ -58,7 +64,8 @@ def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
     out = tmp_path / "out"
     argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "y",
             "--mixture", "majority", "--featurizer", "tfidf", "--classifier", "logreg",
-            "--rounds", "2", "--batch", "10", "--seed-size", "12", "--output", str(out),
+            "--rounds", "2", "--batch", "10", "--seed-size", "12", "--test-size", "0.2",
+            "--output", str(out),
             "--discrepancy-update", "round", "--no-progress"]
     assert cli.main(argv) == 0
     res = json.loads((out / "results.json").read_text())
@@ -96,6 +103,8 @@ def test_run_on_recordings(recordings_dir, tmp_path):
     assert res["config"]["discrepancy_update"] == "round"
     assert res["panel"] == ["gemma", "llama", "mistral", "qwen", "yi"]
     assert res["history"][-1]["n_labeled"] == 70
+    assert (res["llm_calls_paid"], res["llm_answers_recorded"]) == (0, 70 * 5)
+    assert (out / "labels.csv").read_text().count("\n") == 71  # header + seed + annotated
 
 
 def test_python_dash_m_help():

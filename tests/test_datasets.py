@@ -82,6 +82,7 @@ def test_missing_things(tmp_path, small):
 def test_npy_format(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((7, 6, 2))
+    x[:, 1::2] /= 2  # vote rows (every second row) are shares: they sum to at most 1
     y = np.eye(2, dtype=int)[rng.integers(0, 2, 7)]
     np.save(tmp_path / "toy_meta_x.npy", x)
     np.save(tmp_path / "toy_meta_y.npy", y)
@@ -92,6 +93,20 @@ def test_npy_format(tmp_path):
     y[3] = 0
     np.save(tmp_path / "toy_meta_y.npy", y)
     with pytest.raises(ValueError, match="row 3 is not one-hot"):
+        load_recordings(tmp_path, "toy")
+
+
+def test_invalid_recorded_values_name_the_file_and_row(tmp_path, small):
+    bad = _row("Where?", "location")
+    bad["llm_logits"][1] = 1.5
+    _write(small, "b", [_row("Who?"), bad])
+    with pytest.raises(ValueError, match=r"trec_b\.json: line 2: llm_logits: probs hold"):
+        load_recordings(small, "trec")
+    x = np.full((4, 2, 2), 0.25)
+    x[2, 1, 0] = -0.5  # a negative vote share of LLM 0, text 2
+    np.save(tmp_path / "toy_meta_x.npy", x)
+    np.save(tmp_path / "toy_meta_y.npy", np.eye(2, dtype=int)[[0, 1, 0, 1]])
+    with pytest.raises(ValueError, match=r"toy_meta_x\.npy.*votes hold .*row \(2, 0\)"):
         load_recordings(tmp_path, "toy")
 
 

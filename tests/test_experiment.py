@@ -53,7 +53,10 @@ def test_load_csv(tmp_path):
     data = experiment.load_csv(path)
     assert data.texts == ["one", "two", "three", "four"] and data.labels == ["a", "b", "c"]
     assert data.y.tolist() == [1, 0, -1, 2]
-    assert experiment.load_csv(path, labels="b,a").y.tolist() == [0, 1, -1, -1]
+    assert experiment.load_csv(path, labels="b,a,c").y.tolist() == [0, 1, -1, 2]
+    with pytest.raises(ValueError, match=r"line 5 \(data row 3, counting from 0\): label 'c' "
+                                         r"is not one of the labels \['b', 'a'\]"):
+        experiment.load_csv(path, labels="b,a")  # a label that is not a class: no silent drop
     (tmp_path / "bad.csv").write_text("sentence\nx\n")
     with pytest.raises(ValueError, match="'text' column"):
         experiment.load_csv(tmp_path / "bad.csv")

@@ -23,6 +23,9 @@ LAYERS = {
     "skmollal.classifiers": 5,
     "skmollal.active_learning": 6,
     "skmollal.experiment": 7,
+    "skmollal.own_data": 7,
+    "skmollal.settings": 7,
+    "skmollal.outputs": 7,
     "skmollal.cli": 8,
     "skmollal.__main__": 8,
 }

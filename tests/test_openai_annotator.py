@@ -297,6 +297,88 @@ def test_unexpected_answer_shape_is_wrapped_with_index(task):
             make(server, task, n_votes=1).annotate(["a"])
 
 
+# ------------------------------------------------------------- fault modes of issue 12
+def test_trickling_server_fails_at_the_deadline(srv, task):
+    srv.set_script(["trickle:0.5"])  # one byte every 0.5 s: never a per-read timeout
+    start = time.monotonic()
+    with pytest.raises(AnnotationRequestError, match="text 0 .*1.5 s deadline"):
+        make(srv, task, timeout=1.5, max_retries=0).annotate(TEXTS[:1])
+    assert time.monotonic() - start < 1.5 + 0.5 + 0.5  # the deadline, plus one byte's gap
+
+
+def test_huge_logprob_is_refused_and_never_cached(srv, task, tmp_path):
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    srv.set_script(["ok", "logprob:800"])
+    ann = make(srv, task, max_retries=0, max_concurrency=1, name="broken")
+    with pytest.raises(AnnotationRequestError, match="broken: text 1 failed.*logprob of 800"):
+        CachedAnnotator(ann, cache).annotate(TEXTS[:3])
+    assert cache.count() == 1  # text 0's answer is kept; text 1's is not cached
+    assert len(srv.requests) == 2  # text 2 was never sent
+    srv.set_script(["logprob:nan"])
+    with pytest.raises(AnnotationRequestError, match="logprob of nan"):
+        make(srv, task, max_retries=0).annotate(TEXTS[:1])
+    with pytest.raises(ValueError, match="logprob of 800"):
+        label_token_probs([{"token": "positive", "logprob": 800.0}], LABELS)
+
+
+def test_ctrl_c_cancels_the_batch_and_keeps_every_answer(srv, task, tmp_path):
+    texts = [f"text {i}" for i in range(12)]
+    srv.set_script(["ok", "ok", "interrupt"])  # Ctrl-C while the third text is in flight
+    ann = make(srv, task, max_concurrency=2, n_votes=1)
+    with pytest.raises(KeyboardInterrupt) as info:
+        ann.annotate(texts)
+    sent = len(srv.requests)
+    assert sent <= 4  # not the 12 of the batch: nothing is sent after Ctrl-C
+    assert len(info.value.completed) >= 3 and len(info.value.partial) == len(info.value.completed)
+    # through the cache: every answer received is committed, as it arrived
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    srv.set_script(["ok", "ok", "interrupt"])
+    cached = CachedAnnotator(make(srv, task, max_concurrency=2, n_votes=1), cache, batch_size=12)
+    with pytest.raises(KeyboardInterrupt):
+        cached.annotate(texts)
+    kept = cache.count()
+    assert kept >= 3 and kept == len(srv.requests)  # every answer paid for is in the cache
+    srv.set_script([])
+    cached.annotate(texts)
+    assert len(srv.requests) == len(texts) - kept  # none paid twice
+
+
+def test_ctrl_c_while_committing_an_answer_keeps_it_and_the_ones_in_flight(srv, task, tmp_path):
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    real_put, calls = cache.put, []
+
+    def put(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # Ctrl-C lands while the first answer is committed
+        real_put(*args)
+
+    cache.put = put
+    cached = CachedAnnotator(make(srv, task, max_concurrency=2, n_votes=1), cache, batch_size=6)
+    with pytest.raises(KeyboardInterrupt):
+        cached.annotate([f"text {i}" for i in range(6)])
+    assert len(srv.requests) <= 4
+    assert cache.count() == len(srv.requests)  # every answer received is committed
+
+
+def test_each_answer_is_committed_as_it_arrives(srv, task, tmp_path):
+    """A SIGKILL loses at most the requests in flight: answers are in the cache at once."""
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    seen = []
+
+    ann = make(srv, task, max_concurrency=1, n_votes=1)
+    original = ann.iter_annotate
+
+    def spy(texts):
+        for i, row in original(texts):
+            seen.append(cache.count())  # committed rows when the next one arrives
+            yield i, row
+
+    ann.iter_annotate = spy
+    CachedAnnotator(ann, cache, batch_size=5).annotate(TEXTS)
+    assert seen == [0, 1, 2, 3, 4] and cache.count() == 5
+
+
 @pytest.mark.slow
 def test_real_smollm2_behind_the_server():
     """The embedded SmolLM2 (real tokenizer, real chat template) served over HTTP."""

@@ -12,6 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from skmollal.active_learning import (
     ActiveLearner,
     STRATEGIES,
+    badge_sampling,
+    bemps_kmeans_sampling,
     bemps_sampling,
     coreset_sampling,
     get_strategy,
@@ -65,7 +67,8 @@ def test_unfitted_classifier_falls_back_to_random():
     assert len(set(idx.tolist())) == 5
 
 
-@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"bemps", "noise_stability"}))
+@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"bemps", "bemps_kmeans",
+                                                           "noise_stability"}))
 def test_batch_larger_than_pool_is_a_clear_error(name):
     clf = FixedProba(PROBA)
     with pytest.raises(ValueError, match="pool of 4 rows"):
@@ -184,3 +187,57 @@ def test_torch_strategies_reject_non_networks():
         noise_stability_sampling(clf, np.eye(3), 1)
     with pytest.raises(TypeError, match="skorch network"):
         bemps_sampling(clf, np.eye(3), 1)
+
+
+# --------------------------------------------------------------------------- diverse batches
+def duplicated_uncertain_pool(n_dup=30, n_other=30):
+    """``n_dup`` copies of the most uncertain row, plus distinct, slightly surer rows."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([np.tile([0.0, 5.0], (n_dup, 1)), rng.normal(size=(n_other, 2)) * 4])
+    proba = np.vstack([np.tile([0.5, 0.5], (n_dup, 1)),
+                       np.column_stack([np.full(n_other, 0.6), np.full(n_other, 0.4)])])
+    return X, proba
+
+
+def test_kmeans_pp_select_never_repeats_a_duplicate_while_others_remain():
+    from skmollal.active_learning.strategies import kmeans_pp_select
+
+    V = np.repeat(np.eye(5) * 3, 10, axis=0)  # 5 distinct points, 10 copies each
+    for seed in range(5):
+        picked = kmeans_pp_select(V, 5, random_state=seed)
+        assert len({tuple(v) for v in V[picked]}) == 5
+    assert len(set(kmeans_pp_select(V, 12, random_state=0).tolist())) == 12  # then duplicates
+
+
+def test_badge_avoids_near_duplicates_that_top_k_buys():
+    X, proba = duplicated_uncertain_pool()
+    clf = FixedProba(proba)
+    top_idx, _ = max_entropy(clf, X, 10)
+    assert (top_idx < 30).all()  # plain top-k: ten copies of the same row
+    idx, scores = badge_sampling(clf, X, 10, random_state=0)
+    assert len(set(idx.tolist())) == 10 and (idx < 30).sum() == 1  # one copy, nine others
+    assert (scores > 0).all()
+    assert get_strategy("badge") is badge_sampling
+
+
+def test_badge_without_a_fitted_classifier_spreads_over_the_features():
+    X, _ = duplicated_uncertain_pool()
+    idx, _ = badge_sampling(LogisticRegression(), X, 8, random_state=0)
+    assert len({tuple(x) for x in X[idx]}) == 8
+
+
+def test_bemps_kmeans_spreads_a_batch_that_top_k_spends_on_copies():
+    rng = np.random.default_rng(1)
+    # committee of 3 on 40 rows: rows 0-19 identical and most disputed, 20-39 each disputed
+    # in its own way, a little less
+    base = np.tile([[0.95, 0.05], [0.05, 0.95], [0.5, 0.5]], (1, 1))
+    P = np.empty((3, 40, 2))
+    P[:, :20] = base[:, None, :]
+    p = rng.uniform(0.15, 0.85, size=(3, 20))
+    P[:, 20:, 0], P[:, 20:, 1] = p, 1 - p
+    top_idx, _ = bemps_sampling(None, np.zeros((40, 1)), 5, committee_proba=P, random_state=0)
+    assert (top_idx < 20).all()
+    idx, scores = bemps_kmeans_sampling(None, np.zeros((40, 1)), 5, committee_proba=P,
+                                        random_state=0, n_candidates=40)
+    assert len(set(idx.tolist())) == 5 and (idx < 20).sum() <= 1
+    assert get_strategy("bemps-kmeans") is bemps_kmeans_sampling

@@ -6,6 +6,7 @@ from .loop import MoLLIALoop
 from .state import LoopState
 from .strategies import (
     STRATEGIES,
+    badge_sampling,
     coreset_sampling,
     get_strategy,
     least_confidence,
@@ -13,7 +14,12 @@ from .strategies import (
     max_entropy,
     random_sampling,
 )
-from .torch_strategies import bemps_sampling, mc_dropout_proba, noise_stability_sampling
+from .torch_strategies import (
+    bemps_kmeans_sampling,
+    bemps_sampling,
+    mc_dropout_proba,
+    noise_stability_sampling,
+)
 
 __all__ = [
     "ActiveLearner",
@@ -22,6 +28,8 @@ __all__ = [
     "MoLLIALoop",
     "STRATEGIES",
     "area_under_curve",
+    "badge_sampling",
+    "bemps_kmeans_sampling",
     "bemps_sampling",
     "coreset_sampling",
     "get_strategy",

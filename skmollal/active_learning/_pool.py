@@ -3,16 +3,17 @@
 Shared by the numpy strategies (:mod:`.strategies`) and the torch ones
 (:mod:`.torch_strategies`): the pool's size and the batch-size check, the top-k pick, the
 classifier's probabilities (or none while unfitted), and the estimator and features under
-active-learner and pipeline wrappers.
+active-learner and pipeline wrappers, and the k-means++ pick of a diverse batch.
 """
 from __future__ import annotations
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 
 __all__ = ["n_rows", "check_n_instances", "top", "proba_or_none", "unwrap", "split_pipeline",
-           "embed"]
+           "embed", "kmeans_pp_select"]
 
 
 def n_rows(X) -> int:
@@ -85,3 +86,43 @@ def embed(classifier, X) -> np.ndarray:
             "first steps embed the texts, or embeddings=..."
         ) from exc
     return Xt.reshape(len(Xt), -1)
+
+
+def kmeans_pp_select(vectors: np.ndarray, n_instances: int, random_state=None,
+                     first: int | None = None) -> np.ndarray:
+    """Pick ``n_instances`` rows of ``vectors`` by k-means++ seeding (diverse and large).
+
+    The first row is ``first`` (default: the largest norm); each next row is drawn with
+    probability proportional to its squared distance to the nearest row picked so far, so a
+    batch spreads over the space instead of piling up where the scores are highest. Rows
+    identical to a picked one have probability 0 (drawn uniformly among the rest only when
+    every remaining row is a duplicate).
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n_rows, n_dims)
+    n_instances : int
+    random_state : int, RandomState or None
+    first : int, optional
+
+    Returns
+    -------
+    ndarray of int, shape (n_instances,)
+    """
+    V = np.asarray(vectors, dtype=float).reshape(len(vectors), -1)
+    rng = check_random_state(random_state)
+    i = int(np.argmax((V ** 2).sum(axis=1))) if first is None else int(first)
+    picked = [i]
+    min_d = ((V - V[i]) ** 2).sum(axis=1)
+    for _ in range(n_instances - 1):
+        d = min_d.copy()
+        d[picked] = 0.0
+        total = d.sum()
+        if total > 0:
+            i = int(rng.choice(len(V), p=d / total))
+        else:  # only duplicates of picked rows remain
+            rest = np.setdiff1d(np.arange(len(V)), picked)
+            i = int(rng.choice(rest))
+        picked.append(i)
+        min_d = np.minimum(min_d, ((V - V[i]) ** 2).sum(axis=1))
+    return np.asarray(picked, dtype=int)

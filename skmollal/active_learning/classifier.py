@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -9,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import panel_labels
+from .fingerprint import fingerprint_digest
 from .loop import MoLLIALoop
 from .routing import full_proba
 
@@ -57,9 +59,13 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     soft_labels : bool, default=False
         Train on the mixture's probabilities rather than its labels.
     output_dir : str or None, default=None
-        Save the loop's state there after every round; a later ``fit`` with the same data,
-        panel and settings resumes it without re-annotating (other data or settings: a
-        clear error, see :meth:`MoLLIALoop.resume`).
+        Save the loop's state after every round in a sub-folder of it named after the run,
+        ``run-<12 hex digits>``: a hash of everything that defines the run (texts, gold
+        seed, panel identities, every parameter but ``output_dir`` and ``show_progress``;
+        see :func:`~skmollal.active_learning.fingerprint.fingerprint_digest`). A later
+        ``fit`` with the same data and parameters resumes its own sub-folder without
+        re-annotating; other data or parameters get their own, so the candidates of a
+        ``GridSearchCV`` never share or overwrite state. The folder used is ``run_dir_``.
     random_state : int or None, default=None
     show_progress : bool, default=False
 
@@ -74,6 +80,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         Per-round record (labeled count, LLM calls, times).
     n_llm_calls_ : int
         Texts x LLMs annotated.
+    run_dir_ : Path or None
+        The sub-folder of ``output_dir`` this fit saved its state in (None without
+        ``output_dir``).
 
     Notes
     -----
@@ -87,6 +96,13 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     ``PredefinedSplit`` whose test fold is a gold dev set; use ``refit=False`` (or refit
     yourself without the dev rows), since refitting on all rows would make the dev labels
     part of the seed.
+
+    A fitted classifier pickles (``joblib.dump``) with its ``annotators`` parameter, so the
+    annotators decide what that costs: :class:`~skmollal.annotators.TransformersAnnotator`
+    loaded from a model name or path drops its loaded weights when pickled (and reloads them
+    when next used), API annotators keep only their settings. Set ``annotators`` to None
+    before saving (``clf.set_params(annotators=None)``) if yours carries its weights; the
+    fitted attributes are enough to predict.
     """
 
     def __init__(self, annotators=None, featurizer=None, classifier=None, mixture=None,
@@ -163,7 +179,12 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
             nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
             random_state=self.random_state, show_progress=self.show_progress,
         )
-        loop = MoLLIALoop.resume_or_start(self.output_dir, *args, **params)
+        self.run_dir_ = None
+        if self.output_dir is not None:
+            run = MoLLIALoop(*args, **params).fingerprint  # validates; nothing runs
+            self.run_dir_ = Path(self.output_dir) / "run-{}".format(fingerprint_digest(
+                run, featurizer=self.featurizer, n_rounds=self.n_rounds))
+        loop = MoLLIALoop.resume_or_start(self.run_dir_, *args, **params)
         loop.run(self.n_rounds)
         self.classifier_ = loop.estimator
         self.mixture_ = loop.mixture_

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import re
 from typing import Any, Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..annotators.panel import panel_annotators
 
-__all__ = ["fingerprint_differences", "run_fingerprint"]
+__all__ = ["fingerprint_differences", "fingerprint_digest", "run_fingerprint"]
 
 
 def _describe(obj: Any) -> Any:
@@ -93,6 +94,40 @@ def run_fingerprint(*, texts: Sequence[str], labels: Sequence[str], panel: Any,
 
 
 def fingerprint_differences(saved: dict, current: dict) -> list[str]:
-    """The keys on which two fingerprints differ, sorted."""
+    """The keys on which two fingerprints differ, sorted.
+
+    Parameters
+    ----------
+    saved, current : dict
+        Fingerprints (:func:`run_fingerprint`): a saved run's and the one to compare.
+
+    Returns
+    -------
+    list of str
+        The differing keys (a key missing on one side differs).
+    """
     keys = sorted(set(saved) | set(current))
     return [k for k in keys if saved.get(k) != current.get(k)]
+
+
+def fingerprint_digest(fingerprint: dict, length: int = 12, **extra: Any) -> str:
+    """A short hex name for a run: the SHA-256 of its fingerprint and ``extra`` settings.
+
+    Parameters
+    ----------
+    fingerprint : dict
+        From :func:`run_fingerprint` (e.g. ``MoLLIALoop.fingerprint``).
+    length : int, default=12
+        Hex digits kept.
+    **extra
+        Settings outside the loop's fingerprint that also define the run (described like
+        the fingerprint's own settings), e.g. the featurizer and the number of rounds.
+
+    Returns
+    -------
+    str
+        Equal across processes for the same run; different runs differ.
+    """
+    payload = {"fingerprint": fingerprint, **{k: _describe(v) for k, v in extra.items()}}
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]

@@ -19,7 +19,7 @@ Differences from modAL 0.4.2:
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -249,6 +249,3 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         if return_metrics:
             return query_idx, rows, metrics
         return query_idx, rows
-
-    def _more_tags(self) -> dict[str, Any]:  # pragma: no cover - old sklearn
-        return {"requires_y": True}

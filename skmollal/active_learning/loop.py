@@ -19,9 +19,12 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
 The pieces live next door: per-row state and its files in :mod:`.state`, the pure
 state -> targets step in :mod:`.targets`, how fit arguments reach the classifier in
 :mod:`.routing`. The user's estimator is cloned, never changed. With ``output_dir`` the
-state is written after every round and every annotated chunk; an interrupted run continues
-with :meth:`MoLLIALoop.resume` and never pays for an annotation twice. Gold labels other
-than the seed are never used for any decision; ``y_monitor`` (optional) is only reported.
+state is written after every round and every annotated chunk; an interrupted run (a crash,
+Ctrl-C, even during training) continues with :meth:`MoLLIALoop.resume`, makes the same
+decisions as an uninterrupted run (the mixture and classifier are rebuilt from the rounds
+that finished) and pays again only for the chunk in progress, or, with an annotation cache,
+for the answers in flight (see :mod:`skmollal.annotators.cache`). Gold labels other than
+the seed are never used for any decision; ``y_monitor`` (optional) is only reported.
 
 (Over 400 lines because :class:`MoLLIALoop`'s parameters are documented here in full; the
 steps themselves are short methods.)
@@ -38,7 +41,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
-from .._validation import check_partial_labels, check_texts
+from .._validation import check_partial_labels, check_texts, warn_blank_texts
+from ..annotators.base import relocate_text_error
 from ..annotators.panel import annotate_signals, panel_annotators, panel_labels
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
@@ -65,7 +69,7 @@ class MoLLIALoop:
         :class:`~skmollal.negative_learning.NegativeLearningClassifier`, possibly at the end
         of a Pipeline). The loop trains a clone; the object given is never changed.
         ``sample_weight`` / ``negative_mask`` reach it as described in
-        :mod:`skmollal.active_learning.routing` (signature for a plain estimator, metadata
+        the routing module (signature for a plain estimator, metadata
         routing for a Pipeline); ``nl_weight`` is set on the clone each round when it has that
         parameter. A plain estimator is wrapped in an :class:`ActiveLearner` with
         ``strategy``.
@@ -167,6 +171,7 @@ class MoLLIALoop:
         self.state: LoopState | None = None
         self.mixture_ = None
         self._fitted_here = False  # classifier fitted in this process (False after resume)
+        self._resumed = False  # state loaded by resume() (a crash may precede round 0's end)
         self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ set-up
@@ -208,6 +213,7 @@ class MoLLIALoop:
                 "give another output_dir (or delete this one) to start afresh"
             )
         loop.state.load_into(loop.output_dir)
+        loop._resumed = True
         return loop
 
     @classmethod
@@ -234,6 +240,7 @@ class MoLLIALoop:
         self._texts = check_texts(X if self.texts is None else self.texts, "MoLLIALoop")
         if len(self._texts) != n:
             raise ValueError(f"X has {n} rows but texts has {len(self._texts)}")
+        warn_blank_texts(self._texts, "MoLLIALoop")
         y = check_partial_labels(self.y, n, len(self._labels), where="MoLLIALoop: y",
                                  require_labels=True, min_classes=2)
         self._seed_idx = np.flatnonzero(y != -1)
@@ -270,6 +277,12 @@ class MoLLIALoop:
     def estimator(self):
         """The classifier being trained (the loop's clone)."""
         return self.learner.estimator
+
+    @property
+    def fingerprint(self) -> dict:
+        """What defines this run (see :mod:`.fingerprint`); computed without running."""
+        self._setup()
+        return self.state.fingerprint
 
     @property
     def labels(self) -> list[str]:
@@ -324,7 +337,11 @@ class MoLLIALoop:
 
             iterator = tqdm(chunks, desc=desc, unit="chunk", leave=False)
         for chunk in iterator:
-            sig = annotate_signals(self.panel, [self._texts[i] for i in chunk])
+            try:
+                sig = annotate_signals(self.panel, [self._texts[i] for i in chunk])
+            except Exception as exc:
+                relocate_text_error(exc, chunk, "MoLLIALoop", unit="row")
+                raise
             expected = (len(chunk), self.state.n_llms, 2, self.n_classes)
             if sig.shape != expected:
                 raise ValueError(f"the panel returned signals of shape {sig.shape}; "
@@ -333,10 +350,16 @@ class MoLLIALoop:
             self._save()
         return time.perf_counter() - t0
 
-    def _label(self) -> tuple[np.ndarray, np.ndarray]:
-        """Refit the mixture on all signals + seed gold; return pool rows and posteriors."""
+    def _label(self, upto_round: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Refit the mixture on all signals + seed gold; return pool rows and posteriors.
+
+        ``upto_round``: leave out the rows of the pending (unfinished) round, so that the
+        mixture is the one the last finished round fitted.
+        """
         state = self.state
         rows = state.annotated_rows()
+        if upto_round:
+            rows = rows[~np.isin(rows, self._pending_rows())]
         y = np.full(state.n_rows, -1)
         y[state.seed_idx] = state.seed_y
         if self.mixture is None:
@@ -348,9 +371,16 @@ class MoLLIALoop:
         mixture.fit(state.signals[rows], y[rows])
         self.mixture_ = mixture
         pool_rows = state.pool_rows()
+        if upto_round:
+            pool_rows = pool_rows[~np.isin(pool_rows, self._pending_rows())]
         if len(pool_rows) == 0:
             return pool_rows, np.zeros((0, self.n_classes))
         return pool_rows, full_proba(mixture, state.signals[pool_rows], self.n_classes)
+
+    def _pending_rows(self) -> np.ndarray:
+        """Rows queried by the round in progress (empty when none is)."""
+        pending = self.state.pending
+        return np.asarray([] if pending is None else pending["queried"], dtype=int)
 
     def _weigh(self, rows: list[int], labels: np.ndarray) -> None:
         """Discrepancy weights of ``rows`` against the current classifier."""
@@ -436,7 +466,7 @@ class MoLLIALoop:
             if not self._fitted_here:
                 self._refit_from_state()
             return state.history[-1]
-        if LoopState.saved_in(self.output_dir):
+        if not self._resumed and LoopState.saved_in(self.output_dir):
             meta = LoopState.read_meta(self.output_dir)
             raise FileExistsError(
                 f"{self.output_dir} holds a saved MoLLIA run ({meta.get('round', '?')} rounds "
@@ -455,8 +485,13 @@ class MoLLIALoop:
         return record
 
     def _refit_from_state(self) -> None:
-        """After a resume: rebuild mixture and classifier from the saved state (no LLM)."""
-        pool_rows, proba = (self._label() if self.state.round > 0
+        """After a resume: rebuild mixture and classifier from the saved state (no LLM).
+
+        They are those of the last finished round: rows a crashed round had annotated
+        already are left out, so the resumed round weighs and queries exactly as the
+        uninterrupted run would have.
+        """
+        pool_rows, proba = (self._label(upto_round=True) if self.state.round > 0
                             else (np.zeros(0, int), np.zeros((0, self.n_classes))))
         if not self.relabel and len(pool_rows):
             proba = self._labels_at_annotation(pool_rows, proba)
@@ -482,7 +517,6 @@ class MoLLIALoop:
                 return None
             state.pending = {"round": round_, "queried": queried, "query_s": t_query}
             self._save()
-        calls_before = state.llm_calls
         t_ann = self._annotate(queried, f"round {round_}: annotating")
         t0 = time.perf_counter()
         pool_rows, proba = self._label()
@@ -505,7 +539,7 @@ class MoLLIALoop:
             "n_annotated": int(len(pool_rows)),
             "n_gold": int(len(state.seed_idx)),
             "llm_calls": state.llm_calls,
-            "llm_calls_round": state.llm_calls - calls_before,
+            "llm_calls_round": len(queried) * state.n_llms,  # also when resumed mid-round
             "annotation_s": t_ann, "mixture_s": t_mix, "fit_s": t_fit, "query_s": t_query,
             "queried": queried,
             "n_downweighted": int(np.sum(state.weights[queried] < 1.0)),

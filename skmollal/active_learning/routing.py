@@ -36,8 +36,15 @@ __all__ = [
 def final_estimator(estimator: Any) -> Any:
     """The estimator that does the classifying: the last step of (nested) Pipelines.
 
-    An :class:`~skmollal.active_learning.ActiveLearner` (anything with an ``estimator``
-    attribute and ``query``) is unwrapped first.
+    Parameters
+    ----------
+    estimator : estimator
+        A classifier, a Pipeline, or an :class:`~skmollal.active_learning.ActiveLearner`
+        (anything with an ``estimator`` attribute and ``query``), which is unwrapped first.
+
+    Returns
+    -------
+    estimator
     """
     while True:
         if hasattr(estimator, "query") and hasattr(estimator, "estimator"):
@@ -78,7 +85,17 @@ def fit_arguments_taken(estimator: Any, names: Iterable[str]) -> set[str]:
 
 
 def routing_context(estimator: Any):
-    """The context to call ``estimator.fit`` in: metadata routing on for meta-estimators."""
+    """The context to call ``estimator.fit`` in: metadata routing on for meta-estimators.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The estimator about to be fitted.
+
+    Returns
+    -------
+    context manager
+    """
     if _is_router(estimator):
         return sklearn.config_context(enable_metadata_routing=True)
     return nullcontext()
@@ -88,10 +105,21 @@ def set_round_params(estimator: Any, *, n_classes: int, y: np.ndarray,
                      nl_weight: float | None) -> None:
     """Set this round's ``nl_weight`` and, if needed, ``classes`` on the final estimator.
 
-    Only for parameters the final estimator has. ``classes`` is set (to
-    ``arange(n_classes)``) when it is None and the hard training labels ``y`` lack some
-    classes, so the classifier's outputs keep one column per class. The loop calls this on
-    its own clone, never on the user's estimator.
+    Only for parameters the final estimator has. The loop calls this on its own clone,
+    never on the user's estimator.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The loop's clone (a classifier or a Pipeline ending in one).
+    n_classes : int
+        Number of classes of the task.
+    y : ndarray
+        This round's training targets: ``classes`` is set (to ``arange(n_classes)``) when it
+        is None and hard labels ``y`` lack some classes, so the outputs keep one column per
+        class.
+    nl_weight : float or None
+        The round's negative-learning weight; None leaves the parameter alone.
     """
     final = final_estimator(estimator)
     own = final.get_params(deep=False)
@@ -106,7 +134,21 @@ def set_round_params(estimator: Any, *, n_classes: int, y: np.ndarray,
 
 
 def full_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
-    """``predict_proba`` spread onto all ``n_classes`` columns (classes never seen get 0)."""
+    """``predict_proba`` spread onto all ``n_classes`` columns (classes never seen get 0).
+
+    Parameters
+    ----------
+    estimator : classifier
+        Fitted, with ``predict_proba`` (and ``classes_`` when it saw fewer classes).
+    X : array-like
+        Rows to predict.
+    n_classes : int
+        Number of classes of the task.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes)
+    """
     proba = np.asarray(estimator.predict_proba(X), dtype=float)
     if proba.shape[1] == n_classes:
         return proba

@@ -61,17 +61,33 @@ class LoopState:
 
     Parameters
     ----------
+    n_rows : int
+        Rows of the whole data set (seed + pool).
     n_llms, n_classes : int
         Panel size and number of classes (the shape of a row's signals).
     seed_idx : ndarray of int
         The gold seed rows.
     seed_y : ndarray of int
         Their gold labels.
-    n_rows : int
-        Rows of the whole data set (seed + pool).
     fingerprint : dict
         What defines the run (data, panel, settings); a saved state is only resumed by a
         loop with the same fingerprint.
+    signals : ndarray of shape (n_rows, n_llms, 2, n_classes), optional
+        Panel answers per row, NaN where not annotated (default: all NaN).
+    order : ndarray of int, shape (n_rows,), optional
+        Annotation order per row, -1 where not annotated.
+    weights : ndarray of shape (n_rows,), optional
+        Discrepancy weights, NaN where not weighed.
+    first_labels : ndarray of shape (n_rows, n_classes), optional
+        The mixture's posterior in the round each row was annotated, NaN before.
+    round : int, default=0
+        Rounds completed.
+    started : bool, default=False
+        Whether round 0 (the seed fit) ran.
+    pending : dict or None
+        The round in progress: its number and queried rows.
+    history : list of dict
+        One record per completed round.
     """
 
     n_rows: int

@@ -23,8 +23,8 @@ from typing import Callable
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._pool import check_n_instances, embed, n_rows, proba_or_none, top
-from .torch_strategies import bemps_sampling, mc_dropout_proba, noise_stability_sampling
+from ._pool import check_n_instances, embed, kmeans_pp_select, n_rows, proba_or_none, top
+from .torch_strategies import bemps_kmeans_sampling, bemps_sampling, noise_stability_sampling
 
 __all__ = [
     "random_sampling",
@@ -32,6 +32,8 @@ __all__ = [
     "margin_sampling",
     "least_confidence",
     "coreset_sampling",
+    "badge_sampling",
+    "kmeans_pp_select",
     "STRATEGIES",
     "get_strategy",
 ]
@@ -232,6 +234,55 @@ def coreset_sampling(classifier, X, n_instances: int = 1, X_labeled=None, embedd
     return np.asarray(picked, dtype=int), np.asarray(scores, dtype=float)
 
 
+# --------------------------------------------------------------------------- diverse batches
+def badge_sampling(classifier, X, n_instances: int = 1, embeddings=None, random_state=None,
+                   **kwargs):
+    """BADGE-style batches (Ash et al., 2020): uncertain *and* diverse rows.
+
+    Each pool row gets the gradient embedding of the cross-entropy loss at its predicted
+    label with respect to a last linear layer on its features:
+    ``g(x) = (p(x) - onehot(argmax p(x))) ⊗ e(x)``. Its norm grows with the classifier's
+    uncertainty, its direction with what the row would teach; k-means++ seeding over these
+    vectors (:func:`kmeans_pp_select`) then picks a batch without near-duplicates, each of
+    which would otherwise cost a full panel of LLM calls.
+
+    ``e(x)`` are the features the classifier sees (the pipeline's transform, ``X`` itself,
+    or ``embeddings``), not a network's penultimate layer: for a classifier on frozen
+    sentence embeddings that is the natural space. With no fitted classifier yet the batch
+    is k-means++ over the features alone.
+
+    Parameters
+    ----------
+    classifier : estimator or active learner
+    X : array-like
+        The pool.
+    n_instances : int, default=1
+    embeddings : ndarray, optional
+        Precomputed features of ``X``.
+    random_state : int or None
+        Seeds the k-means++ draws.
+    **kwargs
+        Ignored.
+
+    Returns
+    -------
+    query_idx : ndarray of int
+    scores : ndarray of float
+        Norm of each picked row's gradient embedding.
+    """
+    n_instances = check_n_instances(X, n_instances)
+    E = np.asarray(embeddings, float) if embeddings is not None else embed(classifier, X)
+    proba = proba_or_none(classifier, X)
+    if proba is None:
+        G = E
+    else:
+        residual = proba.copy()
+        residual[np.arange(len(proba)), proba.argmax(axis=1)] -= 1.0
+        G = (residual[:, :, None] * E[:, None, :]).reshape(len(E), -1)
+    picked = kmeans_pp_select(G, n_instances, random_state=random_state)
+    return picked, np.sqrt((G[picked] ** 2).sum(axis=1))
+
+
 #: Strategies by name (used by the command line and :class:`MoLLIAClassifier`).
 STRATEGIES: dict[str, Callable] = {
     "random": random_sampling,
@@ -240,7 +291,9 @@ STRATEGIES: dict[str, Callable] = {
     "margin": margin_sampling,
     "least_confidence": least_confidence,
     "coreset": coreset_sampling,
+    "badge": badge_sampling,
     "bemps": bemps_sampling,
+    "bemps_kmeans": bemps_kmeans_sampling,
     "noise_stability": noise_stability_sampling,
 }
 
@@ -252,7 +305,8 @@ def get_strategy(strategy) -> Callable:
     ----------
     strategy : str or callable
         A name (``"random"``, ``"entropy"``, ``"margin"``, ``"least_confidence"``,
-        ``"coreset"``, ``"bemps"``, ``"noise_stability"``; dashes allowed) or a function.
+        ``"coreset"``, ``"badge"``, ``"bemps"``, ``"bemps_kmeans"``, ``"noise_stability"``;
+        dashes allowed) or a function.
 
     Returns
     -------

@@ -14,7 +14,8 @@ from sklearn.utils import check_random_state
 
 from ._pool import check_n_instances, split_pipeline, top
 
-__all__ = ["mc_dropout_proba", "bemps_sampling", "noise_stability_sampling"]
+__all__ = ["mc_dropout_proba", "bemps_sampling", "bemps_kmeans_sampling",
+           "noise_stability_sampling"]
 
 
 def _torch_net(classifier, X, who: str):
@@ -112,6 +113,14 @@ def bemps_sampling(classifier, X, n_instances: int = 1, n_committee: int = 10,
     query_idx, scores
     """
     n_instances = check_n_instances(X, n_instances)
+    changes = _bemps_changes(classifier, X, n_committee, n_estimation, committee_proba,
+                             random_state, batch_rows)
+    return top(changes.sum(axis=1), n_instances)
+
+
+def _bemps_changes(classifier, X, n_committee, n_estimation, committee_proba, random_state,
+                   batch_rows) -> np.ndarray:
+    """Per pool row and estimation row x', the expected squared change ``(n_rows, E)``."""
     rng = check_random_state(random_state)
     P = (np.asarray(committee_proba, float) if committee_proba is not None
          else mc_dropout_proba(classifier, X, n_committee, random_state=rng))
@@ -120,15 +129,66 @@ def bemps_sampling(classifier, X, n_instances: int = 1, n_committee: int = 10,
     PE = P[:, est, :].reshape(M, -1)  # (M, E*C)
     mean_E = PE.mean(axis=0)  # (E*C,)
     mean_all = P.mean(axis=0)  # (N, C)
-    scores = np.zeros(N)
+    changes = np.zeros((N, len(est)))
     for start in range(0, N, batch_rows):
         block = P[:, start:start + batch_rows, :]  # (M, b, C)
         w = block / np.clip(block.sum(axis=0, keepdims=True), 1e-12, None)  # (M, b, C)
         w = np.transpose(w, (1, 2, 0))  # (b, C, M)
         new = w @ PE  # (b, C, E*C)
-        change = ((new - mean_E) ** 2).sum(axis=2)  # (b, C)
-        scores[start:start + batch_rows] = (mean_all[start:start + batch_rows] * change).sum(1)
-    return top(scores, n_instances)
+        change = ((new - mean_E) ** 2).reshape(len(w), C, len(est), C).sum(axis=3)  # (b, C, E)
+        changes[start:start + batch_rows] = np.einsum(
+            "bc,bce->be", mean_all[start:start + batch_rows], change)
+    return changes
+
+
+def bemps_kmeans_sampling(classifier, X, n_instances: int = 1, n_committee: int = 10,
+                          n_estimation: int = 500, committee_proba=None, random_state=None,
+                          batch_rows: int = 256, n_candidates: int | None = None, **kwargs):
+    """BEMPS with its batch step: k-means over the top candidates' change vectors.
+
+    As :func:`bemps_sampling`, but a batch is not the plain top ``n_instances``: each pool row
+    has a vector of expected score changes over the estimation rows ``x'``; the
+    ``n_candidates`` rows of highest utility are clustered into ``n_instances`` groups
+    (k-means) and the row nearest each centre is picked (Tan et al., 2021, batch mode), so
+    rows that would change the model in the same way are not all bought.
+
+    Parameters
+    ----------
+    classifier, X, n_instances, n_committee, n_estimation : see :func:`bemps_sampling`
+        As for :func:`bemps_sampling`.
+    committee_proba, random_state, batch_rows : see :func:`bemps_sampling`
+        As for :func:`bemps_sampling`.
+    n_candidates : int, optional
+        Rows clustered; default ``min(n_rows, 4 * n_instances)``.
+    **kwargs
+        Ignored.
+
+    Returns
+    -------
+    query_idx, scores
+        Scores are the picked rows' utilities.
+    """
+    from sklearn.cluster import KMeans
+
+    n_instances = check_n_instances(X, n_instances)
+    changes = _bemps_changes(classifier, X, n_committee, n_estimation, committee_proba,
+                             random_state, batch_rows)
+    utility = changes.sum(axis=1)
+    k = min(len(utility), n_candidates or 4 * n_instances)
+    if k < n_instances:
+        raise ValueError(f"n_candidates={n_candidates} is below n_instances={n_instances}")
+    cand, _ = top(utility, k)
+    V = changes[cand]
+    km = KMeans(n_clusters=n_instances, n_init=3, random_state=check_random_state(
+        random_state).randint(2**31 - 1)).fit(V)
+    d = ((V[:, None, :] - km.cluster_centers_[None, :, :]) ** 2).sum(axis=2)  # (k, n)
+    picked: list[int] = []
+    for j in range(n_instances):  # the member nearest each centre (any row if it is empty)
+        order = np.argsort(d[:, j], kind="stable")
+        members = [i for i in order if km.labels_[i] == j and i not in picked]
+        picked.append(int(members[0] if members else next(i for i in order if i not in picked)))
+    idx = cand[np.asarray(picked, dtype=int)]
+    return idx, utility[idx]
 
 
 def noise_stability_sampling(classifier, X, n_instances: int = 1, n_perturbations: int = 10,

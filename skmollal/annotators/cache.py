@@ -12,6 +12,13 @@ what is left.
 The default database is ``$SKMOLLAL_CACHE/annotations.sqlite`` when the ``SKMOLLAL_CACHE``
 environment variable names a folder, else ``~/.cache/skmollal/annotations.sqlite``.
 
+Nothing invalid is cached: :meth:`AnnotationCache.put` refuses values that
+:func:`~skmollal.annotators.base.check_annotation_values` refuses, and every row read back is
+checked again. A damaged file (garbage, truncated, a row that is not valid JSON or holds
+invalid values) raises :class:`CacheCorruptedError`, which names the file and the two fixes:
+delete it, or open it with ``invalid="refresh"`` (the command line's ``--refresh-cache``),
+which re-annotates the bad rows (and moves a file that is not a database at all aside).
+
 (Over 400 lines: the SQLite store and the wrapper that reads and writes it share one key
 scheme and the commit-as-you-go rule; both sides of that contract are kept in one module.)
 """
@@ -30,9 +37,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .._validation import check_texts
-from .base import AnnotationResult
+from .base import AnnotationResult, check_annotation_values, relocate_text_error
 
-__all__ = ["AnnotationCache", "CachedAnnotator", "default_cache_path", "cache_key"]
+__all__ = ["AnnotationCache", "CachedAnnotator", "CacheCorruptedError", "default_cache_path",
+           "cache_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,41 @@ CREATE TABLE IF NOT EXISTS annotations (
 _INDEX = "CREATE INDEX IF NOT EXISTS annotations_identity ON annotations(identity_sha)"
 #: SQLite's default limit on host parameters is 999 in old builds; stay below it.
 _CHUNK = 500
+
+
+#: What a damaged cache can be: refused, or its bad rows re-annotated.
+INVALID_MODES = ("raise", "refresh")
+
+
+class CacheCorruptedError(ValueError):
+    """An annotation cache file is damaged or holds invalid annotations.
+
+    The message names the file and the fixes: delete the file, or open it with
+    ``AnnotationCache(path, invalid="refresh")`` (command line: ``--refresh-cache``).
+    """
+
+
+def _record_problem(value: str) -> str | None:
+    """Why a stored row is unusable, or None when it is a valid annotation."""
+    try:
+        record = json.loads(value)
+    except ValueError as exc:
+        return f"not valid JSON ({exc})"
+    if not isinstance(record, dict) or not {"probs", "votes", "raw_answers",
+                                            "abstained"} <= record.keys():
+        return "not an annotation record"
+    try:
+        probs = np.asarray(record["probs"], dtype=float)
+        votes = np.asarray(record["votes"], dtype=float)
+    except (TypeError, ValueError):
+        return "probs / votes are not lists of numbers"
+    if probs.ndim != 1 or probs.shape != votes.shape:
+        return f"probs {probs.shape} and votes {votes.shape} do not match"
+    try:
+        check_annotation_values(probs[None], votes[None], where="row")
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def default_cache_path() -> Path:
@@ -94,6 +137,11 @@ class AnnotationCache:
         thread; not shared with other processes).
     timeout : float, default=60.0
         Seconds a writer waits for another process's write lock (SQLite busy timeout).
+    invalid : {"raise", "refresh"}, default="raise"
+        What a damaged cache does. ``"raise"``: :class:`CacheCorruptedError` naming the file.
+        ``"refresh"``: rows that cannot be read or hold invalid values count as missing (they
+        are annotated again and overwritten, with a warning), and a file that is not a
+        SQLite database at all is renamed to ``<name>.corrupt`` and a new cache started.
 
     Notes
     -----
@@ -111,9 +159,14 @@ class AnnotationCache:
     [0]
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0,
+                 invalid: str = "raise") -> None:
+        if invalid not in INVALID_MODES:
+            raise ValueError(f"AnnotationCache: invalid must be one of {INVALID_MODES}, "
+                             f"got {invalid!r}")
         self.path = default_cache_path() if path is None else path
         self.timeout = timeout
+        self.invalid = invalid
         self._local = threading.local()
 
     # ------------------------------------------------------------------ connection
@@ -121,10 +174,45 @@ class AnnotationCache:
     def _in_memory(self) -> bool:
         return os.fspath(self.path) == ":memory:"
 
+    def _fixes(self) -> str:
+        return (f"delete {os.fspath(self.path)} (its annotations will be paid for again), or "
+                "open it with AnnotationCache(path, invalid='refresh') (command line: "
+                "--refresh-cache) to re-annotate what cannot be read")
+
+    def _damaged(self, exc: BaseException) -> CacheCorruptedError:
+        return CacheCorruptedError(
+            f"the annotation cache {os.fspath(self.path)} is damaged or is not an skmollal "
+            f"cache ({type(exc).__name__}: {exc}); {self._fixes()}"
+        )
+
+    def _move_aside(self, exc: BaseException) -> None:
+        """``invalid="refresh"``: rename a damaged database file so a new one starts."""
+        path = Path(self.path).expanduser()
+        aside = path.with_name(path.name + ".corrupt")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(path) + suffix)
+            if part.exists():
+                os.replace(part, Path(str(aside) + suffix))
+        logger.warning("the annotation cache %s is damaged (%s): moved it to %s and started "
+                       "a new one", path, exc, aside)
+
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn
+        try:
+            conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            if self.invalid != "refresh" or self._in_memory:
+                raise self._damaged(exc) from exc
+            self._move_aside(exc)
+            conn = self._open()
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """A new connection with WAL mode and the schema (DatabaseError on a bad file)."""
         if not self._in_memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         target = os.fspath(self.path) if self._in_memory else os.fspath(Path(self.path).expanduser())
@@ -140,14 +228,21 @@ class AnnotationCache:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(_SCHEMA)
                 conn.execute(_INDEX)
+                if self.invalid == "refresh" and not self._in_memory:
+                    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+                    if check != "ok":
+                        raise sqlite3.DatabaseError(f"quick_check: {check}")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     conn.close()
-                    raise OSError(f"AnnotationCache: cannot open {self.path}: {exc}") from exc
+                    if "locked" in str(exc) or "unable to open" in str(exc):
+                        raise OSError(f"AnnotationCache: cannot open {self.path}: {exc}") from exc
+                    raise
                 time.sleep(0.05)
-        self._local.conn = conn
-        self._local.pid = os.getpid()
+            except sqlite3.DatabaseError:
+                conn.close()
+                raise
         return conn
 
     def close(self) -> None:
@@ -158,15 +253,29 @@ class AnnotationCache:
         self._local = threading.local()
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "timeout": self.timeout}
+        return {"path": self.path, "timeout": self.timeout, "invalid": self.invalid}
 
     def __setstate__(self, state: dict) -> None:
         self.path = state["path"]
         self.timeout = state["timeout"]
+        self.invalid = state.get("invalid", "raise")
         self._local = threading.local()
 
+    def _execute(self, run):
+        """``run(conn)`` with a damaged file reported as :class:`CacheCorruptedError`."""
+        conn = self._connect()
+        try:
+            return run(conn)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise self._damaged(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+
     def __repr__(self) -> str:
-        return f"AnnotationCache(path={os.fspath(self.path)!r})"
+        extra = "" if self.invalid == "raise" else f", invalid={self.invalid!r}"
+        return f"AnnotationCache(path={os.fspath(self.path)!r}{extra})"
 
     # ------------------------------------------------------------------ reading / writing
     def get(self, identity: str, texts: Sequence[str]) -> dict[int, dict[str, Any]]:
@@ -176,33 +285,59 @@ class AnnotationCache:
         -------
         dict of int to dict
             For every index of ``texts`` that is cached: ``{"probs", "votes", "raw_answers",
-            "abstained"}``. Missing texts are absent.
+            "abstained"}``. Missing texts are absent (and so are damaged rows with
+            ``invalid="refresh"``).
+
+        Raises
+        ------
+        CacheCorruptedError
+            If the file or a row of it is damaged (with ``invalid="raise"``).
         """
         keys = [cache_key(identity, t) for t in texts]
         wanted: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             wanted.setdefault(k, []).append(i)
         found: dict[int, dict[str, Any]] = {}
-        conn = self._connect()
         unique = list(wanted)
+        n_bad = 0
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start: start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
+            rows = self._execute(lambda conn: conn.execute(
                 f"SELECT key, value FROM annotations WHERE key IN ({marks})", chunk
-            ).fetchall()
+            ).fetchall())
             for key, value in rows:
+                problem = _record_problem(value) if isinstance(value, str) else "not text"
+                if problem is not None:
+                    if self.invalid == "raise":
+                        raise CacheCorruptedError(
+                            f"the annotation cache {os.fspath(self.path)} holds an unusable "
+                            f"row for text {wanted[key][0]} of this call ({problem}); "
+                            f"{self._fixes()}"
+                        )
+                    n_bad += 1
+                    continue
                 record = json.loads(value)
                 for i in wanted[key]:
                     found[i] = record
+        if n_bad:
+            logger.warning("the annotation cache %s: %d unusable row(s) ignored; they will be "
+                           "annotated again", os.fspath(self.path), n_bad)
         return found
 
     def put(self, identity: str, texts: Sequence[str], result: AnnotationResult) -> None:
-        """Store ``result`` (one row per text of ``texts``) in one committed transaction."""
+        """Store ``result`` (one row per text of ``texts``) in one committed transaction.
+
+        Raises
+        ------
+        ValueError
+            If the row counts differ or a value is invalid (nothing is stored then).
+        """
         if len(texts) != len(result):
             raise ValueError(
                 f"AnnotationCache.put: {len(texts)} texts but {len(result)} annotation rows"
             )
+        check_annotation_values(result.probs, result.votes, where="AnnotationCache.put")
         raw = result.raw_answers if result.raw_answers else [[] for _ in texts]
         ident_sha = _identity_sha(identity)
         now = time.time()
@@ -215,27 +350,29 @@ class AnnotationCache:
                 "abstained": bool(result.abstained[i]),
             }
             rows.append((cache_key(identity, text), ident_sha, json.dumps(value), now))
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT OR REPLACE INTO annotations (key, identity_sha, value, created) "
-                "VALUES (?, ?, ?, ?)",
-                rows,
-            )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO annotations (key, identity_sha, value, created) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+        self._execute(write)
 
     def count(self, identity: str | None = None) -> int:
         """Number of cached annotations (of one annotator when ``identity`` is given)."""
-        conn = self._connect()
         if identity is None:
-            return conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
-        return conn.execute(
+            return self._execute(
+                lambda conn: conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0])
+        return self._execute(lambda conn: conn.execute(
             "SELECT COUNT(*) FROM annotations WHERE identity_sha = ?", (_identity_sha(identity),)
-        ).fetchone()[0]
+        ).fetchone()[0])
 
     def __len__(self) -> int:
         return self.count()
@@ -265,10 +402,14 @@ class CachedAnnotator:
 
     Only the texts the cache misses go to the wrapped annotator (each distinct text once),
     in batches of ``batch_size``; each batch is committed to the cache as soon as it
-    returns. If the wrapped annotator fails on a later batch, the earlier batches stay
-    cached and the error is re-raised with a note saying how much was saved; rows of the
-    failed batch that the annotator attached to its exception (``exc.partial`` with
-    ``exc.completed`` indices, as the OpenAI-compatible annotator does) are saved too.
+    returns, and each text as soon as it arrives when the annotator has an
+    ``iter_annotate(texts)`` that yields ``(index, one-row result)`` pairs (as the
+    OpenAI-compatible annotator does). If the wrapped annotator fails (or Ctrl-C is pressed)
+    on a later batch, the earlier batches stay cached and the error is re-raised with a note
+    saying how much was saved; rows of the failed batch that the annotator attached to its
+    exception (``exc.partial`` with ``exc.completed`` indices) are saved too. So a crash (even
+    a SIGKILL) loses at most one batch per annotator, or, with ``iter_annotate``, the
+    requests in flight.
 
     Parameters
     ----------
@@ -369,6 +510,42 @@ class CachedAnnotator:
         self.n_annotated_total_ += len(completed)
         return len(completed)
 
+    def _annotate_batch(self, identity: str, batch: list[str], saved: list[int]) -> AnnotationResult:
+        """Annotate ``batch`` with the wrapped annotator; every row is cached before return.
+
+        An annotator with ``iter_annotate`` (rows as they arrive) has each row committed the
+        moment it arrives, so a crash loses only the rows in flight; ``saved[0]`` counts
+        them. Others are committed batch by batch.
+        """
+        stream = getattr(self.annotator, "iter_annotate", None)
+        if not callable(stream):
+            result = self.annotator.annotate(batch)
+            if len(result) != len(batch):
+                raise RuntimeError(
+                    f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
+                )
+            self.cache.put(identity, batch, result)
+            return result
+        rows: dict[int, AnnotationResult] = {}
+        answers = stream(batch)
+        interrupt: BaseException | None = None
+        while True:
+            try:  # after a Ctrl-C here, the annotator stops sending and hands over the rest
+                j, row = next(answers) if interrupt is None else answers.throw(interrupt)
+            except StopIteration:
+                break
+            interrupt = None
+            try:
+                self.cache.put(identity, [batch[j]], row)
+            except KeyboardInterrupt as exc:  # Ctrl-C while committing a row paid for
+                self.cache.put(identity, [batch[j]], row)
+                interrupt = exc
+            rows[j] = row
+            saved[0] += 1
+        if sorted(rows) != list(range(len(batch))):
+            raise RuntimeError(f"{self.name}: returned rows {sorted(rows)} for {len(batch)} texts")
+        return AnnotationResult.concatenate([rows[j] for j in range(len(batch))])
+
     def annotate(self, texts: Sequence[str]) -> AnnotationResult:
         """Annotate ``texts`` from the cache, asking the wrapped annotator only for misses.
 
@@ -378,7 +555,11 @@ class CachedAnnotator:
             On bad ``texts`` (the index is named).
         Exception
             Whatever the wrapped annotator raised on a batch, with a note naming the texts of
-            the failed batch; every earlier batch is already committed to the cache.
+            the failed batch; every earlier batch is already committed to the cache, and so
+            is every finished text of the failed one (an annotator with ``iter_annotate``
+            commits each text as it arrives; others may attach them to the error).
+        KeyboardInterrupt
+            Re-raised after the same saving.
         """
         where = f"{self.name} (cached)"
         texts = check_texts(texts, where)
@@ -400,22 +581,22 @@ class CachedAnnotator:
                 starts = tqdm(starts, desc=f"{self.name}: annotating", unit="batch", leave=False)
             for start, stop in starts:
                 batch = misses[start:stop]
+                saved = [0]
                 try:
-                    result = self.annotator.annotate(batch)
-                    if len(result) != len(batch):
-                        raise RuntimeError(
-                            f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
-                        )
-                except Exception as exc:
-                    saved = self._save_partial(identity, batch, exc)
+                    result = self._annotate_batch(identity, batch, saved)
+                except BaseException as exc:  # also Ctrl-C: keep what was paid for
+                    if saved[0]:  # committed one by one as they arrived
+                        self.n_annotated_total_ += saved[0]
+                    else:
+                        saved[0] = self._save_partial(identity, batch, exc)
                     indices = [first_index[t] for t in batch]
+                    relocate_text_error(exc, indices, where)
                     exc.add_note(
                         f"{where}: failed on the batch of texts {indices[0]}..{indices[-1]} "
                         f"(indices into this call); {self.n_annotated_} texts annotated before "
-                        f"it and {saved} finished texts of the batch are saved in the cache"
+                        f"it and {saved[0]} finished texts of the batch are saved in the cache"
                     )
                     raise
-                self.cache.put(identity, batch, result)
                 raw = result.raw_answers if result.raw_answers else [[] for _ in batch]
                 for j, text in enumerate(batch):
                     found[first_index[text]] = {

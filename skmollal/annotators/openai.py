@@ -13,10 +13,14 @@
   :func:`~skmollal.annotators.parsing.vote_distribution`. A server that returns fewer
   choices than asked (llama.cpp returns one) is asked again until ``n_votes`` answers are in.
 
-Connection errors, timeouts, HTTP 5xx / 429 and malformed answers are retried with
-exponential backoff; other 4xx answers are not. A text that still fails raises
+Connection errors, timeouts (``timeout`` is a deadline per request), HTTP 5xx / 429 and
+malformed answers are retried with exponential backoff; other 4xx answers are not, nor are
+answers with impossible values (a logprob above 0). A text that still fails raises
 :class:`AnnotationRequestError` naming the annotator, the text index and the cause. Texts are
-sent concurrently by a thread pool of ``max_concurrency`` workers.
+sent concurrently by a thread pool of ``max_concurrency`` workers; after a failure or a
+Ctrl-C nothing more is sent, the texts in flight are waited for, and every answer received is
+kept (:meth:`OpenAICompatibleAnnotator.iter_annotate` yields each as it arrives, which is how
+a :class:`~skmollal.annotators.cache.CachedAnnotator` commits every answer at once).
 
 (Over 400 lines: request, deadline, retry and cancellation handling of one HTTP backend,
 with its error type.)
@@ -29,11 +33,11 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .._validation import check_texts
+from .._validation import check_texts, warn_blank_texts
 from .base import AnnotationResult
 from .parsing import vote_distribution
 
@@ -64,6 +68,7 @@ class AnnotationRequestError(RuntimeError):
         super().__init__(message)
         self.annotator = annotator
         self.index = index
+        self.text_index = index  # re-numbered by callers (see relocate_text_error)
         self.attempts = attempts
         self.completed: list[int] = []
         self.partial: AnnotationResult | None = None
@@ -89,6 +94,10 @@ class _Cancelled(Exception):
     """Another text of the same call failed: stop sending."""
 
 
+#: A logprob above this (rounding aside, log p <= 0) is refused by :func:`label_token_probs`.
+_LOGPROB_TOL = 1e-4
+
+
 def _norm(text: str) -> str:
     return " ".join(text.strip().lower().split())
 
@@ -110,6 +119,11 @@ def label_token_probs(top_logprobs: Sequence[Mapping[str, Any]],
         Mass of the tokens that start each class name, renormalised to sum to 1; ``None``
         when no token starts any class name.
 
+    Raises
+    ------
+    ValueError
+        If a logprob is not a finite number ``<= 0`` (e.g. a broken server sends 800).
+
     Examples
     --------
     >>> label_token_probs([{"token": "Pos", "logprob": np.log(.5)},
@@ -124,6 +138,11 @@ def label_token_probs(top_logprobs: Sequence[Mapping[str, Any]],
         if not token:
             continue
         logprob = float(entry["logprob"])
+        if not logprob <= _LOGPROB_TOL:  # also NaN
+            raise ValueError(
+                f"the server sent a logprob of {logprob!r} for token {entry.get('token')!r}; "
+                "a log-probability is a finite number <= 0 (the server is broken)"
+            )
         hits = [c for c, name in enumerate(names)
                 if name.startswith(token)
                 or (token.startswith(name) and not token[len(name)].isalnum())]
@@ -153,7 +172,11 @@ class OpenAICompatibleAnnotator:
     temperature, top_p : float, default=0.7, 0.9
         Sampling parameters of the answers.
     timeout : float, default=30
-        Seconds per request (connect, read and write).
+        Deadline of one request in seconds, from sending it to its last byte (not per
+        network read: a server that trickles its answer fails at the deadline too). The
+        deadline is checked as bytes arrive, and a server silent for ``timeout`` seconds
+        fails then; so no request outlives about ``2 * timeout``. A request past it is
+        retried like a timeout.
     max_retries : int, default=3
         Extra tries per request after a retryable failure.
     max_concurrency : int, default=4
@@ -297,37 +320,56 @@ class OpenAICompatibleAnnotator:
         body.update(self.extra_body)
         return body
 
+    def _read_within_deadline(self, client: Any, body: dict) -> tuple[int, Any, bytes]:
+        """POST ``body``; return status, headers and the whole body, within ``timeout`` s.
+
+        httpx's timeouts bound each network operation; a server that trickles a byte now
+        and then never trips them. The body is therefore read in chunks and the request
+        abandoned once ``timeout`` seconds have passed since it was sent.
+        """
+        deadline = time.monotonic() + self.timeout
+        with client.stream("POST", self.url, json=body, headers=self._headers()) as response:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _Retryable(
+                        f"no complete answer within the {self.timeout:g} s deadline (the "
+                        f"server had sent {sum(map(len, chunks))} bytes)"
+                    )
+            return response.status_code, response.headers, b"".join(chunks)
+
     def _post_once(self, client: Any, body: dict) -> dict:
         import httpx
 
         with self._count_lock:
             self.n_requests_ += 1
         try:
-            response = client.post(self.url, json=body, headers=self._headers())
+            status, headers, content = self._read_within_deadline(client, body)
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out after {self.timeout:g} s ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
+        text = content.decode("utf-8", errors="replace")
         if status == 429 or status >= 500:
-            retry_after = response.headers.get("Retry-After")
+            retry_after = headers.get("Retry-After")
             try:
                 wait_s = float(retry_after) if retry_after is not None else None
             except ValueError:
                 wait_s = None
-            raise _Retryable(f"HTTP {status}: {response.text[:200]}", wait_s)
+            raise _Retryable(f"HTTP {status}: {text[:200]}", wait_s)
         if status >= 400:
-            raise _Fatal(f"HTTP {status} (not retried): {response.text[:300]}")
+            raise _Fatal(f"HTTP {status} (not retried): {text[:300]}")
         try:
-            data = response.json()
+            data = json.loads(text)
         except ValueError as exc:
-            raise _Retryable(f"malformed JSON in the answer: {response.text[:120]!r}") from exc
+            raise _Retryable(f"malformed JSON in the answer: {text[:120]!r}") from exc
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices:
             raise _Retryable(f"answer has no choices: {str(data)[:200]}")
         for choice in choices:
-            content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
-            if not isinstance(content, str):
+            content_ = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+            if not isinstance(content_, str):
                 raise _Retryable(f"a choice has no message content: {str(choice)[:200]}")
         return data
 
@@ -362,6 +404,17 @@ class OpenAICompatibleAnnotator:
     # ------------------------------------------------------------------ one text
     def _annotate_one(self, client: Any, index: int, text: str,
                       stop: threading.Event | None = None) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
+        try:
+            return self._ask(client, index, text, stop)
+        except _Cancelled:
+            raise
+        except BaseException:
+            if stop is not None:
+                stop.set()  # at once, before a worker picks up the next text
+            raise
+
+    def _ask(self, client: Any, index: int, text: str,
+             stop: threading.Event | None) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
         answers: list[str] = []
         probs = None
         # Each answer brings >= 1 choice, so at most n_votes requests.
@@ -397,17 +450,57 @@ class OpenAICompatibleAnnotator:
         TypeError, ValueError
             On bad ``texts`` (the index is named).
         AnnotationRequestError
-            If a text still fails after the retries (or on a non-retryable HTTP error); the
-            message names the annotator, the text index and the cause (the lowest index
-            when several fail). Texts not yet sent are not sent; texts in flight are waited
-            for, and every text annotated is returned on the error as ``.partial``.
+            If a text still fails after the retries (or on a non-retryable HTTP error, or an
+            answer that is not valid, such as a logprob above 0); the message names the
+            annotator, the text index and the cause (the lowest index when several fail).
+            Texts not yet sent are not sent; texts in flight are waited for, and every text
+            annotated is returned on the error as ``.partial``.
+        KeyboardInterrupt
+            On Ctrl-C: texts not yet sent are not sent, and the texts already annotated
+            (and those in flight, unless Ctrl-C is pressed again) are on the exception as
+            ``.partial`` / ``.completed``, as for a failure.
+        """
+        rows: dict[int, AnnotationResult] = {}
+        try:
+            for i, row in self.iter_annotate(texts):
+                rows[i] = row
+        except BaseException as exc:
+            if not isinstance(exc, (AnnotationRequestError, KeyboardInterrupt)):
+                raise
+            done = sorted(rows)
+            exc.completed = done
+            exc.partial = AnnotationResult.concatenate([rows[i] for i in done]) if done else None
+            if done:
+                exc.add_note(
+                    f"{self.name}: {len(done)} texts were annotated before the "
+                    f"{'interrupt' if isinstance(exc, KeyboardInterrupt) else 'failure'}; "
+                    "they are in the exception's .partial (rows for the indices in .completed)"
+                )
+            raise
+        return AnnotationResult.concatenate([rows[i] for i in range(len(rows))])
+
+    def iter_annotate(self, texts: Sequence[str]) -> Iterator[tuple[int, AnnotationResult]]:
+        """Annotate ``texts``, yielding ``(index, one-row result)`` as each text is done.
+
+        What :class:`~skmollal.annotators.cache.CachedAnnotator` uses to commit every answer
+        to the cache the moment it arrives: a crash then loses at most the requests in
+        flight (``max_concurrency``). Rows come in the order the server finishes them.
+
+        Raises
+        ------
+        AnnotationRequestError
+            After yielding every text annotated, as :meth:`annotate` describes.
+        KeyboardInterrupt
+            On Ctrl-C while waiting for the server: nothing more is sent, the texts in flight
+            are waited for and yielded (a second Ctrl-C stops waiting), then it is re-raised.
         """
         import httpx
 
         texts = check_texts(texts, self.name)
+        warn_blank_texts(texts, self.name)
         n = len(texts)
-        rows: list[Any] = [None] * n
         error: AnnotationRequestError | None = None
+        uniform: list[int] = []
         limits = httpx.Limits(max_connections=self.max_concurrency,
                               max_keepalive_connections=self.max_concurrency)
         bar = None
@@ -415,67 +508,84 @@ class OpenAICompatibleAnnotator:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=n, desc=f"{self.name}", unit="text", leave=False)
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, n),
+                                  thread_name_prefix=f"skmollal-{self.name}")
+        interrupted: KeyboardInterrupt | None = None
         try:
-            with httpx.Client(timeout=self.timeout, limits=limits) as client, \
-                    ThreadPoolExecutor(max_workers=min(self.max_concurrency, n),
-                                       thread_name_prefix=f"skmollal-{self.name}") as pool:
-                stop = threading.Event()
+            with httpx.Client(timeout=self.timeout, limits=limits) as client:
                 futures = {pool.submit(self._annotate_one, client, i, t, stop): i
                            for i, t in enumerate(texts)}
-                # Wait for every text in flight, even after a failure, so that every answer
-                # already paid for is returned (on the error, see ``partial``).
-                for fut in as_completed(futures):
-                    if fut.cancelled():
-                        continue
-                    i = futures[fut]
-                    exc = fut.exception()
-                    if exc is None:
-                        rows[i] = fut.result()
-                        if bar is not None:
-                            bar.update(1)
-                        continue
-                    if isinstance(exc, _Cancelled):
-                        continue
-                    if not isinstance(exc, AnnotationRequestError):
-                        wrapped = AnnotationRequestError(
-                            f"{self.name}: text {i} failed: {type(exc).__name__}: {exc}",
-                            self.name, i, 0,
-                        )
-                        wrapped.__cause__ = exc
-                        exc = wrapped
-                    if error is None or exc.index < error.index:
-                        error = exc
-                    stop.set()
-                    for other in futures:
-                        other.cancel()
+                pending = set(futures)
+                while pending:
+                    try:
+                        # Wait for every text in flight, even after a failure, so that every
+                        # answer already paid for is returned.
+                        for fut in as_completed(pending):
+                            pending.discard(fut)
+                            i = futures[fut]
+                            if fut.cancelled():
+                                continue
+                            exc = fut.exception()
+                            if exc is None:
+                                probs, votes, answers = fut.result()
+                                if probs is None:
+                                    uniform.append(i)
+                                if bar is not None:
+                                    bar.update(1)
+                                yield i, self._row_result(probs, votes, answers)
+                                continue
+                            if isinstance(exc, _Cancelled):
+                                continue
+                            exc = self._as_request_error(exc, i)
+                            if error is None or exc.index < error.index:
+                                error = exc
+                            self._cancel(stop, futures)
+                    except KeyboardInterrupt as exc:
+                        if interrupted is not None:
+                            raise  # pressed twice: stop waiting for the texts in flight
+                        interrupted = exc
+                        logger.warning("%s: interrupted; sending nothing more, waiting for the "
+                                       "%d texts in flight", self.name,
+                                       sum(f.running() for f in pending))
+                        self._cancel(stop, futures)
         finally:
+            stop.set()
+            pool.shutdown(wait=interrupted is None, cancel_futures=True)
             if bar is not None:
                 bar.close()
-        if error is not None:
-            done = [i for i, r in enumerate(rows) if r is not None]
-            error.completed = done
-            error.partial = self._result([rows[i] for i in done]) if done else None
-            if done:
-                error.add_note(
-                    f"{self.name}: {len(done)} of {n} texts were annotated before the failure; "
-                    "they are in the exception's .partial (rows for the indices in .completed)"
+            self.n_uniform_ = len(uniform)
+            if uniform:
+                logger.warning(
+                    "%s: no class-name token among the first token's top_logprobs for %d of %d "
+                    "texts (first: text %d); their probabilities are uniform",
+                    self.name, len(uniform), n, min(uniform),
                 )
+        if interrupted is not None:
+            raise interrupted
+        if error is not None:
             raise error
-        return self._result(rows)
 
-    def _result(self, rows: list[Any]) -> AnnotationResult:
-        """Stack per-text ``(probs or None, votes, answers)`` rows into a result."""
-        uniform = np.full(len(self.labels), 1.0 / len(self.labels))
-        missing = [i for i, r in enumerate(rows) if r[0] is None]
-        self.n_uniform_ = len(missing)
-        if missing:
-            logger.warning(
-                "%s: no class-name token among the first token's top_logprobs for %d of %d "
-                "texts (first: row %d); their probabilities are uniform",
-                self.name, len(missing), len(rows), missing[0],
-            )
-        return AnnotationResult(
-            probs=np.stack([r[0] if r[0] is not None else uniform for r in rows]),
-            votes=np.stack([r[1] for r in rows]),
-            raw_answers=[r[2] for r in rows],
+    @staticmethod
+    def _cancel(stop: threading.Event, futures: Mapping[Any, int]) -> None:
+        """Send nothing more: texts not started are cancelled, running ones stop retrying."""
+        stop.set()
+        for other in futures:
+            other.cancel()
+
+    def _as_request_error(self, exc: BaseException, index: int) -> AnnotationRequestError:
+        if isinstance(exc, AnnotationRequestError):
+            return exc
+        wrapped = AnnotationRequestError(
+            f"{self.name}: text {index} failed: {type(exc).__name__}: {exc}", self.name, index, 0,
         )
+        wrapped.__cause__ = exc
+        return wrapped
+
+    def _row_result(self, probs: np.ndarray | None, votes: np.ndarray,
+                    answers: list[str]) -> AnnotationResult:
+        """One text's ``(probs or None, votes, answers)`` as a one-row result."""
+        if probs is None:
+            probs = np.full(len(self.labels), 1.0 / len(self.labels))
+        return AnnotationResult(probs=probs[None], votes=np.asarray(votes)[None],
+                                raw_answers=[answers])

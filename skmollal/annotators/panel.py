@@ -28,7 +28,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .base import AnnotationResult
+from .base import AnnotationResult, relocate_text_error
 from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 
@@ -46,6 +46,7 @@ def _annotate_job(annotator: Any, texts: list[str], start: int) -> AnnotationRes
             f"LLMPanel: annotator {getattr(annotator, 'name', annotator)!r} failed on texts "
             f"{start}..{start + len(texts) - 1}"
         )
+        relocate_text_error(exc, range(start, start + len(texts)), "LLMPanel")
         raise
     return result
 

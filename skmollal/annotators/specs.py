@@ -106,7 +106,8 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
 
 
 def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = None,
-                task_name: str | None = None, cache_path: str | os.PathLike | None = None
+                task_name: str | None = None, cache_path: str | os.PathLike | None = None,
+                cache_invalid: str = "raise"
                 ) -> list[Any]:
     """The annotators the specs name, in order, live ones cached.
 
@@ -120,6 +121,10 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
         SQLite annotation cache; every live (not recorded) annotator is wrapped in a
         :class:`~skmollal.annotators.cache.CachedAnnotator` on it, so no text is annotated
         twice across runs.
+    cache_invalid : {"raise", "refresh"}, default="raise"
+        What the cache does with entries it cannot read (see
+        :class:`~skmollal.annotators.cache.AnnotationCache`); the command line's
+        ``--refresh-cache`` gives ``"refresh"``.
 
     Returns
     -------
@@ -135,5 +140,5 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
         return annotators
     from .cache import AnnotationCache, CachedAnnotator
 
-    cache = AnnotationCache(cache_path)
+    cache = AnnotationCache(cache_path, invalid=cache_invalid)
     return [CachedAnnotator(a, cache) if a in live else a for a in annotators]

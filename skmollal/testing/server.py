@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,8 +33,13 @@ logger = logging.getLogger(__name__)
 #: Scripted behaviours of one request: ``"ok"`` answers normally; ``"500"``, ``"503"``,
 #: ``"429"``, ``"400"``, ``"404"`` reply with that HTTP status; ``"malformed"`` replies 200 with
 #: broken JSON; ``"slow:<seconds>"`` waits, then answers normally; ``"drop"`` closes the
-#: connection without an answer.
-ACTIONS = ("ok", "500", "503", "429", "400", "404", "malformed", "slow:<seconds>", "drop")
+#: connection without an answer; ``"trickle:<seconds>"`` sends the answer one byte every
+#: ``<seconds>`` (a server that never trips a per-read timeout); ``"logprob:<value>"`` answers
+#: with every first-token logprob set to ``<value>`` (e.g. 800, which no log-probability can
+#: be); ``"interrupt"`` presses Ctrl-C in this process (SIGINT to the main thread) while the
+#: request is being answered, then answers normally (a batch cancelled by the user).
+ACTIONS = ("ok", "500", "503", "429", "400", "404", "malformed", "slow:<seconds>", "drop",
+           "trickle:<seconds>", "logprob:<value>", "interrupt")
 
 
 class OpenAITestServer:
@@ -259,6 +265,16 @@ class OpenAITestServer:
         }
 
 
+def _set_first_logprobs(answer: dict, value: float) -> None:
+    """Set every first-token logprob of ``answer`` (its token's and the alternatives')."""
+    for choice in answer.get("choices", []):
+        content = (choice.get("logprobs") or {}).get("content") or []
+        if content:
+            content[0]["logprob"] = value
+            for alt in content[0].get("top_logprobs") or []:
+                alt["logprob"] = value
+
+
 def _make_handler(server: OpenAITestServer) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -298,6 +314,10 @@ def _make_handler(server: OpenAITestServer) -> type:
             if action.startswith("slow:"):
                 time.sleep(float(action.split(":", 1)[1]))
                 action = "ok"
+            if action == "interrupt":
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                time.sleep(0.2)  # the client is interrupted while this request is in flight
+                action = "ok"
             if action == "drop":
                 self.close_connection = True
                 self.connection.close()
@@ -314,7 +334,26 @@ def _make_handler(server: OpenAITestServer) -> type:
                 logger.exception("OpenAITestServer: model failed")
                 self._send_json(500, {"error": {"message": f"{type(exc).__name__}: {exc}"}})
                 return
+            if action.startswith("logprob:"):
+                _set_first_logprobs(answer, float(action.split(":", 1)[1]))
+            if action.startswith("trickle:"):
+                self._trickle(json.dumps(answer).encode(), float(action.split(":", 1)[1]))
+                return
             self._send_json(200, answer)
+
+        def _trickle(self, payload: bytes, every: float) -> None:
+            """Send ``payload`` one byte every ``every`` seconds (until the client leaves)."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            try:
+                for k in range(len(payload)):
+                    self.wfile.write(payload[k:k + 1])
+                    self.wfile.flush()
+                    time.sleep(every)
+            except OSError:  # the client gave up
+                self.close_connection = True
 
     return Handler
 

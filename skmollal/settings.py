@@ -1,0 +1,117 @@
+"""The settings of an experiment: their names, defaults and checks.
+
+:data:`RUN_DEFAULTS` names every setting of :func:`skmollal.experiment.run_experiment` (the
+command line's options) with its default; :func:`check_settings` refuses a bad one with a
+:class:`ConfigError` naming it, before anything is loaded or any LLM is called.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .classifiers import CLASSIFIERS
+from .datasets import default_recordings_path
+
+__all__ = [
+    "AGGREGATORS", "ALL_GOLD_SPLIT", "FEATURIZERS", "NO_TEST", "RUN_DEFAULTS", "ConfigError",
+    "check_settings", "complete_settings",
+]
+
+#: aggregator name -> the ``skmollal`` estimator it builds (with default parameters)
+AGGREGATORS = {
+    "molam": "MixtureAggregator",
+    "mollia": "MixtureAggregator",
+    "majority": "MajorityVote",
+    "mean": "MeanProbability",
+    "best-single": "BestSingleLLM",
+    "dawid-skene": "DawidSkene",
+}
+
+#: featurizer name -> what it is
+FEATURIZERS = {
+    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
+    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
+}
+
+#: The settings of :func:`run_experiment` and their defaults (the command line's options).
+#: ``seed_size`` None: every labelled row of a CSV, :data:`ALL_GOLD_SPLIT` for the demo and
+#: recorded sets; ``test_size`` None: no test split for a CSV, :data:`ALL_GOLD_SPLIT` else.
+RUN_DEFAULTS = {
+    "task": "trec", "recordings": str(default_recordings_path()), "data": None,
+    "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
+    "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
+    "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
+    "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
+    "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
+}
+#: Seed and test sizes of the all-gold demo and recorded sets when none are given.
+ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}
+#: What ``results.json`` says when no labelled row was held out.
+NO_TEST = "no held-out gold: accuracy not measured"
+
+
+class ConfigError(ValueError):
+    """A setting or an input file is wrong; found before any LLM is called."""
+
+
+def complete_settings(config: Mapping | Any) -> dict:
+    """``config`` (a mapping or an ``argparse.Namespace``) completed with :data:`RUN_DEFAULTS`.
+
+    Parameters
+    ----------
+    config : mapping or argparse.Namespace
+        Some of the settings named as the keys of :data:`RUN_DEFAULTS`.
+
+    Returns
+    -------
+    dict
+        Every setting: the given ones, the defaults for the others.
+    """
+    given = dict(config) if isinstance(config, Mapping) else dict(vars(config))
+    given.pop("func", None)
+    return {**given, **{k: v for k, v in RUN_DEFAULTS.items() if k not in given}}
+
+
+def check_settings(cfg: Mapping) -> None:
+    """Refuse bad settings before anything is loaded or any LLM is called.
+
+    Parameters
+    ----------
+    cfg : mapping
+        Settings named as :data:`RUN_DEFAULTS`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the setting, the value and what is allowed.
+    """
+    from .active_learning.strategies import STRATEGIES
+
+    def whole(name: str, low: int, none_ok: bool = False) -> None:
+        value = cfg[name]
+        if none_ok and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= {low}; "
+                              f"got {value!r}")
+
+    whole("rounds", 0)
+    whole("batch", 1)
+    whole("seed_size", 1, none_ok=True)
+    whole("pool_size", 1, none_ok=True)
+    test_size = cfg["test_size"]
+    if test_size is not None and not (0 <= test_size < 1 or float(test_size).is_integer()):
+        raise ConfigError(f"--test-size must be a fraction in [0, 1) or a whole number of "
+                          f"labelled rows; got {test_size!r}")
+    for name, known in (("mixture", AGGREGATORS), ("featurizer", FEATURIZERS),
+                        ("classifier", CLASSIFIERS)):
+        if cfg[name] not in known:
+            raise ConfigError(f"unknown --{name} {cfg[name]!r}; choose one of {sorted(known)}")
+    strategy = cfg["strategy"]
+    if not callable(strategy) and str(strategy).lower().replace("-", "_") not in STRATEGIES:
+        raise ConfigError(f"unknown --strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    if cfg["discrepancy_update"] not in ("query", "round"):
+        raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
+                          f"{cfg['discrepancy_update']!r}")
