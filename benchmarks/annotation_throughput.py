@@ -11,7 +11,10 @@ On one random-weight local causal LM and the same texts (the demo questions), te
 (c) ``warm_cache``: the fast annotator behind the persistent annotation cache
     (:class:`~skmollal.annotators.cache.CachedAnnotator`), second run over the same texts;
 
-and, for information, (d) ``generate``: the annotator's faithful ``vote_mode="generate"``.
+and, for information, (d) ``generate``: the annotator's faithful ``vote_mode="generate"``
+(``--batch-size`` texts per ``generate`` call, prompts prefilled once and ``k`` answers sampled
+from copies of their KV cache, stopping at the first line break), and (e)
+``generate_per_text``: the same with one text per call (``batch_size=1``).
 
 Usage::
 
@@ -132,6 +135,14 @@ def make_cached(annotator, path: Path):
     return CachedAnnotator(annotator, AnnotationCache(path))
 
 
+def write_result(path: Path, result: dict) -> dict:
+    """Write ``result`` as JSON to ``path`` (folders made) and say so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS) + ["smollm2"], default="small",
@@ -166,10 +177,10 @@ def main(argv: list[str] | None = None) -> dict:
         len(tok.encode(label, add_special_tokens=False)) for label in task.labels
     )
 
-    def annotator(mode: str) -> TransformersAnnotator:
+    def annotator(mode: str, batch_size: int = args.batch_size) -> TransformersAnnotator:
         return TransformersAnnotator(model, task, tokenizer=tok, n_votes=args.k,
                                      temperature=args.temperature, top_p=args.top_p,
-                                     vote_mode=mode, batch_size=args.batch_size,
+                                     vote_mode=mode, batch_size=batch_size,
                                      random_state=args.seed, show_progress=False,
                                      max_new_tokens=answer_tokens)
 
@@ -195,12 +206,13 @@ def main(argv: list[str] | None = None) -> dict:
             cached.annotate(texts)  # cold run fills the cache
             _, secs = timed(lambda: cached.annotate(texts), args.device)
             rows["warm_cache"] = secs
-    # (d) generate mode, for information
+    # (d) generate mode, batched, and (e) one text per generate call, for information
     if not args.skip_generate:
-        gen = annotator("generate")
-        gen.annotate(warm)
-        _, secs = timed(lambda: gen.annotate(texts), args.device)
-        rows["generate"] = secs
+        for name, size in (("generate", args.batch_size), ("generate_per_text", 1)):
+            gen = annotator("generate", size)
+            gen.annotate(warm)
+            _, secs = timed(lambda: gen.annotate(texts), args.device)
+            rows[name] = secs
 
     n = len(texts)
     table = {name: {"seconds": s, "texts_per_s": n / s} for name, s in rows.items()}
@@ -213,6 +225,9 @@ def main(argv: list[str] | None = None) -> dict:
         "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine(),
         "dtype": args.dtype, "threads": args.threads, "torch": torch.__version__,
         "cache": cache_note, "paths": table,
+        "generate_batched_vs_per_text": (table["generate"]["texts_per_s"]
+                                         / table["generate_per_text"]["texts_per_s"]
+                                         if "generate" in table else None),
         "targets": {"fast/reference >= 8": table["fast"]["speedup_vs_reference"] >= 8,
                     "warm_cache/reference >= 100": table.get("warm_cache", {}).get(
                         "speedup_vs_reference", 0) >= 100},
@@ -220,16 +235,13 @@ def main(argv: list[str] | None = None) -> dict:
     kind = "real SmolLM2-135M-Instruct" if args.preset == "smollm2" else "random-weight llama"
     print(f"model: {kind} '{args.preset}' ({n_params / 1e6:.2f}M params), "
           f"{n} texts, k={args.k}, answer tokens={answer_tokens}, device={args.device}")
-    print(f"{'path':<12} {'seconds':>9} {'texts/s':>10} {'x reference':>12}")
+    print(f"{'path':<18} {'seconds':>9} {'texts/s':>10} {'x reference':>12}")
     for name, row in table.items():
-        print(f"{name:<12} {row['seconds']:>9.3f} {row['texts_per_s']:>10.2f} "
+        print(f"{name:<18} {row['seconds']:>9.3f} {row['texts_per_s']:>10.2f} "
               f"{row['speedup_vs_reference']:>12.1f}")
     if "warm_cache" not in table:
         print(cache_note)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

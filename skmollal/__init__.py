@@ -35,6 +35,9 @@ _EXPORTS = {
     "MeanProbability": "skmollal.aggregation",
     "BestSingleLLM": "skmollal.aggregation",
     "DawidSkene": "skmollal.aggregation",
+    # cascade annotation: ask only the LLMs a text needs
+    "MaskedAggregator": "skmollal.aggregation",
+    "CascadePanel": "skmollal.cascade",
     # learning from noisy labels
     "NegativeLearningClassifier": "skmollal.negative_learning",
     "TransformerTextClassifier": "skmollal.finetune",

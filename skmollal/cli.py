@@ -152,6 +152,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    default=d["discrepancy_update"],
                    help="weigh rows once when queried (reference) or all rows every round")
     p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
+    p.add_argument("--cascade", type=float, default=d["cascade"], metavar="THRESHOLD",
+                   help="ask the LLMs one at a time (best on the gold seed first) and stop for "
+                        "a text once the fused posterior reaches THRESHOLD (e.g. 0.8)")
     p.add_argument("--output", default=d["output"], help="output folder (see below)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--budget", default=d["budget"], metavar="KEY=N[,KEY=N]",

@@ -262,17 +262,24 @@ def _features(cfg: dict, train_texts: list[str], test_texts: list[str], cache_di
     return featurizer, X_train, X_test, time.perf_counter() - t0
 
 
-def _answer_counts(panel: Sequence[Any], loop: Any, earlier: int) -> dict:
+def _answers_per_llm(loop: Any) -> np.ndarray:
+    """Answers the loop's state holds per panel column (a cascade asks some LLMs less)."""
+    if loop.state is None:
+        return 0
+    return np.isfinite(loop.state.signals[:, :, 0, 0]).sum(axis=0)
+
+
+def _answer_counts(panel: Sequence[Any], loop: Any, earlier: int, earlier_per_llm=0) -> dict:
     """This invocation's answers: paid LLM calls, served without a call, replayed; and the
     answers kept from an earlier invocation's saved state."""
     from .annotators.cache import CachedAnnotator
 
-    cached = [a for a in panel if isinstance(a, CachedAnnotator)]
-    per_llm = (loop.llm_calls - earlier) // max(1, len(panel))  # new answers per panel column
-    paid = sum(a.n_annotated_total_ for a in cached)
-    return {"llm_calls_paid": paid, "llm_answers_cached": per_llm * len(cached) - paid,
+    cached = np.array([isinstance(a, CachedAnnotator) for a in panel])
+    per_llm = _answers_per_llm(loop) - earlier_per_llm  # new answers per panel column
+    paid = sum(a.n_annotated_total_ for a in panel if isinstance(a, CachedAnnotator))
+    return {"llm_calls_paid": paid, "llm_answers_cached": int(per_llm[cached].sum()) - paid,
             "llm_answers_saved": earlier,
-            "llm_answers_recorded": per_llm * (len(panel) - len(cached))}
+            "llm_answers_recorded": int(per_llm[~cached].sum())}
 
 
 def _score(y_test: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:
@@ -334,6 +341,12 @@ def run_experiment(config: Mapping | Any) -> dict:
     cfg, out, data, panel = prep.cfg, prep.out, prep.data, prep.panel
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)
+    annotators = panel
+    if cfg["cascade"] is not None:  # ask the LLMs one at a time, only as many as a text needs
+        from .cascade import CascadePanel
+
+        panel = CascadePanel(panel, threshold=cfg["cascade"],
+                             aggregator=make_aggregator(cfg["mixture"]))
     train_texts = [data.texts[i] for i in prep.train]
     featurizer, X_train, X_test, embed_s = _features(
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
@@ -352,6 +365,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         **loop_stopping(cfg),
     )
     earlier = loop.llm_calls if loop.state is not None else 0
+    earlier_per_llm = _answers_per_llm(loop)
     history = loop.run(cfg["rounds"])
     pred = loop.learner.predict(X_test) if has_test else None
     files = {"results": out / "results.json", "model": out / "model.joblib",
@@ -370,7 +384,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         "auc_accuracy": area_under_curve(history) if history and "val_accuracy" in
         history[-1] else None,
         "llm_calls": loop.llm_calls,
-        **_answer_counts(panel, loop, earlier),
+        **_answer_counts(annotators, loop, earlier, earlier_per_llm),
         "cost": loop.cost,
         "cost_total": sum_cost_dicts(loop.cost),
         "stopped_by": loop.stopped_by_,

@@ -45,6 +45,7 @@ RUN_DEFAULTS = {
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
     "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
+    "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
 }
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.
@@ -113,6 +114,10 @@ def check_settings(cfg: Mapping) -> None:
     strategy = cfg["strategy"]
     if not callable(strategy) and str(strategy).lower().replace("-", "_") not in STRATEGIES:
         raise ConfigError(f"unknown --strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    cascade = cfg.get("cascade")
+    if cascade is not None and (isinstance(cascade, bool) or not isinstance(
+            cascade, (int, float)) or not 0 < cascade <= 1):
+        raise ConfigError(f"--cascade must be a threshold in (0, 1]; got {cascade!r}")
     if cfg["discrepancy_update"] not in ("query", "round"):
         raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
                           f"{cfg['discrepancy_update']!r}")

@@ -16,6 +16,7 @@ LAYERS = {
     "skmollal.demo": 1,
     "skmollal.signals": 2,
     "skmollal.aggregation": 3,
+    "skmollal.cascade": 3,  # asks annotators and fuses with aggregation; used by the loop
     "skmollal.label_noise": 4,
     "skmollal.negative_learning": 5,
     "skmollal.finetune": 5,

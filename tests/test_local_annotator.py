@@ -1,6 +1,7 @@
 """TransformersAnnotator on tiny random-weight llama / gpt2 models (no downloads)."""
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import time
@@ -11,6 +12,7 @@ import torch
 from scipy import stats
 
 from skmollal.annotators.base import AnnotationResult
+from skmollal.annotators.kv_cache import PromptPrefix, prefill_prefix
 from skmollal.annotators.local import (
     TransformersAnnotator,
     sample_votes,
@@ -80,6 +82,83 @@ def test_shared_prompt_prefix_runs_once_and_matches_brute_force(model_and_tokeni
     # identical prompts: the shared part stops one token short of the end
     same = score_label_sequences(model, [prompts[0]] * 3, labels, tok.pad_token_id, 1)
     np.testing.assert_allclose(same, np.tile(brute[0], (3, 1)), atol=1e-5, rtol=0)
+
+
+# ------------------------------------------------------------------- shared-prefix KV cache
+def _forward_widths(model):
+    """Record the input width of every forward call of ``model``."""
+    widths = []
+    real = model.forward
+
+    @functools.wraps(real)
+    def recording(*args, **kwargs):
+        widths.append(kwargs["input_ids"].shape[1])
+        return real(*args, **kwargs)
+
+    model.forward = recording
+    return widths
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_shared_prefix_cache_equals_the_no_prefix_path(model_and_tokenizer, batch_size):
+    """Prefilled once, reused by every batch: same probabilities, the prefix never rerun."""
+    model, tok = model_and_tokenizer
+    task = AnnotationTask(TREC_LABELS, examples=FEW_SHOT)
+    texts = TEXTS + ["(odd start", "7 days", "?"]
+    kwargs = dict(tokenizer=tok, batch_size=batch_size, random_state=0)
+    plain = TransformersAnnotator(model, task, prefix_cache="off", **kwargs)
+    shared = TransformersAnnotator(model, task, prefix_cache="shared", **kwargs)
+    expected = plain.annotate(texts)
+    prefix = shared.shared_prefix()
+    assert prefix is not None and len(prefix) > 40  # instruction + two examples
+    keys_before = [layer.keys.clone() for layer in prefix.cache.layers]
+    widths = _forward_widths(model)
+    for rows in (texts, texts[::-1], texts[2:5]):  # several calls, batches and paddings
+        got = shared.annotate(rows)
+        want = expected.probs[[texts.index(t) for t in rows]]
+        np.testing.assert_allclose(got.probs, want, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.probs, want, atol=1e-5, rtol=0)  # in fact float noise
+    assert widths and max(widths) < len(prefix)  # each batch ran its own tokens only
+    assert shared.shared_prefix() is prefix
+    for before, layer in zip(keys_before, prefix.cache.layers):
+        assert layer.keys.shape[0] == 1
+        torch.testing.assert_close(layer.keys, before, rtol=0, atol=0)  # left unchanged
+
+
+def test_batch_prefix_mode_equals_no_prefix_path(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    task = AnnotationTask(TREC_LABELS, examples=FEW_SHOT)
+    probs = [TransformersAnnotator(model, task, tokenizer=tok, batch_size=3, prefix_cache=mode,
+                                   random_state=0).annotate(TEXTS).probs
+             for mode in ("off", "batch")]
+    np.testing.assert_allclose(probs[1], probs[0], atol=1e-5, rtol=0)
+
+
+def test_prefilled_prefix_is_cut_to_what_the_prompts_share(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    model = model.double()
+    head = tok.encode("Classify the text into exactly one of these categories. Text:")
+    prefix = prefill_prefix(model, head)
+    labels = [tok.encode(label) for label in TREC_LABELS]
+    fitting = [head + (tok.encode(t) or [7]) for t in TEXTS]
+    for prompts in (fitting, fitting[:1], fitting + [head[:-1] + [9, 9]], [head] + fitting):
+        fast = score_label_sequences(model, prompts, labels, tok.pad_token_id, prefix=prefix)
+        brute = np.array([[brute_force_logprob(model, p, s) for s in labels] for p in prompts])
+        np.testing.assert_allclose(fast, brute, atol=1e-8, rtol=0)
+    assert prefix.fits(fitting) and not prefix.fits([head]) and not prefix.fits([[1] + head])
+    assert prefix.usable_length([head + [5], head[:-3] + [1, 2]]) == len(head) - 3
+    with pytest.raises(ValueError, match="empty"):
+        prefill_prefix(model, [])
+
+
+def test_short_prompt_head_gives_no_shared_prefix():
+    model, tok = tiny_gpt2()
+    task = AnnotationTask(["yes", "no"], instruction="", text_template="{text}")
+    ann = TransformersAnnotator(model, task, tokenizer=tok, random_state=0)
+    assert ann.shared_prefix() is None
+    off = TransformersAnnotator(model, task, tokenizer=tok, random_state=0, prefix_cache="off")
+    np.testing.assert_allclose(ann.annotate(TEXTS).probs, off.annotate(TEXTS).probs, atol=1e-6)
+    assert isinstance(PromptPrefix([1, 2], None), PromptPrefix)
 
 
 def test_single_token_labels_skip_the_second_pass():
@@ -226,8 +305,94 @@ def test_generate_mode_parses_real_generations(taught):
     assert list(res.probs.argmax(1)) == [0, 1, 2]
     again = ann.annotate(texts)
     assert again.raw_answers == res.raw_answers  # seeded
-    # answers for one text do not depend on the other texts
-    assert ann.annotate([texts[1]]).raw_answers[0] == res.raw_answers[1]
+
+
+def test_generation_is_seeded_per_batch_layout():
+    """Same texts in the same batches: same answers; batch_size=1: a text's own answers."""
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = tiny_llama()
+    teach(model, tok, task, PAIRS, steps=40)  # unsure: answers vary from draw to draw
+    texts = ["Who or where?", "How many or who?", "Where, who, how many?"]
+
+    def answers(batch_size, rows=texts, seed=0):
+        return TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate",
+                                     n_votes=8, temperature=1.0, top_p=1.0, random_state=seed,
+                                     batch_size=batch_size).annotate(rows).raw_answers
+
+    batched = answers(3)
+    assert answers(3) == batched
+    assert answers(3, seed=1) != batched
+    assert len({a for row in batched for a in row}) > 1  # the test can tell seeds apart
+    alone = answers(1)
+    assert [answers(1, [t])[0] for t in texts] == alone
+
+
+@pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2])
+def test_batched_greedy_generation_equals_per_text(make):
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = make()
+    teach(model, tok, task, PAIRS, steps=150)
+    texts = ["Where is Rome?", "Who?", "How many dogs are there in the park today?",
+             "Who wrote Hamlet?", "Where is it, really, the big city?"]
+
+    def run(batch_size):
+        return TransformersAnnotator(model, task, tokenizer=tok, vote_mode="generate", n_votes=1,
+                                     temperature=0, batch_size=batch_size).annotate(texts)
+
+    per_text, batched = run(1), run(4)
+    assert batched.raw_answers == per_text.raw_answers
+    assert [len(a) for a in batched.raw_answers] == [1] * len(texts)
+    np.testing.assert_array_equal(batched.votes, per_text.votes)
+    assert (batched.votes.sum(1) == 1).sum() >= 3  # answers parse to labels
+
+
+@pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2])
+def test_prefilled_generation_equals_plain_generate(make):
+    """Prompts prefilled once (after a shared prefix or not), then k answers: as generate."""
+    from skmollal.annotators.generation import generate_first_lines
+
+    task = AnnotationTask(["human", "location", "numeric"], examples=[("Who?", "human")] * 3)
+    model, tok = make()
+    teach(model, tok, task, PAIRS, steps=60)
+    texts = ["Where is Rome?", "Who?", "How many dogs are there in the park today?"]
+    prompts = [tok.encode(task.render_prompt(t, tok), add_special_tokens=False) for t in texts]
+    head = prompts[0][: min(map(len, prompts)) - 12]
+    assert all(p[: len(head)] == head for p in prompts)
+    kwargs = dict(do_sample=False, max_new_tokens=6, pad_token_id=tok.pad_token_id,
+                  eos_token_id=tok.eos_token_id)
+    plain = []
+    for prompt in prompts:
+        ids = torch.tensor([prompt])
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        answer = tok.decode(out[0, len(prompt):], skip_special_tokens=True)
+        plain += [answer.strip().split("\n", 1)[0].strip()] * 2
+    prefix = prefill_prefix(model, head)
+    for pre in (None, prefix):
+        got = generate_first_lines(model, tok, prompts, seed=0, prefix=pre,
+                                   num_return_sequences=2, **kwargs)
+        assert got == plain
+
+
+def test_generated_answers_stop_at_the_first_line():
+    from skmollal.annotators.generation import FirstLineStop, generate_first_lines, line_tables
+
+    task = AnnotationTask(["human", "location", "numeric"])
+    model, tok = tiny_llama()
+    teach(model, tok, task, [(t, f"{y}\nlocation numeric") for t, y in PAIRS], steps=200)
+    prompts = [tok.encode(task.render_prompt(t, tok), add_special_tokens=False)
+               for t in ("Who is he?", "Where is it?")]
+    answers = generate_first_lines(model, tok, prompts, seed=0, max_new_tokens=20,
+                                   do_sample=False, pad_token_id=tok.pad_token_id,
+                                   num_return_sequences=1)
+    assert answers == ["human", "location"]
+    # the criterion: a line break stops a row only after some text
+    tables = line_tables(tok, model)
+    nl, word = tok.encode("\n")[0], tok.encode("human")[0]
+    stop = FirstLineStop(tables)
+    rows = [[nl, nl], [word, nl], [word, word]]  # blank lines / text, break / text, text
+    done = [stop(torch.tensor([[0, t] for t in step]), None).tolist() for step in zip(*rows)]
+    assert done == [[False, False, False], [False, True, False]]
 
 
 def test_generate_mode_frequencies_match_exact_answer_probabilities():
@@ -326,6 +491,7 @@ def test_pickle_of_a_loaded_annotator_leaves_the_model_behind(saved_tiny_model):
 def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
     from transformers import AutoModelForCausalLM
 
+    from skmollal.annotators import pretrained
     from skmollal.annotators.panel import LLMPanel
 
     path, _ = saved_tiny_model
@@ -338,6 +504,7 @@ def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", slow_counting_loader)
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
     ann = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu", random_state=0)
     panel = LLMPanel([ann], n_jobs=4, batch_size=1, show_progress=False)
     signals = panel.fit_transform(TEXTS[:4])  # four threads, one text each
@@ -345,6 +512,87 @@ def test_threads_load_the_model_once(saved_tiny_model, monkeypatch):
     alone = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu",
                                   random_state=0).annotate(TEXTS[:4])
     np.testing.assert_allclose(signals[:, 0, 0], alone.probs, atol=1e-5)
+
+
+def _count_loads(monkeypatch):
+    """Count TransformersAnnotator._load_model calls (every real model load goes there)."""
+    loads = []
+    real = TransformersAnnotator._load_model
+
+    def counting(self):
+        loads.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(TransformersAnnotator, "_load_model", counting)
+    return loads
+
+
+def test_identity_of_a_model_path_comes_from_its_files(saved_tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    path, _ = saved_tiny_model
+    loads = _count_loads(monkeypatch)
+    task = AnnotationTask(TREC_LABELS)
+    ident = TransformersAnnotator(path, task).identity()
+    assert loads == []  # no model loaded to identify it
+    files = json.loads(ident)["files"]["files"]
+    assert "model.safetensors" in files and "tokenizer.json" in files
+    assert TransformersAnnotator(path, task, batch_size=2).identity() == ident
+    assert TransformersAnnotator(path, AnnotationTask(["a", "b"])).identity() != ident
+    # a copy of the files is the same model; a changed weight file is not
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    assert json.loads(TransformersAnnotator(str(copy), task).identity())["files"] == \
+        json.loads(ident)["files"]
+    weights = copy / "model.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 1
+    weights.write_bytes(bytes(blob))
+    assert json.loads(TransformersAnnotator(str(copy), task).identity())["files"] != \
+        json.loads(ident)["files"]
+    # a tokenizer object is described without loading the model either
+    _, tok = tiny_llama(hidden_size=128)
+    with_tok = TransformersAnnotator(path, task, tokenizer=tok).identity()
+    assert loads == [] and with_tok != ident
+    # a model object is still identified by its weights (it is loaded already)
+    model, tok = tiny_llama()
+    assert "weights_sha" in json.loads(TransformersAnnotator(model, task, tokenizer=tok).identity())
+
+
+def test_fully_cached_panel_rerun_loads_no_model(saved_tiny_model, tmp_path, monkeypatch):
+    from skmollal.annotators.cache import AnnotationCache, CachedAnnotator
+    from skmollal.annotators.panel import LLMPanel
+    from skmollal.annotators import pretrained
+
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
+    path, _ = saved_tiny_model
+    loads = _count_loads(monkeypatch)
+    tasks = [AnnotationTask(TREC_LABELS), AnnotationTask(TREC_LABELS, examples=FEW_SHOT)]
+
+    def run(texts):
+        members = [CachedAnnotator(TransformersAnnotator(path, t, device="cpu", random_state=0,
+                                                         name=f"tiny/{i}"),
+                                   AnnotationCache(tmp_path / "cache.sqlite"))
+                   for i, t in enumerate(tasks)]
+        return LLMPanel(members, show_progress=False).fit_transform(texts)
+
+    first = run(TEXTS)
+    assert sorted(loads) == ["tiny/0", "tiny/1"]
+    again = run(TEXTS[::-1])  # fresh annotators, every answer cached
+    assert sorted(loads) == ["tiny/0", "tiny/1"]  # no new load
+    np.testing.assert_array_equal(again[::-1], first)
+    run(TEXTS[:2] + ["a new text"])  # one missing text: now the model is needed
+    assert len(loads) == 4
+
+
+def test_annotators_on_one_path_share_one_loaded_model(saved_tiny_model, monkeypatch):
+    from skmollal.annotators import pretrained
+
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
+    path, _ = saved_tiny_model
+    first = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device="cpu")
+    second = TransformersAnnotator(path, AnnotationTask(["a", "b"]), device="cpu")
+    assert first._load()[0] is second._load()[0]
 
 
 # ------------------------------------------------------------------- bad input
@@ -454,6 +702,7 @@ def test_lone_surrogate_names_the_text(tiny_annotator):
         ({"vote_mode": "vote"}, "vote_mode"),
         ({"batch_size": 0}, "batch_size"),
         ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"prefix_cache": True}, "prefix_cache"),
     ],
 )
 def test_bad_parameters(kwargs, match):

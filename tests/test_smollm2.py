@@ -196,3 +196,58 @@ def test_loads_the_local_file_only_and_leaves_the_environment_alone(monkeypatch,
     assert smollm2._load_smollm2.__wrapped__("cpu") == (model, tok)
     assert calls == [(str(tmp_path), {"gguf_file": "model.gguf", "local_files_only": True})] * 2
     assert "HF_HUB_OFFLINE" not in smollm2.os.environ
+
+
+def test_fully_cached_demo_panel_rerun_loads_no_model(monkeypatch, tmp_path):
+    """`make demo` again: every answer cached, so the SmolLM2 file is hashed, never loaded."""
+    from skmollal.annotators.base import AnnotationResult
+    from skmollal.annotators.cache import AnnotationCache
+    from skmollal.annotators.panel import LLMPanel
+    from skmollal.annotators.specs import build_panel
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"not a real model: loading it would fail")
+    monkeypatch.setenv("SKMOLLAL_SMOLLM2_GGUF", str(gguf))
+    loads = []
+
+    def counting_loader(self):
+        loads.append(self.name)
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(TransformersAnnotator, "_load_model", counting_loader)
+    texts = load_demo().texts[:5]
+    cache_path = tmp_path / "cache.sqlite"
+    members = build_panel(["smollm2"], TREC_LABELS, cache_path=cache_path)
+    assert len(members) == 4
+    rng = np.random.default_rng(0)
+    stored = []
+    for member in members:  # what an earlier run paid for
+        probs = rng.dirichlet(np.ones(6), size=len(texts))
+        result = AnnotationResult(probs=probs, votes=probs, raw_answers=[[] for _ in texts])
+        AnnotationCache(cache_path).put(member.identity(), texts, result)
+        stored.append(probs)
+    rerun = build_panel(["smollm2"], TREC_LABELS, cache_path=cache_path)  # a new process
+    signals = LLMPanel(rerun, show_progress=False).fit_transform(texts)
+    assert loads == []
+    np.testing.assert_allclose(signals[:, :, 0, :], np.stack(stored, axis=1))
+    # and the identity follows the file: another file is another model
+    before = rerun[0].identity()
+    gguf.write_bytes(b"another model")
+    assert build_panel(["smollm2"], TREC_LABELS)[0].identity() != before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["zero-shot", "few-shot-12"])
+def test_shared_prefix_cache_matches_the_no_prefix_path(smol, variant):
+    model, tok = smol
+    task = {t.name: t for t in smollm2._panel_tasks(TREC_LABELS)}[variant]
+    texts = load_demo().texts[::23][:8]
+
+    def probs(mode):
+        ann = TransformersAnnotator(model, task, tokenizer=tok, batch_size=3, prefix_cache=mode,
+                                    random_state=0, show_progress=False)
+        return ann, ann.annotate(texts).probs
+
+    shared, got = probs("shared")
+    assert len(shared.shared_prefix()) > (400 if variant == "few-shot-12" else 10)
+    np.testing.assert_allclose(got, probs("off")[1], atol=1e-4, rtol=0)

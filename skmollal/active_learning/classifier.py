@@ -69,6 +69,10 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         ``GridSearchCV`` never share or overwrite state. The folder used is ``run_dir_``.
     random_state : int or None, default=None
     show_progress : bool, default=False
+    cascade : float or None, default=None
+        Ask the LLMs one at a time and stop for a text once the fused posterior reaches this
+        threshold (a :class:`~skmollal.cascade.CascadePanel` around ``annotators``); None
+        asks every LLM about every text. ``annotators`` may also be a ``CascadePanel``.
     budget : Budget, optional
         Stop before a round would exceed this many LLM calls, tokens, seconds or money
         (:class:`~skmollal.active_learning.stopping.Budget`).
@@ -126,8 +130,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
                  nl_weight=None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
-                 show_progress: bool = False, budget=None, stopping=None,
-                 prices=None) -> None:
+                 show_progress: bool = False, cascade: float | None = None, budget=None,
+                 stopping=None, prices=None) -> None:
         self.annotators = annotators
         self.featurizer = featurizer
         self.classifier = classifier
@@ -143,6 +147,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.output_dir = output_dir
         self.random_state = random_state
         self.show_progress = show_progress
+        self.cascade = cascade
         self.budget = budget
         self.stopping = stopping
         self.prices = prices
@@ -191,7 +196,12 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                                  require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
         features = self.featurizer_.fit_transform(texts)
-        args = (self._make_classifier(), self.annotators, features, y)
+        panel = self.annotators
+        if self.cascade is not None:  # ask only the LLMs a text needs
+            from ..cascade import CascadePanel
+
+            panel = CascadePanel(panel, threshold=self.cascade, aggregator=self.mixture)
+        args = (self._make_classifier(), panel, features, y)
         params = dict(
             texts=texts, mixture=self.mixture, strategy=self.strategy,
             batch_size=self.batch_size, discrepancy_weight=self.discrepancy_weight,

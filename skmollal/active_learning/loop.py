@@ -51,7 +51,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from .._validation import check_partial_labels, check_texts, warn_blank_texts
 from ..annotators.base import relocate_text_error
 from ..annotators.costs import cost_names, price_for
-from ..annotators.panel import annotate_with_costs, panel_annotators, panel_labels
+from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_annotators,
+                                panel_labels)
+from ..cascade import is_cascade
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
 from .routing import fit_arguments_taken, full_proba, routing_context, set_round_params
@@ -66,6 +68,23 @@ __all__ = ["MoLLIALoop"]
 logger = logging.getLogger(__name__)
 
 FIT_ARGUMENTS = ("sample_weight", "negative_mask")
+
+
+# --------------------------------------------------------------------------- cascade panels
+def _cascade_settings(panel) -> dict | None:
+    """What a cascade panel adds to the run's fingerprint (None for a full panel)."""
+    if not is_cascade(panel):
+        return None
+    return {name: getattr(panel, name, None) for name in ("threshold", "order", "cost")}
+
+
+def _masked_for_cascade(panel, mixture):
+    """A cascade's signals have NaN for unasked LLMs: fuse them per set of asked LLMs."""
+    from ..aggregation.masked import MaskedAggregator
+
+    if not is_cascade(panel) or isinstance(mixture, MaskedAggregator):
+        return mixture
+    return MaskedAggregator(mixture)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -83,8 +102,13 @@ class MoLLIALoop:
         routing for a Pipeline); ``nl_weight`` is set on the clone each round when it has that
         parameter. A plain estimator is wrapped in an :class:`ActiveLearner` with
         ``strategy``.
-    panel : LLMPanel, list of annotators, or annotator
-        Who annotates the queried texts.
+    panel : LLMPanel, list of annotators, annotator, or CascadePanel
+        Who annotates the queried texts. A :class:`~skmollal.cascade.CascadePanel` annotates
+        the seed with every LLM, is refitted on the signals paid for before each round, and
+        asks each queried text only as many LLMs as it needs; the unasked LLMs stay NaN in
+        the state, the mixture is then fitted per set of asked LLMs
+        (:class:`~skmollal.aggregation.MaskedAggregator`) and ``llm_calls`` counts the calls
+        made.
     X : array-like or list
         Features (or texts) of every row, as the estimator takes them.
     y : array-like of int
@@ -295,9 +319,10 @@ class MoLLIALoop:
             texts=self._texts, labels=self._labels, panel=self.panel, seed_idx=self._seed_idx,
             seed_y=self._seed_y, estimator=self.learner.estimator,
             strategy=self.learner.query_strategy, mixture=self.mixture,
-            settings={name: getattr(self, name) for name in (
+            settings={**{name: getattr(self, name) for name in (
                 "batch_size", "discrepancy_weight", "discrepancy_update", "nl_weight",
-                "nl_threshold", "soft_labels", "relabel", "random_state")})
+                "nl_threshold", "soft_labels", "relabel", "random_state")},
+                "cascade": _cascade_settings(self.panel)})
 
     def _setup_costs_and_stopping(self, n_rows: int) -> None:
         """Cost names and prices, the stopping rules and the pool sample they watch."""
@@ -377,8 +402,12 @@ class MoLLIALoop:
         return self.state.training_rows()
 
     # ------------------------------------------------------------------ steps of a round
-    def _annotate(self, rows: Sequence[int], desc: str) -> float:
-        """Annotate the rows not annotated yet, chunk by chunk; return the seconds spent."""
+    def _annotate(self, rows: Sequence[int], desc: str, every_llm: bool = False) -> float:
+        """Annotate the rows not annotated yet, chunk by chunk; return the seconds spent.
+
+        ``every_llm``: a cascade panel asks every LLM (the gold seed), not only as many as a
+        text needs.
+        """
         rows = np.asarray(rows, dtype=int)
         todo = rows[~self.state.is_annotated(rows)].tolist()
         size = max(1, int(self.annotate_chunk))
@@ -390,8 +419,14 @@ class MoLLIALoop:
 
             iterator = tqdm(chunks, desc=desc, unit="chunk", leave=False)
         for chunk in iterator:
+            texts = [self._texts[i] for i in chunk]
             try:
-                sig, costs = annotate_with_costs(self.panel, [self._texts[i] for i in chunk])
+                if every_llm and is_cascade(self.panel):  # the seed: every LLM
+                    t_call = time.perf_counter()
+                    sig = self.panel.annotate_all(texts)
+                    costs = costs_from_signals(sig, time.perf_counter() - t_call)
+                else:
+                    sig, costs = annotate_with_costs(self.panel, texts)
             except Exception as exc:
                 relocate_text_error(exc, chunk, "MoLLIALoop", unit="row")
                 raise
@@ -403,6 +438,17 @@ class MoLLIALoop:
             self._add_costs(costs)
             self._save()
         return time.perf_counter() - t0
+
+    def _fit_cascade(self) -> None:
+        """A cascade panel: refit its order and prefix models on the signals paid for so far
+        (seed with every LLM, pool rows with the LLMs asked); no LLM call."""
+        if not is_cascade(self.panel):
+            return
+        state = self.state
+        rows = state.annotated_rows()
+        y = np.full(state.n_rows, -1)
+        y[state.seed_idx] = state.seed_y
+        self.panel.fit_signals(state.signals[rows], y[rows])
 
     def _label(self, upto_round: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Refit the mixture on all signals + seed gold; return pool rows and posteriors.
@@ -422,6 +468,7 @@ class MoLLIALoop:
             mixture = MixtureAggregator()
         else:
             mixture = clone(self.mixture)
+        mixture = _masked_for_cascade(self.panel, mixture)
         mixture.fit(state.signals[rows], y[rows])
         self.mixture_ = mixture
         pool_rows = state.pool_rows()
@@ -533,7 +580,7 @@ class MoLLIALoop:
         if stop is not None:
             raise ValueError(f"the budget cannot pay for annotating the gold seed "
                              f"({stop['reason']})")
-        t_ann = self._annotate(state.seed_idx, "annotating seed")
+        t_ann = self._annotate(state.seed_idx, "annotating seed", every_llm=True)
         t_fit = self._train(np.zeros(0, int), np.zeros((0, self.n_classes)), 0)
         state.started = True
         record = {"round": 0, "n_labeled": int(len(state.seed_idx)), "n_annotated": 0,
@@ -578,6 +625,7 @@ class MoLLIALoop:
                 return None
             state.pending = {"round": round_, "queried": queried, "query_s": t_query}
             self._save()
+        self._fit_cascade()
         t_ann = self._annotate(queried, f"round {round_}: annotating")
         t0 = time.perf_counter()
         pool_rows, proba = self._label()
@@ -601,7 +649,8 @@ class MoLLIALoop:
             "n_annotated": int(len(pool_rows)),
             "n_gold": int(len(state.seed_idx)),
             "llm_calls": state.llm_calls,
-            "llm_calls_round": len(queried) * state.n_llms,  # also when resumed mid-round
+            # also when resumed mid-round; a cascade asks only some LLMs about a text
+            "llm_calls_round": int(np.isfinite(state.signals[queried][:, :, 0, 0]).sum()),
             "annotation_s": t_ann, "mixture_s": t_mix, "fit_s": t_fit, "query_s": t_query,
             "queried": queried,
             "n_downweighted": int(np.sum(state.weights[queried] < 1.0)),

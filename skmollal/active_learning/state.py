@@ -163,8 +163,8 @@ class LoopState:
 
     @property
     def llm_calls(self) -> int:
-        """LLM calls behind the state: annotated rows times panel size."""
-        return self.n_annotated * self.n_llms
+        """LLM calls behind the state: the (row, LLM) answers held (a cascade asks fewer)."""
+        return int(np.isfinite(self.signals[:, :, 0, 0]).sum())
 
     # ------------------------------------------------------------------ updates
     def record_signals(self, rows, signals: np.ndarray) -> None:

@@ -35,7 +35,7 @@ def negative_mask_from_signals(signals: np.ndarray, threshold: float | None) -> 
     n, C = signals.shape[0], signals.shape[-1]
     if threshold is None or n == 0:
         return np.zeros((n, C), dtype=bool)
-    mean_probs = signals[:, :, PROBS].mean(axis=1)
+    mean_probs = np.nanmean(signals[:, :, PROBS], axis=1)  # NaN: LLMs a cascade did not ask
     return np.asarray(negative_labels(mean_probs, threshold=threshold), dtype=bool)
 
 

@@ -3,17 +3,19 @@
 :class:`TransformersAnnotator` gives, for every text,
 
 * ``probs``: the probability of each class name's *full* token sequence as the model's
-  answer, normalised over the label set. One prefill per text (batched, left-padded, the
-  prompts' common prefix such as instruction and few-shot examples run once per batch); the
-  first label token is read off the prefill's last logits, and the prompt's KV cache is then
-  repeated over the labels of two or more tokens, whose remaining tokens run in one batched
-  pass (:func:`score_label_sequences`). Several surface forms of a label
-  (``human``/``Human``) add up to the class's mass.
+  answer, normalised over the label set. The prompt head every text shares (instruction,
+  few-shot examples) is prefilled once per annotator
+  (:func:`~skmollal.annotators.kv_cache.prefill_prefix`) and its KV cache copied into every batch, so each text pays only for its own tokens; one prefill per
+  batch of texts (left-padded) follows it; the first label token is read off its last
+  logits, and the prompt's KV cache is then repeated over the labels of two or more tokens,
+  whose remaining tokens run in one batched pass (:func:`score_label_sequences`). Several
+  surface forms of a label (``human``/``Human``) add up to the class's mass.
 * ``votes``: ``vote_mode="sample"`` draws ``n_votes`` answers from ``probs`` with the
   temperature and top-p applied at the level of whole answers (no extra forward passes);
-  ``vote_mode="generate"`` samples ``n_votes`` real generations of at most ``max_new_tokens``
-  tokens and maps them to classes with :func:`~skmollal.annotators.parsing.parse_label`
-  (the faithful, slower path).
+  ``vote_mode="generate"`` samples ``n_votes`` real generations per text (a batch of texts
+  per ``generate`` call, each answer's first line, at most ``max_new_tokens`` tokens) and
+  maps them to classes with :func:`~skmollal.annotators.parsing.parse_label` (the
+  faithful, slower path).
 
 (Over 400 lines: one backend; the pure scoring functions at the top are tested on their own,
 the annotator batches, seeds and identifies around them.)
@@ -21,7 +23,6 @@ the annotator batches, seeds and identifies around them.)
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import threading
@@ -33,7 +34,17 @@ import numpy as np
 from .._validation import check_texts, warn_blank_texts
 from .base import AnnotationResult
 from .costs import row_costs
+from .generation import generate_first_lines, line_tables
+from .kv_cache import (
+    PromptPrefix,
+    common_prefix_length,
+    forward_cache_kwarg,
+    output_cache,
+    prefill_prefix,
+    shared_head,
+)
 from .parsing import vote_distribution
+from .pretrained import load_pretrained_model, load_pretrained_tokenizer, pretrained_files_digest
 from .task import AnnotationTask
 
 __all__ = [
@@ -48,6 +59,11 @@ logger = logging.getLogger(__name__)
 VOTE_MODES = ("sample", "generate")
 #: What :class:`TransformersAnnotator` does with a text whose prompt exceeds the context.
 LONG_TEXT_MODES = ("truncate", "skip", "error")
+PREFIX_CACHE_MODES = ("shared", "batch", "off")
+
+#: Texts rendered into the prompt to find the tokens every prompt of a task starts with
+#: (their first characters differ in kind, so no merge across the text's start survives).
+_PROBE_TEXTS = ("A", "7", "?", "zq x", "(")
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -99,23 +115,13 @@ def sample_votes(
     return counts / float(n_votes)
 
 
-def _forward_cache_kwarg(model: Any) -> str:
-    """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
-def _output_cache(outputs: Any) -> Any:
-    cache = getattr(outputs, "cache", None)
-    return cache if cache is not None else getattr(outputs, "past_key_values", None)
-
-
 def score_label_sequences(
     model: Any,
     prompt_ids: Sequence[Sequence[int]],
     label_ids: Sequence[Sequence[int]],
     pad_token_id: int = 0,
-    min_shared_prefix: int = 8,
+    min_shared_prefix: int | None = 8,
+    prefix: PromptPrefix | None = None,
 ) -> np.ndarray:
     """Log-probability of each label token sequence as the continuation of each prompt.
 
@@ -133,11 +139,18 @@ def score_label_sequences(
         Token ids of each candidate answer (S sequences, any lengths >= 1).
     pad_token_id : int, default=0
         Id written into padded slots (they are masked out).
-    min_shared_prefix : int, default=8
+    min_shared_prefix : int or None, default=8
         When all prompts start with at least this many identical tokens (the instruction
         and few-shot examples), that prefix is run once and its cache repeated over the
         prompts; the rest of each prompt follows it (padding then sits in the middle,
-        masked, with positions counting real tokens only).
+        masked, with positions counting real tokens only). ``None``: every prompt runs in
+        full.
+    prefix : PromptPrefix, optional
+        A head already prefilled once per task
+        (:func:`~skmollal.annotators.kv_cache.prefill_prefix`). Its KV cache, cut
+        to the tokens every prompt starts with (at least ``min_shared_prefix``), is copied
+        and repeated over the prompts instead of running any shared head again; the prefix
+        itself is left unchanged.
 
     Returns
     -------
@@ -154,27 +167,14 @@ def score_label_sequences(
     n_prompts = len(prompt_ids)
     prompt_ids = [list(p) for p in prompt_ids]
     plen = torch.tensor([len(p) for p in prompt_ids], device=device)
-    cache_kw = _forward_cache_kwarg(model)
-    # Tokens every prompt starts with (instruction, few-shot examples) run once, not B times;
-    # each prompt keeps at least one token of its own so its last logits come out.
-    shared = 0
-    if n_prompts > 1:
-        shared = min(_common_prefix_length(prompt_ids), int(plen.min()) - 1)
-        if shared < min_shared_prefix:
-            shared = 0
+    cache_kw = forward_cache_kwarg(model)
     lab_len = [len(s) for s in label_ids]
     first = torch.as_tensor([s[0] for s in label_ids], device=device)
     with torch.inference_mode():
-        cache_arg = {}
-        if shared:
-            head = model(
-                input_ids=torch.as_tensor([prompt_ids[0][:shared]], device=device),
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            prefix_cache = _output_cache(head)
-            prefix_cache.batch_repeat_interleave(n_prompts)
-            cache_arg = {cache_kw: prefix_cache}
+        # Tokens every prompt starts with (instruction, few-shot examples) run once, not B
+        # times (or not at all, prefilled); each prompt keeps one token of its own at least.
+        shared, head_cache = shared_head(model, prompt_ids, min_shared_prefix, prefix)
+        cache_arg = {cache_kw: head_cache} if shared else {}
         tails = [p[shared:] for p in prompt_ids]
         width = max(len(t) for t in tails)
         ids = torch.full((n_prompts, width), pad_token_id, dtype=torch.long, device=device)
@@ -199,7 +199,7 @@ def score_label_sequences(
         if multi:
             n_multi = len(multi)
             rest = max(lab_len[s] for s in multi) - 1
-            cache = _output_cache(out)
+            cache = output_cache(out)
             cache.batch_repeat_interleave(n_multi)
             cont = torch.full((n_multi, rest), pad_token_id, dtype=torch.long, device=device)
             cont_mask = torch.zeros((n_multi, rest), dtype=torch.long, device=device)
@@ -227,13 +227,6 @@ def score_label_sequences(
             picked = picked * cont_mask.repeat(n_prompts, 1)
             total[:, multi] += picked.sum(dim=1).view(n_prompts, n_multi)
     return total.cpu().numpy()
-
-
-def _common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
-    first, n = seqs[0], min(len(s) for s in seqs)
-    for other in seqs[1:]:
-        n = next((i for i in range(n) if other[i] != first[i]), n)
-    return n
 
 
 def _log_softmax_at(logits: Any, index: Any) -> Any:
@@ -334,6 +327,12 @@ class TransformersAnnotator:
         annotator abstains) with a warning; ``"error"`` raises ``ValueError``. Warnings and
         errors name the text's index in the call and its start. Empty or whitespace-only
         texts are annotated (the model sees the instruction alone), with a warning.
+    prefix_cache : {"shared", "batch", "off"}, default="shared"
+        How label scoring reuses the prompt head every text shares (instruction, few-shot
+        examples). ``"shared"``: prefilled once per annotator, its KV cache copied into
+        every batch, so each text pays only for its own tokens; ``"batch"``: the common head
+        of each batch's prompts runs once per batch; ``"off"``: every prompt runs in full.
+        All three give the same probabilities (up to float rounding, ~1e-6 in float32).
 
     Attributes
     ----------
@@ -374,6 +373,7 @@ class TransformersAnnotator:
         model_kwargs: dict | None = None,
         show_progress: bool | None = None,
         long_texts: str = "truncate",
+        prefix_cache: str = "shared",
     ) -> None:
         self.model = model
         self.task = task
@@ -391,11 +391,13 @@ class TransformersAnnotator:
         self.model_kwargs = model_kwargs
         self.show_progress = show_progress
         self.long_texts = long_texts
+        self.prefix_cache = prefix_cache
         self._check_params()
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
         self._loaded: tuple | None = None
         self._load_lock = threading.Lock()
+        self._prefix: PromptPrefix | None = None
 
     # -------------------------------------------------------------- parameters and loading
     @property
@@ -419,6 +421,8 @@ class TransformersAnnotator:
             )
         if self.vote_mode not in VOTE_MODES:
             raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {self.vote_mode!r}")
+        if self.prefix_cache not in PREFIX_CACHE_MODES:
+            raise ValueError(f"{where}: prefix_cache must be one of {PREFIX_CACHE_MODES}, got {self.prefix_cache!r}")
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
             raise ValueError(f"{where}: batch_size must be a positive int, got {self.batch_size!r}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
@@ -447,28 +451,25 @@ class TransformersAnnotator:
 
     def _load_model(self) -> tuple:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         where = self._where()
         kwargs = dict(self.model_kwargs or {})
         model = self.model
         if isinstance(model, str):
-            logger.info("%s: loading model %s", where, model)
-            model = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+            # one copy per process: panel members on the same model share it
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = model.to(device)
+            model = load_pretrained_model(model, kwargs, device)
         elif self.device is not None:
             model = model.to(self.device)
         model.eval()
         tokenizer = self.tokenizer
         if tokenizer is None and isinstance(self.model, str):
-            tok_kwargs = {"gguf_file": kwargs["gguf_file"]} if "gguf_file" in kwargs else {}
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model, **tok_kwargs)
+                tokenizer = load_pretrained_tokenizer(self.model, kwargs)
             except Exception as exc:  # noqa: BLE001
                 raise ValueError(f"{where}: no usable tokenizer for {self.model!r}: {exc}") from exc
         elif isinstance(tokenizer, str):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+            tokenizer = load_pretrained_tokenizer(tokenizer)
         if tokenizer is None or not callable(getattr(tokenizer, "encode", None)):
             raise ValueError(
                 f"{where}: the model has no usable tokenizer; pass tokenizer= "
@@ -499,29 +500,18 @@ class TransformersAnnotator:
 
     # -------------------------------------------------------------- identity
     def identity(self) -> str:
-        """Stable description for cache keys: model, weights, tokenizer, task, parameters."""
-        model, tokenizer, _ = self._load()
-        config = getattr(model, "config", None)
-        config_dict = config.to_dict() if config is not None else {}
-        for volatile in ("_commit_hash", "transformers_version", "_name_or_path"):
-            config_dict.pop(volatile, None)
-        config_json = json.dumps(config_dict, sort_keys=True, default=str)
-        if not hasattr(self, "_weights_digest"):
-            self._weights_digest = _weights_fingerprint(model)
+        """Stable description for cache keys: model, weights, tokenizer, task, parameters.
+
+        A model given by name or path is identified by its files' content digests
+        (:func:`~skmollal.annotators.pretrained.pretrained_files_digest`) without loading
+        it, so a run whose annotations are all cached never loads the model; it is loaded
+        only to hash its weights when its files are not on this machine. A model object is
+        identified by its configuration and a digest of its weights.
+        """
         desc = {
             "backend": "transformers",
             "model": self._model_label(),
-            "revision": getattr(config, "_commit_hash", None),
-            "config_sha": hashlib.sha256(config_json.encode()).hexdigest()[:16],
-            "weights_sha": self._weights_digest,
-            "dtype": str(next(model.parameters()).dtype),
-            "tokenizer": {
-                "name": getattr(tokenizer, "name_or_path", ""),
-                "vocab": len(tokenizer),
-                "chat_template_sha": hashlib.sha256(
-                    str(getattr(tokenizer, "chat_template", "") or "").encode()
-                ).hexdigest()[:16],
-            },
+            **self._model_identity(),
             "task": json.loads(self.task.identity()),
             "params": {
                 "n_votes": int(self.n_votes),
@@ -537,6 +527,22 @@ class TransformersAnnotator:
             },
         }
         return json.dumps(desc, sort_keys=True)
+
+    def _model_identity(self) -> dict:
+        """The model and tokenizer part of :meth:`identity` (loads only what it must)."""
+        files = (pretrained_files_digest(self.model, self.model_kwargs)
+                 if isinstance(self.model, str) else None)
+        if files is None:
+            model, tokenizer, _ = self._load()
+            return {**_loaded_model_identity(self, model), "tokenizer": _describe_tokenizer(tokenizer)}
+        tokenizer = self.tokenizer
+        if tokenizer is None:
+            tok_desc: Any = "model files"
+        elif not isinstance(tokenizer, str):
+            tok_desc = _describe_tokenizer(tokenizer)
+        else:
+            tok_desc = pretrained_files_digest(tokenizer) or _describe_tokenizer(self._load()[1])
+        return {"files": files, "tokenizer": tok_desc}
 
     # -------------------------------------------------------------- annotation
     def _encode_prompts(self, tokenizer: Any, texts: Sequence[str], offset: int) -> list[list[int]]:
@@ -568,11 +574,12 @@ class TransformersAnnotator:
         order = np.argsort([len(p) for p in prompts], kind="stable")
         order = order[~np.isin(order, skipped)]
         out = np.full((len(texts), len(self.labels)), -np.inf)
+        reuse = self._reuse_kwargs(model, tokenizer)
         for start in self._batches(len(order), "scoring"):
             idx = order[start: start + self.batch_size]
             try:
                 scores = score_label_sequences(
-                    model, [prompts[i] for i in idx], seqs, pad_token_id=pad
+                    model, [prompts[i] for i in idx], seqs, pad_token_id=pad, **reuse
                 )
             except Exception as exc:
                 raise RuntimeError(
@@ -636,6 +643,35 @@ class TransformersAnnotator:
         exc.text_index = index
         raise exc
 
+    # -------------------------------------------------------------- shared prompt prefix
+    def _reuse_kwargs(self, model: Any, tokenizer: Any) -> dict:
+        """How :func:`score_label_sequences` reuses prompt heads, per ``prefix_cache``."""
+        if self.prefix_cache == "off":
+            return {"min_shared_prefix": None}
+        if self.prefix_cache == "batch":
+            return {}
+        return {"prefix": self.shared_prefix(model, tokenizer)}
+
+    def shared_prefix(self, model: Any = None, tokenizer: Any = None) -> PromptPrefix | None:
+        """The prefilled head every prompt of the task starts with (``None``: too short).
+
+        Found by rendering a few probe texts and taking their common leading tokens;
+        prefilled on first use, once (also with threads), and kept until the annotator is
+        pickled. A batch whose prompts start with only part of it (a text whose first
+        characters merge with the template's last token) uses that part.
+        """
+        if self._prefix is None:
+            if model is None or tokenizer is None:
+                model, tokenizer, _ = self._load()
+            with self._load_lock:
+                if self._prefix is None:
+                    probes = self._encode_prompts(tokenizer, _PROBE_TEXTS, 0)
+                    n = min(common_prefix_length(probes), min(len(p) for p in probes) - 1)
+                    # an empty PromptPrefix marks "nothing worth sharing" (tried once)
+                    self._prefix = (prefill_prefix(model, probes[0][:n]) if n >= 8
+                                    else PromptPrefix((), None))
+        return self._prefix if len(self._prefix) else None
+
     def _batches(self, n: int, what: str):
         starts = range(0, n, self.batch_size)
         if len(starts) <= 1:
@@ -660,8 +696,9 @@ class TransformersAnnotator:
         -----
         The result's ``costs`` count, per text, the prompt's tokens (as a server would bill
         them, although the shared instruction runs once per batch) and, in ``"generate"``
-        mode, the generated tokens (up to the end-of-sequence token, over all ``n_votes``
-        samples; once for greedy decoding). The label continuations scored on the prompt's
+        mode, the tokens of the generated answers (re-tokenised from the decoded first
+        lines, so close to but not exactly what was generated; over all ``n_votes``
+        samples, once for greedy decoding). The label continuations scored on the prompt's
         cache are not counted.
         """
         t0 = time.perf_counter()
@@ -686,7 +723,10 @@ class TransformersAnnotator:
             return AnnotationResult(probs=probs, votes=votes, raw_answers=[[] for _ in texts],
                                     costs=row_costs(len(texts), time.perf_counter() - t0,
                                                     prompt_tokens))
-        answers, generated = self._generate(texts, base)
+        answers = self.generate_answers(texts, base_seed=base)
+        tokenizer = self._load()[1]
+        generated = [sum(len(tokenizer.encode(a, add_special_tokens=False))
+                         for a in (ans if self.temperature > 0 else ans[:1])) for ans in answers]
         votes = np.stack([vote_distribution(a, self.labels) for a in answers])
         return AnnotationResult(probs=probs, votes=votes, raw_answers=answers,
                                 costs=row_costs(len(texts), time.perf_counter() - t0,
@@ -695,74 +735,67 @@ class TransformersAnnotator:
     def generate_answers(self, texts: Sequence[str], base_seed: int | None = None) -> list[list[str]]:
         """``n_votes`` sampled free-text answers per text (the ``"generate"`` path).
 
-        Each text is generated on its own (``num_return_sequences=n_votes``), seeded from
-        ``base_seed`` and the text, so answers do not depend on batching.
+        ``batch_size`` texts per ``generate`` call (left-padded, the prompts prefilled once
+        and their KV cache repeated ``n_votes`` times, starting from the shared prefix with
+        ``prefix_cache="shared"``); each answer stops at its first line break after some text, at the end
+        of sequence or after ``max_new_tokens``, and is that first line. A batch is seeded
+        from ``base_seed`` and its texts: the same texts in the same batches give the same
+        answers; with ``batch_size=1`` a text's answers do not depend on the other texts.
+        Across batch layouts answers are equal in distribution, not bit for bit.
         """
-        return self._generate(texts, base_seed)[0]
-
-    def _generate(self, texts: Sequence[str], base_seed: int | None
-                  ) -> tuple[list[list[str]], list[int]]:
-        """:meth:`generate_answers` and the tokens generated per text."""
-        import torch
-
         texts = check_texts(texts, self._where())
         model, tokenizer, (seqs, _) = self._load()
         if base_seed is None:
             base_seed = _base_seed(self.random_state)
         max_new = self.max_new_tokens or (max(len(s) for s in seqs) + 3)
-        device = next(model.parameters()).device
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         sample = self.temperature > 0
+        n_return = int(self.n_votes) if sample else 1
         gen_kwargs = dict(
             do_sample=sample,
             max_new_tokens=max_new,
-            num_return_sequences=int(self.n_votes) if sample else 1,
+            num_return_sequences=n_return,
             pad_token_id=pad,
             eos_token_id=tokenizer.eos_token_id,
         )
         if sample:
             gen_kwargs.update(temperature=float(self.temperature), top_p=float(self.top_p), top_k=0)
-        answers: list[list[str]] = []
-        generated: list[int] = []
-        iterator = range(len(texts))
-        if len(texts) > 1:
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(iterator, desc=f"{self.name}: generating", unit="text",
-                            disable=_tqdm_disable(self.show_progress), leave=False)
-        for i in iterator:
-            prompt = self._encode_prompts(tokenizer, [texts[i]], i)[0]
-            fitted, skipped = self._fit_context(tokenizer, [texts[i]], [prompt], max_new, i)
-            if skipped:
-                answers.append([])
-                generated.append(0)
-                continue
-            prompt = fitted[0]
-            ids = torch.as_tensor([prompt], device=device)
-            seed = int(np.random.default_rng([base_seed, _text_seed(texts[i])]).integers(2**62))
+        prompts = self._encode_prompts(tokenizer, texts, 0)
+        prompts, skipped = self._fit_context(tokenizer, texts, prompts, max_new)
+        order = np.argsort([len(p) for p in prompts], kind="stable")
+        order = order[~np.isin(order, skipped)]  # skipped texts keep no answers
+        tables = line_tables(tokenizer, model)
+        prefix = self.shared_prefix(model, tokenizer) if self.prefix_cache == "shared" else None
+        answers: list[list[str]] = [[] for _ in texts]
+        for start in self._batches(len(order), "generating"):
+            idx = order[start: start + self.batch_size]
+            seed = np.random.default_rng([base_seed, *(_text_seed(texts[i]) for i in idx)])
             try:
-                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    torch.manual_seed(seed)
-                    with torch.inference_mode():
-                        out = model.generate(
-                            input_ids=ids, attention_mask=torch.ones_like(ids), **gen_kwargs
-                        )
+                decoded = generate_first_lines(
+                    model, tokenizer, [prompts[i] for i in idx], int(seed.integers(2**62)),
+                    tables, prefix=prefix, **gen_kwargs
+                )
             except Exception as exc:
-                raise RuntimeError(f"{self._where()}: generation failed on text {i}: {exc}") from exc
-            texts_out = tokenizer.batch_decode(out[:, len(prompt):], skip_special_tokens=True)
-            generated.append(_generated_tokens(out[:, len(prompt):], tokenizer.eos_token_id))
-            if not sample:
-                texts_out = texts_out * int(self.n_votes)
-            answers.append([a.strip() for a in texts_out])
-        return answers, generated
+                raise RuntimeError(
+                    f"{self._where()}: generation failed on texts {sorted(int(i) for i in idx)}: "
+                    f"{exc}"
+                ) from exc
+            for row, i in enumerate(idx):
+                mine = decoded[row * n_return: (row + 1) * n_return]
+                answers[i] = mine if sample else mine * int(self.n_votes)
+        return answers
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_loaded"] = None  # loaded again on first use where unpickled (a dask worker)
+        state["_prefix"] = None  # a KV cache: prefilled again there
         state.pop("_load_lock", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("prefix_cache", "shared")  # pickled before the prefix cache existed
+        state.setdefault("long_texts", "truncate")  # pickled before long_texts existed
+        state.setdefault("_prefix", None)
         self.__dict__.update(state)
         self._load_lock = threading.Lock()
 
@@ -773,12 +806,31 @@ class TransformersAnnotator:
         )
 
 
-def _generated_tokens(new_tokens: Any, eos_token_id: int | None) -> int:
-    """Tokens generated in each returned sequence, up to and with its first EOS, summed."""
-    total = 0
-    for row in new_tokens.tolist():
-        total += row.index(eos_token_id) + 1 if eos_token_id in row else len(row)
-    return total
+def _describe_tokenizer(tokenizer: Any) -> dict:
+    return {
+        "name": getattr(tokenizer, "name_or_path", ""),
+        "vocab": len(tokenizer),
+        "chat_template_sha": hashlib.sha256(
+            str(getattr(tokenizer, "chat_template", "") or "").encode()
+        ).hexdigest()[:16],
+    }
+
+
+def _loaded_model_identity(annotator: TransformersAnnotator, model: Any) -> dict:
+    """Configuration, weight digest (memoised on the annotator) and dtype of a loaded model."""
+    config = getattr(model, "config", None)
+    config_dict = config.to_dict() if config is not None else {}
+    for volatile in ("_commit_hash", "transformers_version", "_name_or_path"):
+        config_dict.pop(volatile, None)
+    config_json = json.dumps(config_dict, sort_keys=True, default=str)
+    if not hasattr(annotator, "_weights_digest"):
+        annotator._weights_digest = _weights_fingerprint(model)
+    return {
+        "revision": getattr(config, "_commit_hash", None),
+        "config_sha": hashlib.sha256(config_json.encode()).hexdigest()[:16],
+        "weights_sha": annotator._weights_digest,
+        "dtype": str(next(model.parameters()).dtype),
+    }
 
 
 def _has_template(tokenizer: Any) -> bool:

@@ -34,8 +34,8 @@ from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 from .costs import AnnotatorCost, row_costs, timed_annotate
 
-__all__ = ["LLMPanel", "annotate_signals", "annotate_with_costs", "panel_annotators",
-           "panel_labels"]
+__all__ = ["LLMPanel", "annotate_signals", "annotate_with_costs", "costs_from_signals",
+           "panel_annotators", "panel_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ def panel_annotators(panel: Any) -> list[Any]:
     if isinstance(panel, (list, tuple)):
         annotators = list(panel)
     elif hasattr(panel, "annotators") and not hasattr(panel, "annotate_one"):
-        annotators = list(panel.annotators)
+        inner = panel.annotators  # a wrapper of a panel (e.g. a cascade) has its annotators
+        annotators = panel_annotators(inner) if hasattr(inner, "annotators") else list(inner)
     elif hasattr(panel, "annotate"):
         annotators = [panel]
     else:
@@ -172,10 +173,28 @@ def annotate_with_costs(panel: Any, texts: Sequence[str]
         return signals, [r.cost for r in results]
     t0 = time.perf_counter()
     signals = np.asarray(panel.transform(texts), dtype=float)
-    seconds = time.perf_counter() - t0
+    return signals, costs_from_signals(signals, time.perf_counter() - t0)
+
+
+def costs_from_signals(signals: np.ndarray, seconds: float) -> list[AnnotatorCost]:
+    """What a panel that reports no costs spent on ``signals``: one call per answered row.
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_texts, n_llms, 2, n_classes)
+        NaN where an LLM was not asked (a cascade).
+    seconds : float
+        Wall-clock seconds of the whole call, split over the calls.
+
+    Returns
+    -------
+    list of AnnotatorCost
+        One per LLM: its calls (rows with finite signals), tokens not counted.
+    """
+    signals = np.asarray(signals, dtype=float)
     calls = np.isfinite(signals).all(axis=(2, 3)).sum(axis=0) if signals.ndim == 4 else []
     share = seconds / max(1, int(np.sum(calls)))
-    return signals, [AnnotatorCost.from_rows(row_costs(int(c), share * int(c))) for c in calls]
+    return [AnnotatorCost.from_rows(row_costs(int(c), share * int(c))) for c in calls]
 
 
 class LLMPanel(TransformerMixin, BaseEstimator):

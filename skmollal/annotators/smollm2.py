@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .local import TransformersAnnotator
+from .pretrained import load_pretrained_model, load_pretrained_tokenizer
 from .task import TREC_LABELS, TREC_QUESTION_TEMPLATE, AnnotationTask
 
 __all__ = [
@@ -119,27 +120,35 @@ def load_smollm2(device: str = "cpu") -> tuple[Any, Any]:
     return _load_smollm2(str(device))
 
 
+def _smollm2_source() -> tuple[str, dict]:
+    """(folder, ``from_pretrained`` arguments) of the GGUF file."""
+    path = smollm2_gguf_path()
+    # The file is local: never ask the hub (without touching the process's HF_HUB_OFFLINE).
+    return str(path.parent), dict(gguf_file=path.name, local_files_only=True)
+
+
 @functools.lru_cache(maxsize=None)
 def _load_smollm2(device: str) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = smollm2_gguf_path()
+    folder, local = _smollm2_source()
     start = time.perf_counter()
-    # The file is local: never ask the hub (without touching the process's HF_HUB_OFFLINE).
-    local = dict(gguf_file=path.name, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), **local)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), **local)
-    model = model.to(device).eval()
+    # the same copies the panel's annotators load lazily from the same file
+    tokenizer = load_pretrained_tokenizer(folder, local)
+    model = load_pretrained_model(folder, local, device)
     model.name_or_path = SMOLLM2_NAME
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    logger.info("loaded %s in %.1f s", path.name, time.perf_counter() - start)
+    logger.info("loaded %s in %.1f s", local["gguf_file"], time.perf_counter() - start)
     return model, tokenizer
 
 
 def smollm2_annotator(task: AnnotationTask, name: str | None = None, device: str = "cpu",
                       **kwargs: Any) -> TransformersAnnotator:
     """A :class:`TransformersAnnotator` on the embedded SmolLM2 model.
+
+    The annotator is given the GGUF file's path, not the loaded model: it is identified
+    by the file's digest and loads the model (one copy per process, shared with
+    :func:`load_smollm2`) only when a text has to be annotated, so a run whose
+    annotations are all cached never loads it.
 
     Parameters
     ----------
@@ -153,9 +162,10 @@ def smollm2_annotator(task: AnnotationTask, name: str | None = None, device: str
         Passed to :class:`TransformersAnnotator` (``n_votes``, ``temperature``,
         ``vote_mode``, ``random_state``, ...).
     """
-    model, tokenizer = load_smollm2(device)
+    folder, local = _smollm2_source()
     return TransformersAnnotator(
-        model, task, tokenizer=tokenizer, name=name or f"{SMOLLM2_NAME}/{task.name}", **kwargs
+        folder, task, model_kwargs=local, device=device,
+        name=name or f"{SMOLLM2_NAME}/{task.name}", **kwargs
     )
 
 

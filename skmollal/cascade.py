@@ -1,0 +1,393 @@
+"""Cascade annotation: ask the LLMs of a panel one at a time, only as many as a text needs.
+
+:class:`CascadePanel` asks its annotators in an order chosen from the gold rows alone
+(:func:`cascade_order`: by accuracy on the gold rows, or accuracy per unit of cost when the
+user gives a cost per call, or an order the user gives) and stops for a text as soon as the
+fused posterior over the LLMs asked so far reaches ``threshold``. The fusion of a prefix of
+the order is its own model (a :class:`~skmollal.aggregation.MaskedAggregator` with that one
+pattern), fitted on the gold rows, which every LLM annotates, plus the rows that were really
+asked those LLMs; so no model sees an answer that was not given, and none imputes one.
+
+The signals it returns have NaN for the LLMs it did not ask about a text; the loop
+(:class:`~skmollal.active_learning.MoLLIALoop`) stores them as they are, fuses them with a
+:class:`~skmollal.aggregation.MaskedAggregator` and counts only the calls made. Answers go
+through the panel's cache per annotator and text, so a later run with a stricter threshold
+pays only for the answers it did not have.
+
+This module sits between aggregation and active learning: it needs both the annotators and a
+fusion model.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_partial_labels, check_texts
+from .aggregation.masked import MaskedAggregator, check_masked_signals
+from .annotators.base import PROBS, VOTES
+from .annotators.panel import LLMPanel, panel_annotators, panel_labels
+
+__all__ = ["CascadePanel", "cascade_order", "is_cascade", "llm_accuracy"]
+
+logger = logging.getLogger(__name__)
+
+
+def llm_accuracy(signals, y) -> np.ndarray:
+    """Accuracy of each LLM on gold rows: the argmax of its votes (of its probabilities
+    where it abstained on every vote).
+
+    Parameters
+    ----------
+    signals : array-like of shape (n_texts, n_llms, 2, n_classes)
+        Full-panel signals of gold rows (rows with ``y == -1`` are ignored).
+    y : array-like of shape (n_texts,)
+        Gold class indices, ``-1`` for unlabeled rows.
+
+    Returns
+    -------
+    ndarray of shape (n_llms,)
+    """
+    S = np.asarray(signals, dtype=float)
+    y = np.asarray(y)
+    keep = y >= 0
+    S, y = S[keep], y[keep]
+    if len(y) == 0:
+        raise ValueError("llm_accuracy needs gold rows (y != -1)")
+    votes, probs = S[:, :, VOTES], S[:, :, PROBS]
+    said = np.where(votes.sum(axis=2) > 0, votes.argmax(axis=2), probs.argmax(axis=2))
+    return (said == y[:, None]).mean(axis=0)
+
+
+def cascade_order(signals, y, cost: Sequence[float] | None = None) -> list[int]:
+    """The order in which a cascade asks its LLMs, from gold rows only.
+
+    By accuracy on the gold rows (:func:`llm_accuracy`), highest first; with ``cost``, by
+    accuracy per unit of cost. Ties keep the panel order.
+
+    Parameters
+    ----------
+    signals : array-like of shape (n_texts, n_llms, 2, n_classes)
+        Full-panel signals of the gold rows.
+    y : array-like of shape (n_texts,)
+        Their gold class indices (``-1`` rows are ignored).
+    cost : sequence of float, optional
+        Cost of one call of each LLM (any unit), all positive.
+
+    Returns
+    -------
+    list of int
+        LLM indices, first asked first.
+    """
+    acc = llm_accuracy(signals, y)
+    score = acc
+    if cost is not None:
+        cost = np.asarray(cost, dtype=float)
+        if cost.shape != acc.shape or not np.all(np.isfinite(cost)) or np.any(cost <= 0):
+            raise ValueError(
+                f"cost must give one positive number per LLM ({len(acc)}); got {cost.tolist()}"
+            )
+        score = acc / cost
+    return [int(j) for j in np.argsort(-score, kind="stable")]
+
+
+class CascadePanel(TransformerMixin, BaseEstimator):
+    """Ask a panel's LLMs one at a time; stop for a text once the fused posterior is sure.
+
+    Parameters
+    ----------
+    annotators : LLMPanel or list of annotators
+        The panel. An :class:`~skmollal.annotators.panel.LLMPanel` lends its ``cache``,
+        ``n_jobs``, ``batch_size`` and ``prefer`` to every call.
+    threshold : float, default=0.8
+        Stop asking about a text when the largest class probability of the fused posterior
+        over the LLMs asked so far is at least this. 1.0 asks every LLM (unless a posterior
+        is exactly 1).
+    order : "accuracy" or sequence of str or int, default="accuracy"
+        ``"accuracy"``: by accuracy on the gold rows of :meth:`fit` (per unit of ``cost``
+        when given; see :func:`cascade_order`); else the LLMs' names or indices, first asked
+        first (every LLM once).
+    cost : dict or sequence of float, optional
+        Cost of one call per LLM (by name, or in panel order), for ``order="accuracy"``.
+    aggregator : estimator, optional
+        The fusion fitted per prefix of the order (any ``fit(S, y)`` / ``predict_proba(S)``
+        model with ``-1`` = unlabeled); default
+        :class:`~skmollal.aggregation.MixtureAggregator`.
+    cache : AnnotationCache, str or path-like, optional
+        Annotation cache when ``annotators`` is a list (see ``LLMPanel``).
+    show_progress : bool, default=False
+        A tqdm bar over the LLMs asked.
+
+    Attributes
+    ----------
+    order_ : list of int
+        The LLMs (panel indices), first asked first.
+    prefix_models_ : list of MaskedAggregator
+        ``prefix_models_[k]`` fuses the first ``k + 1`` LLMs of ``order_``.
+    signals_ : ndarray of shape (n_texts, n_llms, 2, n_classes)
+        Set by :meth:`fit`: the signals of its texts (NaN where not asked).
+    annotator_names_ : list of str
+    labels_ : list of str
+
+    Examples
+    --------
+    >>> from skmollal.testing.fake import FakeAnnotator
+    >>> panel = CascadePanel([FakeAnnotator(["a", "b"], name=f"m{i}") for i in range(3)])
+    >>> texts = [f"text {i}" for i in range(40)]
+    >>> y = [i % 2 if i < 20 else -1 for i in range(40)]
+    >>> S = panel.fit_transform(texts, y)
+    >>> S.shape, len(panel.order_)
+    ((40, 3, 2, 2), 3)
+    """
+
+    def __init__(self, annotators: Any, threshold: float = 0.8, order: Any = "accuracy",
+                 cost: Any = None, aggregator: Any = None, cache: Any = None,
+                 show_progress: bool = False) -> None:
+        self.annotators = annotators
+        self.threshold = threshold
+        self.order = order
+        self.cost = cost
+        self.aggregator = aggregator
+        self.cache = cache
+        self.show_progress = show_progress
+
+    # ------------------------------------------------------------------ the panel
+    @property
+    def annotator_names(self) -> list[str]:
+        """The LLMs' names, in panel (column) order."""
+        return [str(a.name) for a in panel_annotators(self.annotators)]
+
+    @property
+    def labels(self) -> list[str]:
+        """The class names."""
+        return panel_labels(self.annotators)
+
+    def _one_llm_panel(self, j: int) -> LLMPanel:
+        source = self.annotators
+        annotator = panel_annotators(source)[j]
+        if isinstance(source, LLMPanel):
+            return LLMPanel([annotator], n_jobs=source.n_jobs, cache=source.cache,
+                            batch_size=source.batch_size, show_progress=False,
+                            prefer=source.prefer)
+        return LLMPanel([annotator], cache=self.cache, show_progress=False)
+
+    def _ask(self, j: int, texts: list[str]) -> np.ndarray:
+        """Signals ``(n, 2, C)`` of LLM ``j`` on ``texts``."""
+        return self._one_llm_panel(j).transform(texts)[:, 0]
+
+    def annotate_all(self, X: Sequence[str]) -> np.ndarray:
+        """Signals of every LLM on ``X`` (no cascade): shape ``(n, n_llms, 2, n_classes)``.
+
+        What the gold rows get, so that every prefix model has gold rows.
+        """
+        texts = check_texts(X, "CascadePanel")
+        return np.stack([self._ask(j, texts) for j in range(len(self.annotator_names))],
+                        axis=1)
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 < t <= 1.0:
+            raise ValueError(f"CascadePanel: threshold must be in (0, 1]; got {t!r}")
+
+    def _costs(self, names: list[str]) -> list[float] | None:
+        if self.cost is None:
+            return None
+        if isinstance(self.cost, dict):
+            missing = [n for n in names if n not in self.cost]
+            if missing:
+                raise ValueError(f"CascadePanel: cost gives no value for {missing}")
+            return [float(self.cost[n]) for n in names]
+        return [float(c) for c in self.cost]
+
+    def _order(self, signals: np.ndarray, y: np.ndarray) -> list[int]:
+        names = self.annotator_names
+        if isinstance(self.order, str):
+            if self.order != "accuracy":
+                raise ValueError(
+                    f"CascadePanel: order must be 'accuracy' or a list of LLM names or "
+                    f"indices; got {self.order!r}"
+                )
+            return cascade_order(signals, y, self._costs(names))
+        order = [names.index(o) if isinstance(o, str) and o in names else o for o in self.order]
+        if sorted(order) != list(range(len(names))):
+            raise ValueError(
+                f"CascadePanel: order must name every LLM of {names} once; got {list(self.order)}"
+            )
+        return [int(j) for j in order]
+
+    def _prefix_model(self, S: np.ndarray, y: np.ndarray, k: int) -> MaskedAggregator:
+        """Fit the fusion of the first ``k + 1`` LLMs of the order on the rows asked them."""
+        return MaskedAggregator(self.aggregator, patterns=[self.order_[: k + 1]]).fit(S, y)
+
+    def _set_fitted(self, S: np.ndarray, y: np.ndarray) -> None:
+        self.annotator_names_ = self.annotator_names
+        self.labels_ = self.labels
+        self.order_ = self._order(S[y >= 0], y[y >= 0])
+        logger.info("cascade order: %s", [self.annotator_names_[j] for j in self.order_])
+
+    # ------------------------------------------------------------------ fit
+    def fit_signals(self, S, y) -> "CascadePanel":
+        """Fit the order and the prefix models on signals already paid for (no LLM call).
+
+        Parameters
+        ----------
+        S : array-like of shape (n_texts, n_llms, 2, n_classes)
+            Signals, NaN where an LLM was not asked; the gold rows must have every LLM.
+        y : array-like of shape (n_texts,)
+            Gold class indices, ``-1`` for unlabeled rows.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        S, mask = check_masked_signals(S)
+        y = check_partial_labels(y, S.shape[0], S.shape[3], where="CascadePanel: y",
+                                 require_labels=True, min_classes=2)
+        if not mask[y >= 0].all():
+            raise ValueError("CascadePanel: every LLM must have annotated the gold rows")
+        self._set_fitted(S, y)
+        self.prefix_models_ = [self._prefix_model(S, y, k) for k in range(S.shape[1])]
+        return self
+
+    def fit(self, X: Sequence[str], y) -> "CascadePanel":
+        """Annotate the gold rows with every LLM, choose the order, cascade the other rows.
+
+        The prefix model of step ``k`` is fitted on the gold rows and the unlabeled rows
+        that reached step ``k`` (semi-supervised), before it decides which of them go on.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts.
+        y : array-like of shape (n_texts,)
+            Gold class indices, ``-1`` for unlabeled rows (at least two classes).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        texts = check_texts(X, "CascadePanel")
+        labels = self.labels
+        y = check_partial_labels(y, len(texts), len(labels), where="CascadePanel: y",
+                                 require_labels=True, min_classes=2)
+        L, n = len(self.annotator_names), len(texts)
+        S = np.full((n, L, 2, len(labels)), np.nan)
+        gold = np.flatnonzero(y >= 0)
+        S[gold] = self.annotate_all([texts[i] for i in gold])
+        self._set_fitted(S, y)
+        self.prefix_models_ = []
+        todo = np.flatnonzero(y < 0)
+        for k, j in enumerate(self._steps()):
+            if todo.size:
+                S[todo, j] = self._ask(j, [texts[i] for i in todo])
+            self.prefix_models_.append(self._prefix_model(S, y, k))
+            if todo.size and k < L - 1:
+                sure = self.prefix_models_[k].predict_proba(S[todo]).max(axis=1)
+                todo = todo[sure < self.threshold]
+        self.signals_ = S
+        return self
+
+    def _steps(self):
+        steps = self.order_
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            steps = tqdm(steps, desc="cascade", unit="LLM", leave=False)
+        return steps
+
+    def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
+        """Fit, then return the signals of ``X`` collected while fitting (no new call)."""
+        return self.fit(X, y).signals_
+
+    # ------------------------------------------------------------------ annotate
+    def cascade(self, X: Sequence[str]) -> Bunch:
+        """Run the cascade on ``X`` with the fitted order and prefix models.
+
+        Returns
+        -------
+        Bunch
+            ``signals`` ``(n, n_llms, 2, n_classes)`` (NaN where not asked), ``proba``
+            ``(n, n_classes)`` (the fused posterior of the LLMs asked) and ``n_asked``
+            ``(n,)``.
+        """
+        check_is_fitted(self, "prefix_models_")
+        self._check_params()
+        texts = check_texts(X, "CascadePanel", allow_empty=True)
+        n, L, C = len(texts), len(self.order_), len(self.labels_)
+        S = np.full((n, L, 2, C), np.nan)
+        proba = np.zeros((n, C))
+        n_asked = np.zeros(n, dtype=int)
+        todo = np.arange(n)
+        for k, j in enumerate(self._steps()):
+            if not todo.size:
+                break
+            S[todo, j] = self._ask(j, [texts[i] for i in todo])
+            n_asked[todo] += 1
+            proba[todo] = self.prefix_models_[k].predict_proba(S[todo])
+            todo = todo[proba[todo].max(axis=1) < self.threshold]
+        return Bunch(signals=S, proba=proba, n_asked=n_asked)
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        """Cascade signals of ``X``: ``(n, n_llms, 2, n_classes)``, NaN where not asked."""
+        return self.cascade(X).signals
+
+    def posterior(self, S) -> np.ndarray:
+        """Fused posterior of cascade signals: each row by the model of its asked prefix.
+
+        Parameters
+        ----------
+        S : array-like of shape (n_texts, n_llms, 2, n_classes)
+            Signals whose asked LLMs are a prefix of ``order_``.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, n_classes)
+        """
+        check_is_fitted(self, "prefix_models_")
+        S, mask = check_masked_signals(S)
+        depth = mask[:, self.order_].cumprod(axis=1).sum(axis=1)
+        if (depth != mask.sum(axis=1)).any():
+            row = int(np.flatnonzero(depth != mask.sum(axis=1))[0])
+            raise ValueError(f"row {row}'s asked LLMs are not a prefix of the order {self.order_}")
+        out = np.zeros((S.shape[0], S.shape[3]))
+        for k in np.unique(depth):
+            rows = depth == k
+            out[rows] = self.prefix_models_[k - 1].predict_proba(S[rows])
+        return out
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Fused posterior ``(n, n_classes)`` of the cascade on texts ``X``."""
+        return self.cascade(X).proba
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """Class index per text from the cascade's fused posterior."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+def is_cascade(panel: Any) -> bool:
+    """Whether ``panel`` is a cascade (asks only some LLMs; its gold rows need all of them).
+
+    Parameters
+    ----------
+    panel : object
+        A panel, a list of annotators, or a :class:`CascadePanel` (or anything with its
+        ``fit_signals`` and ``annotate_all``).
+
+    Returns
+    -------
+    bool
+    """
+    return hasattr(panel, "fit_signals") and hasattr(panel, "annotate_all")
