@@ -189,3 +189,17 @@ def test_two_processes_share_the_cache(tmp_path):
     fake = FakeAnnotator(LABELS)
     CachedAnnotator(fake, cache).annotate([f"shared-{i}" for i in range(30)])
     assert fake.n_texts == 0
+
+
+def test_a_write_interrupted_mid_transaction_does_not_block_the_next(tmp_path):
+    """A Ctrl-C between BEGIN and COMMIT leaves the connection in a transaction: the next
+    put rolls it back (nothing of it was committed) instead of failing."""
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    result = AnnotationResult(probs=[[0.9, 0.1]], votes=[[1.0, 0.0]])
+    cache.put("fake", ["a"], result)
+    conn = cache._connect()
+    conn.execute("BEGIN IMMEDIATE")  # what an interrupted write leaves behind
+    assert conn.in_transaction
+    cache.put("fake", ["b"], result)
+    assert not conn.in_transaction
+    assert sorted(cache.get("fake", ["a", "b", "c"])) == [0, 1]

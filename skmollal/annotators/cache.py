@@ -358,6 +358,8 @@ class AnnotationCache:
                 value["cost"] = costs[i].to_dict()
             rows.append((cache_key(identity, text), ident_sha, json.dumps(value), now))
         def write(conn: sqlite3.Connection) -> None:
+            if conn.in_transaction:  # a Ctrl-C mid-write left one open; none of it committed
+                conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
@@ -365,10 +367,11 @@ class AnnotationCache:
                     "VALUES (?, ?, ?, ?)",
                     rows,
                 )
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
         self._execute(write)
 
