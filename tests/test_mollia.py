@@ -397,3 +397,20 @@ def test_learning_curve_plot_tells_many_curves_apart(tmp_path):
     assert len(ax.get_lines()) == 14 and len(styles) == 14
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(curves)
     assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_a_second_writer_on_the_same_folder_is_refused(pool, tmp_path):
+    from skmollal.active_learning.state import FolderBusyError
+
+    X, texts, y = pool
+    ys = seed_y(y)
+    kw = dict(texts=texts, mixture=MeanProbMixture(), batch_size=10, random_state=0)
+    first = MoLLIALoop(SpyClassifier(), panel(), X, ys, output_dir=tmp_path, **kw)
+    first.step()  # driven round by round: holds the folder until released
+    second = MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw)
+    with pytest.raises(FolderBusyError, match=r"another run \(process \d+\)"):
+        second.run(2)
+    first.release()
+    hist = MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw).run(2)
+    assert [h["round"] for h in hist] == [0, 1, 2]  # run() releases at its end
+    MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw).run(3)

@@ -57,7 +57,7 @@ from ..cascade import is_cascade
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
 from .routing import fit_arguments_taken, full_proba, routing_context, set_round_params
-from .state import LoopState
+from .state import FolderLock, LoopState
 from .stopping import (STOP_SAMPLE_SIZE, Budget, Upcoming, check_stopping,
                        stopping_rules, stopping_sample)
 from .strategies import get_strategy
@@ -227,6 +227,7 @@ class MoLLIALoop:
         self._fitted_here = False  # classifier fitted in this process (False after resume)
         self._resumed = False  # state loaded by resume() (a crash may precede round 0's end)
         self._warned: set[str] = set()
+        self._writer: FolderLock | None = None  # the output_dir lock while writing
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -348,7 +349,19 @@ class MoLLIALoop:
 
     def _save(self) -> None:
         if self.output_dir is not None:
+            if self._writer is None:  # one writer per folder: refuse a second process
+                self._writer = FolderLock.acquire(self.output_dir)
             self.state.save(self.output_dir)
+
+    def release(self) -> None:
+        """Let other processes write ``output_dir`` again (:meth:`run` does this at its end).
+
+        A loop driven by :meth:`step` keeps its folder locked until this is called or the
+        process ends.
+        """
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -674,17 +687,20 @@ class MoLLIALoop:
         the first that answers stops the run, and the last history record gets
         ``stopped_by`` (also :attr:`stopped_by_`).
         """
-        self.start()
-        self.stopped_by_ = None
-        todo = range(self.state.round, int(n_rounds))
-        if self.show_progress:
-            from tqdm.auto import tqdm
+        try:
+            self.start()
+            self.stopped_by_ = None
+            todo = range(self.state.round, int(n_rounds))
+            if self.show_progress:
+                from tqdm.auto import tqdm
 
-            todo = tqdm(todo, desc="MoLLIA rounds", unit="round")
-        for _ in todo:
-            if self.check_stopping() is not None or self.step() is None:
-                break
-        return self.state.history
+                todo = tqdm(todo, desc="MoLLIA rounds", unit="round")
+            for _ in todo:
+                if self.check_stopping() is not None or self.step() is None:
+                    break
+            return self.state.history
+        finally:
+            self.release()
 
     def upcoming(self) -> Upcoming:
         """What the next round would annotate: its new texts and the panel size."""

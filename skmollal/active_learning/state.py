@@ -28,7 +28,7 @@ import numpy as np
 
 from ..annotators.costs import add_cost_dicts
 
-__all__ = ["LoopState", "STATE_VERSION"]
+__all__ = ["FolderBusyError", "FolderLock", "LoopState", "STATE_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,70 @@ def _replace_atomically(path: Path, write) -> None:
 def _add_per_name(a: dict, b: dict) -> dict:
     """Sum two per-annotator dicts of flat cost records."""
     return {name: add_cost_dicts(a.get(name), b.get(name)) for name in dict.fromkeys([*a, *b])}
+
+
+class FolderBusyError(RuntimeError):
+    """Another process is writing the same run folder."""
+
+
+class FolderLock:
+    """One writer per run folder: an exclusive advisory lock on ``<folder>/.writer.lock``.
+
+    Taken with :meth:`acquire` (non-blocking ``flock``; the holder's process id is written
+    into the file), released by :meth:`release` or when the process ends, even by a crash
+    or SIGKILL. Where the platform has no ``flock`` the lock is a no-op.
+    """
+
+    def __init__(self, folder: Path, handle) -> None:
+        self.folder = folder
+        self._handle = handle
+
+    @classmethod
+    def acquire(cls, folder) -> "FolderLock":
+        """Lock ``folder`` for this process.
+
+        Parameters
+        ----------
+        folder : str or path
+            The run folder (created if missing).
+
+        Returns
+        -------
+        FolderLock
+
+        Raises
+        ------
+        FolderBusyError
+            If another process holds the lock (the message names its process id).
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".writer.lock", "a+")
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock on this platform
+            return cls(folder, handle)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise FolderBusyError(
+                f"{folder} is being written by another run (process {holder}); wait for it "
+                "to finish, or give another output_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return cls(folder, handle)
+
+    def release(self) -> None:
+        """Give the folder back (closing the file drops the lock)."""
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        self._handle = None
 
 
 @dataclass
