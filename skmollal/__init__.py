@@ -34,6 +34,9 @@ _EXPORTS = {
     "MeanProbability": "skmollal.aggregation",
     "BestSingleLLM": "skmollal.aggregation",
     "DawidSkene": "skmollal.aggregation",
+    "TwoViewMixture": "skmollal.aggregation",
+    "FusionSelector": "skmollal.aggregation",
+    "label_report": "skmollal.aggregation",
     # learning from noisy labels
     "NegativeLearningClassifier": "skmollal.negative_learning",
     "TransformerTextClassifier": "skmollal.finetune",
