@@ -74,6 +74,9 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     cv_proba_ : ndarray of shape (len(cv_rows_), n_classes)
         Their out-of-fold fused probabilities (the weights, too, fitted without the row's
         fold): an honest estimate of how the fusion does on unseen rows.
+    cv_view_log_proba_ : list of ndarray of shape (len(cv_rows_), n_classes)
+        Each view's out-of-fold log-probabilities of those rows (what the weights were
+        fitted on).
     n_features_in_ : int
         Number of signal meta-features.
     """
@@ -186,6 +189,7 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             self.view_weights_ = np.r_[1.0, np.zeros(n_views - 1)]
             self.cv_proba_ = np.zeros((0, len(self.classes_)))
         self.cv_rows_ = rows
+        self.cv_view_log_proba_ = logs
         logger.info("view weights %s from %d gold rows", np.round(self.view_weights_, 3),
                     rows.size)
         return self
