@@ -95,3 +95,17 @@ def test_check_estimator_flat_input():
             ),
         },
     )
+
+
+def test_loop_gives_the_two_view_mixture_the_embeddings():
+    from test_mollia import SpyClassifier, make_pool, panel, seed_y
+
+    from skmollal.active_learning import MoLLIALoop
+
+    X, texts, y = make_pool()
+    mixture = TwoViewMixture(mixture=MixtureAggregator(max_iter=1), cv=2)
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts, mixture=mixture,
+                      batch_size=10, random_state=0)
+    loop.run(1)
+    assert loop.mixture_.text_estimator_ is not None
+    assert loop.mixture_.text_estimator_.n_features_in_ == X.shape[1]

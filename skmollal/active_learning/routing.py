@@ -105,9 +105,10 @@ def set_round_params(estimator: Any, *, n_classes: int, y: np.ndarray,
         final.set_params(**params)
 
 
-def full_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
-    """``predict_proba`` spread onto all ``n_classes`` columns (classes never seen get 0)."""
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)
+def full_proba(estimator: Any, X: Any, n_classes: int, **params) -> np.ndarray:
+    """``predict_proba`` (given ``params``) spread onto all ``n_classes`` columns (classes
+    never seen get 0)."""
+    proba = np.asarray(estimator.predict_proba(X, **params), dtype=float)
     if proba.shape[1] == n_classes:
         return proba
     classes = getattr(estimator, "classes_", np.arange(proba.shape[1]))
