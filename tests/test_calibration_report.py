@@ -13,7 +13,7 @@ from skmollal.aggregation import (  # noqa: E402
 )
 from skmollal.aggregation.calibration import combine_views, safe_log  # noqa: E402
 from skmollal.aggregation.report import wilson_interval  # noqa: E402
-from skmollal.testing import make_signals  # noqa: E402
+from skmollal.testing import hide_labels, make_signals  # noqa: E402
 
 
 def _sampled(n=4000, seed=0):
@@ -60,10 +60,7 @@ def test_temperature_from_gold_rows_lowers_held_out_ece():
     from sklearn.linear_model import LogisticRegression
 
     S, y = make_signals(n=1500, noise=(0.6, 0.6, 0.7, 0.7), seed=5)
-    rng = np.random.default_rng(5)
-    yl = np.full_like(y, -1)
-    g = rng.choice(len(y), 100, replace=False)
-    yl[g] = y[g]
+    yl = hide_labels(y, 100, seed=5)
     held = yl < 0
     mix = MixtureAggregator(estimator=LogisticRegression(C=100, max_iter=2000))
     tv = TwoViewMixture(mixture=mix).fit(S, yl)
@@ -83,11 +80,8 @@ def test_wilson_interval():
 def report_case():
     # LLM 0 is right 90 % of the time, LLM 3 answers at random
     S, y = make_signals(n=800, noise=(0.1, 0.4, 0.6, 1.0), seed=7)
-    rng = np.random.default_rng(7)
-    yl = np.full_like(y, -1)
-    g = rng.choice(len(y), 80, replace=False)
-    yl[g] = y[g]
-    E = np.eye(3)[y] + rng.normal(0, 1.5, (800, 3))
+    yl = hide_labels(y, 80, seed=7)
+    E = np.eye(3)[y] + np.random.default_rng(7).normal(0, 1.5, (800, 3))
     tv = TwoViewMixture().fit(S, yl, X_text=E)
     return S, y, yl, E, tv, label_report(tv, S, yl, E, annotator_names=list("abcd"))
 

@@ -8,15 +8,7 @@ from skmollal.aggregation import (
     BestSingleLLM, DawidSkene, FusionSelector, MixtureAggregator, TwoViewMixture,
     choose_by_gold_cv,
 )
-from skmollal.testing import make_signals
-
-
-def _semi(y, n_gold=50, seed=0):
-    rng = np.random.default_rng(seed)
-    out = np.full_like(y, -1)
-    idx = rng.choice(len(y), n_gold, replace=False)
-    out[idx] = y[idx]
-    return out
+from skmollal.testing import hide_labels, make_signals
 
 
 def test_rule_keeps_the_richer_model_on_ties_and_noise():
@@ -42,7 +34,7 @@ def test_rule_switches_on_evidence():
 def test_one_good_llm_among_noise(seed):
     # LLM 0 is right 90 % of the time; the others answer at random.
     S, y = make_signals(n=600, noise=(0.1, 1.0, 1.0, 1.0), seed=seed)
-    yl = _semi(y, 50, seed)
+    yl = hide_labels(y, 50, seed)
     held = yl < 0
     sel = FusionSelector().fit(S, yl)
     best = BestSingleLLM().fit(S, yl)
@@ -58,7 +50,7 @@ def test_one_good_llm_among_noise(seed):
 def test_chooses_a_simpler_fusion_when_it_is_clearly_better():
     # a "rich" candidate that ignores the signals can only guess one class
     S, y = make_signals(n=400, noise=(0.1, 0.3, 0.4, 0.5), seed=3)
-    yl = _semi(y, 60, 3)
+    yl = hide_labels(y, 60, 3)
     blind = MixtureAggregator(estimator=LogisticRegression(C=1e-8), init=None)
     sel = FusionSelector(candidates=[("blind", blind), ("best", BestSingleLLM())]).fit(S, yl)
     assert sel.chosen_ == "best"
@@ -68,7 +60,7 @@ def test_chooses_a_simpler_fusion_when_it_is_clearly_better():
 
 def test_text_reaches_the_candidates_that_read_it():
     S, y = make_signals(n=300, noise=(0.5, 0.6, 0.6, 0.7), seed=4)
-    yl = _semi(y, 50, 4)
+    yl = hide_labels(y, 50, 4)
     E = np.eye(3)[y] * 2 + np.random.default_rng(0).normal(size=(300, 3))
     sel = FusionSelector().fit(S, yl, X_text=E)
     assert sel.candidates_["two_view"].text_estimator_ is not None

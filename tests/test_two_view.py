@@ -5,21 +5,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import check_estimator
 
 from skmollal.aggregation import MixtureAggregator, TwoViewMixture
-from skmollal.testing import make_signals
-
-
-def _semi(y, n_gold=50, seed=0):
-    rng = np.random.default_rng(seed)
-    out = np.full_like(y, -1)
-    idx = rng.choice(len(y), n_gold, replace=False)
-    out[idx] = y[idx]
-    return out
+from skmollal.testing import hide_labels, make_signals
 
 
 def _task(n=500, seed=1):
     """A weak panel (LLMs answer at random half the time or more) and its gold seed."""
     S, y = make_signals(n=n, noise=(0.5, 0.6, 0.6, 0.7), seed=seed)
-    return S, y, _semi(y, 50, seed)
+    return S, y, hide_labels(y, 50, seed)
 
 
 def _text(y, signal: float, seed=0, dim=20):
