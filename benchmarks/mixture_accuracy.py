@@ -170,6 +170,8 @@ def run_two_view_seed(S, y, E, task, seed, n_gold):
                 "ece": expected_calibration_error(y[test], proba),
                 "seconds": seconds,
                 "chosen": sel.chosen_ if name == "default" else None,
+                "cv_correct": ({k: v.astype(int).tolist() for k, v in sel.cv_correct_.items()}
+                               if name == "default" else None),
                 "view_weights": tv.view_weights_.tolist() if name == "two_view" else None,
             })
     return rows
