@@ -8,9 +8,19 @@ Two rows are references, not methods: ``ceiling:lr_all_gold`` / ``ceiling:hgb_al
 a logistic regression / gradient boosting on the gold labels of *every* pool row (about 4,400
 TREC or 8,000 IMDB rows instead of 50), to show how far the signals themselves can go.
 
+``--two-view`` runs the fusions of issue 15 instead, on the same splits, and writes
+``mixture_accuracy_two_view.json``: ``FusionSelector`` (``default``: the fusion gold-row CV
+picks among the two-view mixture, Dawid-Skene and the best single LLM), ``two_view``
+(``TwoViewMixture``; MiniLM sentence embeddings as the text view where the recordings carry
+texts, so on IMDB it is the calibrated mixture) and, read off the same fit, the mixture alone
+(``ours``), Dawid-Skene and the best single LLM on the seed. It also prints the held-out
+expected calibration error (ECE) of the mixture's raw probabilities and of the calibrated
+ones. Embeddings are cached under ``benchmarks/results/embeddings``.
+
 Usage::
 
     .venv/bin/python benchmarks/mixture_accuracy.py --seeds 5 --tasks trec imdb
+    .venv/bin/python benchmarks/mixture_accuracy.py --two-view --seeds 5 --jobs 5
 """
 from __future__ import annotations
 
@@ -25,8 +35,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from skmollal.aggregation import (
-    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, MixtureAggregator,
+    BestSingleLLM, DawidSkene, FusionSelector, MajorityVote, MeanProbability,
+    MixtureAggregator, expected_calibration_error, fit_view_weights,
 )
+from skmollal.aggregation.calibration import combine_views, safe_log
 from skmollal.datasets import default_recordings_path, load_recordings
 
 HERE = Path(__file__).resolve().parent
@@ -103,18 +115,84 @@ def methods(names, seed):
     return out
 
 
+def split(y, seed, n_gold):
+    """Held-out rows (20 %, stratified) and the pool's labels: ``n_gold`` gold, rest -1."""
+    idx = np.arange(len(y))
+    pool, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=y)
+    rng = np.random.default_rng(seed)
+    gold = rng.choice(pool, size=n_gold, replace=False)
+    y_pool = np.full(len(pool), -1)
+    pos = {r: i for i, r in enumerate(pool)}
+    for g in gold:
+        y_pool[pos[g]] = y[g]
+    return pool, test, y_pool
+
+
+def embeddings(bunch):
+    """MiniLM embeddings of the texts (cached on disk), or None without texts."""
+    if bunch.texts is None:
+        return None
+    from skmollal.featurizers import SentenceEmbedder
+
+    emb = SentenceEmbedder(cache_dir=HERE / "results" / "embeddings", show_progress_bar=False)
+    return emb.fit_transform(bunch.texts).astype(float)
+
+
+def run_two_view_seed(S, y, E, task, seed, n_gold):
+    """The issue-15 fusions on one split; one FusionSelector fit gives every row."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        pool, test, y_pool = split(y, seed, n_gold)
+        t0 = time.perf_counter()
+        text = {} if E is None else {"X_text": E[pool]}
+        sel = FusionSelector().fit(S[pool], y_pool, **text)
+        seconds = time.perf_counter() - t0
+        test_text = {} if E is None else {"X_text": E[test]}
+        tv = sel.candidates_["two_view"]
+        probas = {
+            "default": sel.predict_proba(S[test], **test_text),
+            "two_view": tv.predict_proba(S[test], **test_text),
+            "ours": tv.mixture_.predict_proba(S[test]),
+            "ours_calibrated": combine_views(  # the signal view alone, temperature-scaled
+                [safe_log(tv.mixture_.predict_proba(S[test]))],
+                fit_view_weights(tv.cv_view_log_proba_[:1], y_pool[tv.cv_rows_])),
+            "dawid_skene": sel.candidates_["dawid_skene"].predict_proba(S[test]),
+            "best_single_llm": sel.candidates_["best_single_llm"].predict_proba(S[test]),
+        }
+        rows = []
+        for name, proba in probas.items():
+            pred = proba.argmax(axis=1)
+            rows.append({
+                "task": task, "seed": seed, "method": name, "reference": False,
+                "accuracy": float(accuracy_score(y[test], pred)),
+                "macro_f1": float(f1_score(y[test], pred, average="macro")),
+                "ece": expected_calibration_error(y[test], proba),
+                "seconds": seconds,
+                "chosen": sel.chosen_ if name == "default" else None,
+                "cv_correct": ({k: v.astype(int).tolist() for k, v in sel.cv_correct_.items()}
+                               if name == "default" else None),
+                "view_weights": tv.view_weights_.tolist() if name == "two_view" else None,
+            })
+    return rows
+
+
+def run_two_view(bunch, task, seeds, n_gold, jobs=1):
+    from joblib import Parallel, delayed
+
+    E = embeddings(bunch)
+    runs = Parallel(n_jobs=jobs)(
+        delayed(run_two_view_seed)(bunch.signals, bunch.target, E, task, seed, n_gold)
+        for seed in range(seeds)
+    )
+    return [r for rs in runs for r in rs]
+
+
 def run_task(bunch, task, seeds, n_gold):
     S, y = bunch.signals, bunch.target
     rows = []
     for seed in range(seeds):
-        idx = np.arange(len(y))
-        pool, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=y)
-        rng = np.random.default_rng(seed)
-        gold = rng.choice(pool, size=n_gold, replace=False)
-        y_pool = np.full(len(pool), -1)
-        pos = {r: i for i, r in enumerate(pool)}
-        for g in gold:
-            y_pool[pos[g]] = y[g]
+        pool, test, y_pool = split(y, seed, n_gold)
         for name, method in methods(bunch.annotator_names, seed).items():
             t0 = time.perf_counter()
             if method is None:  # single LLM: its vote argmax
@@ -141,6 +219,8 @@ def summarise(rows):
          "accuracy_mean": float(np.mean([r["accuracy"] for r in rs])),
          "accuracy_std": float(np.std([r["accuracy"] for r in rs])),
          "macro_f1_mean": float(np.mean([r["macro_f1"] for r in rs])),
+         **({"ece_mean": float(np.mean([r["ece"] for r in rs]))} if "ece" in rs[0] else {}),
+         **({"chosen": sorted({r["chosen"] for r in rs})} if rs[0].get("chosen") else {}),
          "n_seeds": len(rs)}
         for (t, m), rs in table.items()
     ]
@@ -173,16 +253,27 @@ def main(argv=None):
     ap.add_argument("--tasks", nargs="+", default=["trec", "imdb"])
     ap.add_argument("--recordings", default=str(DEFAULT_RECORDINGS))
     ap.add_argument("--n-gold", type=int, default=50)
-    ap.add_argument("--out", default=str(HERE / "results" / "mixture_accuracy.json"))
+    ap.add_argument("--two-view", action="store_true",
+                    help="run the issue-15 fusions (FusionSelector, TwoViewMixture)")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds in parallel (--two-view)")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    name = "mixture_accuracy_two_view.json" if args.two_view else "mixture_accuracy.json"
+    args.out = args.out or str(HERE / "results" / name)
     rows = []
     for task in args.tasks:
-        rows += run_task(load_recordings(args.recordings, task), task, args.seeds, args.n_gold)
+        bunch = load_recordings(args.recordings, task)
+        if args.two_view:
+            rows += run_two_view(bunch, task, args.seeds, args.n_gold, args.jobs)
+        else:
+            rows += run_task(bunch, task, args.seeds, args.n_gold)
     summary = summarise(rows)
-    print(f"{'task':6} {'method':22} {'acc mean':>9} {'acc std':>8} {'macroF1':>8}")
+    print(f"{'task':6} {'method':22} {'acc mean':>9} {'acc std':>8} {'macroF1':>8} {'ECE':>6}")
     for s in summary:
+        ece = f"{s['ece_mean']:6.4f}" if "ece_mean" in s else ""
         print(f"{s['task']:6} {s['method']:22} {s['accuracy_mean']:9.4f} "
-              f"{s['accuracy_std']:8.4f} {s['macro_f1_mean']:8.4f}")
+              f"{s['accuracy_std']:8.4f} {s['macro_f1_mean']:8.4f} {ece} "
+              f"{' '.join(s.get('chosen', []))}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": rows}, indent=1))

@@ -36,8 +36,10 @@ _EXPORTS = {
     "BestSingleLLM": "skmollal.aggregation",
     "DawidSkene": "skmollal.aggregation",
     # cascade annotation: ask only the LLMs a text needs
-    "MaskedAggregator": "skmollal.aggregation",
     "CascadePanel": "skmollal.cascade",
+    # fusions that also read the text, choose between fusions, report on labels
+    "TwoViewMixture": "skmollal.aggregation",
+    "FusionSelector": "skmollal.aggregation",
     # learning from noisy labels
     "NegativeLearningClassifier": "skmollal.negative_learning",
     "TransformerTextClassifier": "skmollal.finetune",

@@ -482,14 +482,25 @@ class MoLLIALoop:
         else:
             mixture = clone(self.mixture)
         mixture = _masked_for_cascade(self.panel, mixture)
-        mixture.fit(state.signals[rows], y[rows])
+        mixture.fit(state.signals[rows], y[rows], **self._text_view(mixture, rows))
         self.mixture_ = mixture
         pool_rows = state.pool_rows()
         if upto_round:
             pool_rows = pool_rows[~np.isin(pool_rows, self._pending_rows())]
         if len(pool_rows) == 0:
             return pool_rows, np.zeros((0, self.n_classes))
-        return pool_rows, full_proba(mixture, state.signals[pool_rows], self.n_classes)
+        return pool_rows, full_proba(mixture, state.signals[pool_rows], self.n_classes,
+                                     **self._text_view(mixture, pool_rows))
+
+    def _text_view(self, mixture, rows) -> dict:
+        """``{"X_text": features of rows}`` for a mixture that reads the texts' features
+        (e.g. :class:`~skmollal.aggregation.TwoViewMixture`) when ``X`` is a dense numeric
+        matrix (embeddings); else nothing."""
+        dense = isinstance(self.X, np.ndarray) and self.X.ndim == 2 and np.issubdtype(
+            self.X.dtype, np.number)
+        if not dense or "X_text" not in inspect.signature(mixture.fit).parameters:
+            return {}
+        return {"X_text": take_rows(self.X, rows)}
 
     def _pending_rows(self) -> np.ndarray:
         """Rows queried by the round in progress (empty when none is)."""

@@ -133,7 +133,7 @@ def set_round_params(estimator: Any, *, n_classes: int, y: np.ndarray,
         final.set_params(**params)
 
 
-def full_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
+def full_proba(estimator: Any, X: Any, n_classes: int, **params) -> np.ndarray:
     """``predict_proba`` spread onto all ``n_classes`` columns (classes never seen get 0).
 
     Parameters
@@ -144,12 +144,14 @@ def full_proba(estimator: Any, X: Any, n_classes: int) -> np.ndarray:
         Rows to predict.
     n_classes : int
         Number of classes of the task.
+    **params
+        Passed to ``predict_proba`` (e.g. a two-view mixture's ``X_text``).
 
     Returns
     -------
     ndarray of shape (n_rows, n_classes)
     """
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)
+    proba = np.asarray(estimator.predict_proba(X, **params), dtype=float)
     if proba.shape[1] == n_classes:
         return proba
     classes = getattr(estimator, "classes_", np.arange(proba.shape[1]))

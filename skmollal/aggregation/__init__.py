@@ -8,7 +8,15 @@
 * :mod:`~skmollal.aggregation.mixture`: the mixture model :class:`MixtureAggregator`
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
 * :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a
-  cascade's signals, NaN where an LLM was not asked): one model per set of asked LLMs.
+  cascade's signals, NaN where an LLM was not asked): one model per set of asked LLMs;
+* :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
+  view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
+* :mod:`~skmollal.aggregation.selection`: :class:`FusionSelector`, the fusion (two-view,
+  Dawid-Skene, best single LLM) that gold-row CV supports, calibrated;
+* :mod:`~skmollal.aggregation.gold_cv`, :mod:`~skmollal.aggregation.calibration`: out-of-fold
+  predictions of the gold rows, view weights / temperature scaling, calibration error;
+* :mod:`~skmollal.aggregation.report`: :func:`label_report`, what a user reads after
+  annotation.
 
 All take signals ``S`` of shape ``(n_texts, n_llms, 2, n_classes)`` and ``y`` with ``-1`` for
 unlabeled rows.
@@ -17,11 +25,25 @@ from .base import SignalAggregator, expand_proba
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene
 from .masked import MaskedAggregator, asked_mask, check_masked_signals
+from .calibration import expected_calibration_error, fit_view_weights
+from .gold_cv import cross_val_gold_proba
 from .mixture import MixtureAggregator, MixtureOfLLMsAnnotator
+from .report import format_label_report, label_report, plot_label_report
+from .selection import FusionSelector, choose_by_gold_cv
+from .two_view import TwoViewMixture
 
 __all__ = [
     "MixtureAggregator",
     "MixtureOfLLMsAnnotator",
+    "TwoViewMixture",
+    "FusionSelector",
+    "choose_by_gold_cv",
+    "cross_val_gold_proba",
+    "fit_view_weights",
+    "expected_calibration_error",
+    "label_report",
+    "format_label_report",
+    "plot_label_report",
     "MajorityVote",
     "MeanProbability",
     "BestSingleLLM",

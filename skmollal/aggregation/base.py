@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_partial_labels
 from ..signals import check_signals, normalise_rows
 
-__all__ = ["SignalAggregator", "expand_proba"]
+__all__ = ["SignalAggregator", "expand_proba", "fit_soft_targets"]
 
 
 def expand_proba(proba, classes, n_classes: int) -> np.ndarray:
@@ -37,6 +37,43 @@ def expand_proba(proba, classes, n_classes: int) -> np.ndarray:
     out = np.zeros((proba.shape[0], n_classes))
     out[:, np.asarray(classes, dtype=int)] = proba
     return out
+
+
+def fit_soft_targets(estimator, X, posterior, gold, gold_weight: float = 1.0):
+    """Fit a classifier to soft labels: one copy of each row per class, weighted by its
+    posterior; gold rows (one-hot posteriors) count ``gold_weight`` times.
+
+    Parameters
+    ----------
+    estimator : classifier
+        A fresh estimator whose ``fit`` takes ``sample_weight`` (it is fitted in place).
+    X : ndarray of shape (n_rows, n_features)
+        Features.
+    posterior : ndarray of shape (n_rows, n_classes)
+        Soft label of each row.
+    gold : ndarray of bool, shape (n_rows,)
+        Rows whose label is a gold label.
+    gold_weight : float, default=1.0
+        Weight of a gold row relative to a soft-labelled row.
+
+    Returns
+    -------
+    estimator
+        The fitted estimator, its classes a subset of ``0 .. n_classes - 1``.
+
+    Raises
+    ------
+    ValueError
+        If the weighted rows show fewer than two classes.
+    """
+    n, n_classes = posterior.shape
+    rows = np.repeat(np.arange(n), n_classes)
+    cls = np.tile(np.arange(n_classes), n)
+    weight = posterior.ravel() * np.where(gold[rows], gold_weight, 1.0)
+    keep = weight > 1e-4
+    if np.unique(cls[keep]).size < 2:
+        raise ValueError("training rows show fewer than two classes")
+    return estimator.fit(X[rows[keep]], cls[keep], sample_weight=weight[keep])
 
 
 class SignalAggregator(ClassifierMixin, BaseEstimator):

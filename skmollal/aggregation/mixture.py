@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 
 from .._validation import check_partial_labels
 from ..signals import VOTES, check_signals, signal_features
-from .base import expand_proba
+from .base import expand_proba, fit_soft_targets
 from .dawid_skene import dawid_skene
 
 __all__ = ["MixtureAggregator", "MixtureOfLLMsAnnotator"]
@@ -262,14 +262,8 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
             post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
         post = post.copy()
         post[gold] = onehot
-        rows = np.repeat(np.arange(n), n_classes)
-        cls = np.tile(np.arange(n_classes), n)
         for _ in range(self.max_iter + 1):
-            weight = post.ravel() * np.where(gold[rows], self.gold_weight, 1.0)
-            keep = weight > 1e-4
-            if np.unique(cls[keep]).size < 2:
-                raise ValueError("training rows show fewer than two classes")
-            estimator = clone(base).fit(X[rows[keep]], cls[keep], sample_weight=weight[keep])
+            estimator = fit_soft_targets(clone(base), X, post, gold, self.gold_weight)
             post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
             post[gold] = onehot
         self.n_iter_ = self.max_iter + 1

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["make_signals"]
+__all__ = ["hide_labels", "make_signals"]
 
 
 def make_signals(
@@ -52,3 +52,28 @@ def make_signals(
         signals[:, j, 0] = p
         signals[:, j, 1] = rng.multinomial(n_votes, p) / n_votes
     return signals, y
+
+
+def hide_labels(y, n_gold: int = 50, seed: int = 0) -> np.ndarray:
+    """Keep ``n_gold`` labels of ``y`` drawn at random, set every other to ``-1``.
+
+    Parameters
+    ----------
+    y : array-like of int, shape (n,)
+        True classes.
+    n_gold : int, default=50
+        Labels kept (the gold seed).
+    seed : int, default=0
+        Random seed.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        ``y`` with ``-1`` for unlabeled rows.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    out = np.full_like(y, -1)
+    idx = rng.choice(len(y), n_gold, replace=False)
+    out[idx] = y[idx]
+    return out

@@ -1,0 +1,230 @@
+"""A mixture that also reads the text: two views of the same label, weighed from the gold rows.
+
+The LLM panel's signals and the text itself are two views of one label.
+:class:`TwoViewMixture`:
+
+1. *signal view*: a :class:`~skmollal.aggregation.MixtureAggregator` fitted on the signals
+   and ``y`` (``-1`` = unlabeled) gives a posterior for every row;
+2. *text view* (only when the texts' features ``X_text`` are given, e.g. sentence
+   embeddings): a classifier on ``X_text`` fitted to those posteriors as soft labels (one
+   weighted copy of each row per class), gold rows counted ``gold_weight`` times. It
+   generalises the panel's labels along the geometry of the text;
+3. *weights*: both views are refitted once per fold of the gold rows with that fold's labels
+   hidden (:mod:`~skmollal.aggregation.gold_cv`); the out-of-fold log-probabilities of the
+   gold rows fix the weights of ``softmax(w_s log p_signals + w_t log p_text)`` by log loss
+   (:func:`~skmollal.aggregation.calibration.fit_view_weights`). A text view that carries
+   nothing gets ``w_t = 0``; ``w_s`` alone is temperature scaling, so ``predict_proba`` is
+   calibrated from the gold rows, with or without text.
+
+Without ``X_text`` (e.g. IMDB recordings, which carry no texts) it is the mixture with a
+temperature learned from the gold rows: the same labels, calibrated probabilities. No step
+reads any label beyond ``y``.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.utils import _safe_indexing
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .base import expand_proba, fit_soft_targets
+from .calibration import combine_views, fit_view_weights, safe_log
+from .gold_cv import encode_partial, gold_folds
+from .mixture import MixtureAggregator
+
+__all__ = ["TwoViewMixture"]
+
+logger = logging.getLogger(__name__)
+
+
+class TwoViewMixture(ClassifierMixin, BaseEstimator):
+    """Fuse LLM signals and (optionally) text features, views weighed by gold-row CV.
+
+    Parameters
+    ----------
+    mixture : estimator, optional
+        The signal view, cloned; default :class:`~skmollal.aggregation.MixtureAggregator`
+        with its defaults.
+    text_estimator : classifier, optional
+        The text view, cloned; its ``fit`` must take ``sample_weight``. Default:
+        ``LogisticRegression(C=1.0, max_iter=1000)``.
+    gold_weight : float, default=5.0
+        Weight of a gold row relative to a soft-labelled row in the text view.
+    cv : int, default=5
+        Folds over the gold rows used to weigh the views.
+    random_state : int, default=0
+        Seed of the fold split.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (those of the fitted mixture).
+    mixture_ : estimator
+        The signal view fitted on all of ``y``.
+    text_estimator_ : classifier or None
+        The text view, None when fitted without ``X_text``.
+    view_weights_ : ndarray of shape (n_views,)
+        Weights of the signal view (and of the text view); ``1 / view_weights_[0]`` is the
+        signal view's temperature when there is no text.
+    cv_rows_ : ndarray of int
+        Gold rows (indices into the training rows) that have an out-of-fold prediction.
+    cv_proba_ : ndarray of shape (len(cv_rows_), n_classes)
+        Their out-of-fold fused probabilities (the weights, too, fitted without the row's
+        fold): an honest estimate of how the fusion does on unseen rows.
+    cv_view_log_proba_ : list of ndarray of shape (len(cv_rows_), n_classes)
+        Each view's out-of-fold log-probabilities of those rows (what the weights were
+        fitted on).
+    n_features_in_ : int
+        Number of signal meta-features.
+    """
+
+    def __init__(self, mixture=None, text_estimator=None, gold_weight: float = 5.0,
+                 cv: int = 5, random_state=0):
+        self.mixture = mixture
+        self.text_estimator = text_estimator
+        self.gold_weight = gold_weight
+        self.cv = cv
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _check_params(self) -> None:
+        if not (isinstance(self.gold_weight, (int, float)) and self.gold_weight > 0):
+            raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
+        if not (isinstance(self.cv, (int, np.integer)) and self.cv >= 2):
+            raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
+
+    def _check_text(self, X_text, n_rows: int):
+        if X_text is None:
+            return None
+        E = check_array(X_text, dtype=np.float64, input_name="X_text")
+        if E.shape[0] != n_rows:
+            raise ValueError(f"X_text has {E.shape[0]} rows but S has {n_rows}")
+        return E
+
+    def _signal_proba(self, mixture, S) -> np.ndarray:
+        """A fold's mixture (fitted on class indices) in ``classes_`` columns."""
+        return expand_proba(mixture.predict_proba(S), mixture.classes_, len(self.classes_))
+
+    def _fit_text(self, E: np.ndarray, posterior: np.ndarray, enc: np.ndarray):
+        gold = enc >= 0
+        post = posterior.copy()
+        post[gold] = np.eye(len(self.classes_))[enc[gold]]
+        base = self.text_estimator
+        if base is None:
+            base = LogisticRegression(C=1.0, max_iter=1000)
+        return fit_soft_targets(clone(base), E, post, gold, self.gold_weight)
+
+    def _text_proba(self, text, E: np.ndarray) -> np.ndarray:
+        return expand_proba(text.predict_proba(E), text.classes_, len(self.classes_))
+
+    def _cv_log_probas(self, S, enc: np.ndarray, E) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Out-of-fold log-probabilities of the gold rows, per view."""
+        mixture = MixtureAggregator() if self.mixture is None else self.mixture
+        rows, views = [], []
+        for fold in gold_folds(enc, self.cv, self.random_state):
+            y_fold = enc.copy()
+            y_fold[fold] = -1
+            if np.unique(y_fold[y_fold >= 0]).size < 2:
+                continue
+            model = clone(mixture).fit(S, y_fold)
+            logs = [safe_log(self._signal_proba(model, _safe_indexing(S, fold)))]
+            if E is not None:
+                text = self._fit_text(E, self._signal_proba(model, S), y_fold)
+                logs.append(safe_log(self._text_proba(text, E[fold])))
+            rows.append(fold)
+            views.append(logs)
+        if not rows:
+            return np.zeros(0, dtype=int), []
+        return np.concatenate(rows), [np.concatenate(v) for v in zip(*views)]
+
+    def _fold_fused(self, logs: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+        """Out-of-fold fused probabilities, the weights fitted without each row's fold."""
+        proba = np.zeros_like(logs[0])
+        for fold in gold_folds(np.zeros(y.size, dtype=int), self.cv, self.random_state):
+            test = np.zeros(y.size, dtype=bool)
+            test[fold] = True
+            w = fit_view_weights([lp[~test] for lp in logs], y[~test])
+            proba[test] = combine_views([lp[test] for lp in logs], w)
+        return proba
+
+    # ------------------------------------------------------------------ API
+    def fit(self, S, y, X_text=None):
+        """Fit both views on all rows and weigh them by cross-validation on the gold rows.
+
+        Parameters
+        ----------
+        S : array-like of shape (n_texts, n_llms, 2, n_classes) or (n_texts, n_features)
+            Panel signals (or flat features), as for the mixture.
+        y : array-like of shape (n_texts,)
+            Gold labels; ``-1`` marks unlabeled rows.
+        X_text : array-like of shape (n_texts, n_text_features), optional
+            Features of the texts (e.g. sentence embeddings); None fits the signal view
+            only.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        mixture = MixtureAggregator() if self.mixture is None else self.mixture
+        self.mixture_ = clone(mixture).fit(S, y)
+        self.classes_ = self.mixture_.classes_
+        self.n_features_in_ = self.mixture_.n_features_in_
+        S = S if hasattr(S, "iloc") else np.asarray(S)
+        enc = encode_partial(y, self.classes_)
+        E = self._check_text(X_text, enc.shape[0])
+        self.text_estimator_ = None
+        if E is not None:
+            self.text_estimator_ = self._fit_text(E, self.mixture_.predict_proba(S), enc)
+        rows, logs = self._cv_log_probas(S, enc, E)
+        n_views = 1 if E is None else 2
+        if rows.size:
+            self.view_weights_ = fit_view_weights(logs, enc[rows])
+            self.cv_proba_ = self._fold_fused(logs, enc[rows])
+        else:  # too few gold rows to cross-validate: the signal view as it is
+            logger.warning("too few gold rows to weigh the views; using the signal view")
+            self.view_weights_ = np.r_[1.0, np.zeros(n_views - 1)]
+            self.cv_proba_ = np.zeros((0, len(self.classes_)))
+        self.cv_rows_ = rows
+        self.cv_view_log_proba_ = logs
+        logger.info("view weights %s from %d gold rows", np.round(self.view_weights_, 3),
+                    rows.size)
+        return self
+
+    def view_proba(self, S, X_text=None) -> dict[str, np.ndarray]:
+        """Each view's own class probabilities: ``{"signals": ..., "text": ...}``.
+
+        ``"text"`` is present only when fitted with ``X_text``.
+        """
+        check_is_fitted(self, "view_weights_")
+        out = {"signals": self.mixture_.predict_proba(S)}
+        if self.text_estimator_ is None:
+            if X_text is not None:
+                raise ValueError(f"{type(self).__name__} was fitted without X_text; "
+                                 "do not pass it to predict")
+            return out
+        if X_text is None:
+            raise ValueError(f"{type(self).__name__} was fitted with X_text; pass the "
+                             "texts' features to predict as well (X_text=...)")
+        E = self._check_text(X_text, out["signals"].shape[0])
+        out["text"] = self._text_proba(self.text_estimator_, E)
+        return out
+
+    def predict_proba(self, S, X_text=None) -> np.ndarray:
+        """Fused, calibrated class probabilities, shape (n_texts, n_classes)."""
+        views = self.view_proba(S, X_text)
+        return combine_views([safe_log(p) for p in views.values()], self.view_weights_)
+
+    def predict(self, S, X_text=None) -> np.ndarray:
+        """Most probable class per text."""
+        check_is_fitted(self, "view_weights_")
+        return self.classes_[self.predict_proba(S, X_text).argmax(axis=1)]
+
+    def score(self, S, y, sample_weight=None, X_text=None) -> float:
+        """Accuracy of :meth:`predict` (``X_text`` as in ``fit``)."""
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(y, self.predict(S, X_text), sample_weight=sample_weight)

@@ -1,0 +1,103 @@
+"""Tests of TwoViewMixture: the mixture plus a text view, weighed from the gold rows."""
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import check_estimator
+
+from skmollal.aggregation import MixtureAggregator, TwoViewMixture
+from skmollal.testing import hide_labels, make_signals
+
+
+def _task(n=500, seed=1):
+    """A weak panel (LLMs answer at random half the time or more) and its gold seed."""
+    S, y = make_signals(n=n, noise=(0.5, 0.6, 0.6, 0.7), seed=seed)
+    return S, y, hide_labels(y, 50, seed)
+
+
+def _text(y, signal: float, seed=0, dim=20):
+    """Text features: ``signal`` times the class one-hot plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    n_classes = int(y.max()) + 1
+    return np.c_[signal * np.eye(n_classes)[y], np.zeros((len(y), dim))] + rng.normal(
+        0, 1, (len(y), n_classes + dim))
+
+
+def test_without_text_is_the_mixture_calibrated():
+    S, y, yl = _task()
+    tv = TwoViewMixture().fit(S, yl)
+    mix = MixtureAggregator().fit(S, yl)
+    np.testing.assert_array_equal(tv.predict(S), mix.predict(S))
+    proba = tv.predict_proba(S)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert tv.view_weights_.shape == (1,) and tv.view_weights_[0] > 0
+    assert tv.text_estimator_ is None
+    gold = np.flatnonzero(yl >= 0)
+    assert set(tv.cv_rows_) <= set(gold) and len(tv.cv_rows_) == len(gold)
+    assert tv.cv_proba_.shape == (len(gold), 3)
+
+
+def test_informative_text_view_helps():
+    S, y, yl = _task()
+    E = _text(y, signal=2.5)
+    held = yl < 0
+    tv = TwoViewMixture().fit(S, yl, X_text=E)
+    mix = MixtureAggregator().fit(S, yl)
+    acc_tv = tv.score(S[held], y[held], X_text=E[held])
+    acc_mix = mix.score(S[held], y[held])
+    assert acc_tv > acc_mix + 0.05
+    assert tv.view_weights_.shape == (2,) and tv.view_weights_[1] > 0.1
+    views = tv.view_proba(S[:5], E[:5])
+    assert set(views) == {"signals", "text"}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_noise_text_view_costs_nothing(seed):
+    S, y, yl = _task(seed=seed)
+    E = np.random.default_rng(seed).normal(size=(len(y), 30))
+    held = yl < 0
+    tv = TwoViewMixture().fit(S, yl, X_text=E)
+    mix = MixtureAggregator().fit(S, yl)
+    assert tv.score(S[held], y[held], X_text=E[held]) >= mix.score(S[held], y[held]) - 0.01
+    assert tv.view_weights_[1] < 0.25 * tv.view_weights_[0]
+
+
+def test_errors():
+    S, y, yl = _task(n=200)
+    E = _text(y, 1.0)
+    with pytest.raises(ValueError, match="X_text has 199 rows"):
+        TwoViewMixture().fit(S, yl, X_text=E[:-1])
+    with pytest.raises(ValueError, match="gold_weight"):
+        TwoViewMixture(gold_weight=0).fit(S, yl)
+    with pytest.raises(ValueError, match="cv"):
+        TwoViewMixture(cv=1).fit(S, yl)
+    tv = TwoViewMixture().fit(S, yl, X_text=E)
+    with pytest.raises(ValueError, match="pass the texts' features"):
+        tv.predict(S)
+    with pytest.raises(ValueError, match="fitted without X_text"):
+        TwoViewMixture().fit(S, yl).predict(S, X_text=E)
+
+
+def test_check_estimator_flat_input():
+    check_estimator(
+        TwoViewMixture(mixture=MixtureAggregator(estimator=LogisticRegression(max_iter=200))),
+        expected_failed_checks={
+            "check_classifiers_classes": (
+                "integer labels {-1, 1}: -1 marks unlabeled rows here (as in "
+                "SelfTrainingClassifier), so one labeled class remains and fit raises"
+            ),
+        },
+    )
+
+
+def test_loop_gives_the_two_view_mixture_the_embeddings():
+    from test_mollia import SpyClassifier, make_pool, panel, seed_y
+
+    from skmollal.active_learning import MoLLIALoop
+
+    X, texts, y = make_pool()
+    mixture = TwoViewMixture(mixture=MixtureAggregator(max_iter=1), cv=2)
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts, mixture=mixture,
+                      batch_size=10, random_state=0)
+    loop.run(1)
+    assert loop.mixture_.text_estimator_ is not None
+    assert loop.mixture_.text_estimator_.n_features_in_ == X.shape[1]
