@@ -33,7 +33,19 @@ __all__ = ["format_label_report", "label_report", "plot_label_report", "wilson_i
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (95 % for ``z=1.96``).
 
-    Returns ``(0.0, 1.0)`` when ``n == 0``.
+    Parameters
+    ----------
+    successes : int
+        Right answers.
+    n : int
+        Trials; ``(0.0, 1.0)`` is returned when ``n == 0``.
+    z : float, default=1.96
+        Normal quantile of the interval.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound.
     """
     if n <= 0:
         return 0.0, 1.0
@@ -145,7 +157,17 @@ def label_report(fusion, S, y, X_text=None, *, annotator_names: Sequence[str] | 
 
 
 def format_label_report(report: Bunch) -> str:
-    """The report as plain text (a few lines per LLM, then the suspect rows)."""
+    """The report as plain text (a few lines per LLM, then the suspect rows).
+
+    Parameters
+    ----------
+    report : Bunch
+        What :func:`label_report` returned.
+
+    Returns
+    -------
+    str
+    """
     lo, hi = report.accuracy_interval
     lines = [
         f"estimated label accuracy {report.accuracy:.3f} "

@@ -115,7 +115,7 @@ class FusionSelector(ClassifierMixin, BaseEstimator):
         Temperature applied to its probabilities (1.0 for a candidate calibrated already).
     cv_rows_ : ndarray of int
         Gold rows with an out-of-fold prediction from every candidate.
-    cv_proba_ : ndarray of shape (len(cv_rows_), n_classes)
+    cv_proba_ : ndarray of shape (n_cv_rows, n_classes)
         The chosen candidate's out-of-fold probabilities of those rows.
     n_features_in_ : int
         Number of features of the first candidate, where it has them.

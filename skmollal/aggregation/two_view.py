@@ -71,10 +71,10 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         signal view's temperature when there is no text.
     cv_rows_ : ndarray of int
         Gold rows (indices into the training rows) that have an out-of-fold prediction.
-    cv_proba_ : ndarray of shape (len(cv_rows_), n_classes)
+    cv_proba_ : ndarray of shape (n_cv_rows, n_classes)
         Their out-of-fold fused probabilities (the weights, too, fitted without the row's
         fold): an honest estimate of how the fusion does on unseen rows.
-    cv_view_log_proba_ : list of ndarray of shape (len(cv_rows_), n_classes)
+    cv_view_log_proba_ : list of ndarray of shape (n_cv_rows, n_classes)
         Each view's out-of-fold log-probabilities of those rows (what the weights were
         fitted on).
     n_features_in_ : int
