@@ -459,9 +459,7 @@ class MoLLIALoop:
             return
         state = self.state
         rows = state.annotated_rows()
-        y = np.full(state.n_rows, -1)
-        y[state.seed_idx] = state.seed_y
-        self.panel.fit_signals(state.signals[rows], y[rows])
+        self.panel.fit_signals(state.signals[rows], state.partial_labels()[rows])
 
     def _label(self, upto_round: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Refit the mixture on all signals + seed gold; return pool rows and posteriors.
@@ -473,8 +471,7 @@ class MoLLIALoop:
         rows = state.annotated_rows()
         if upto_round:
             rows = rows[~np.isin(rows, self._pending_rows())]
-        y = np.full(state.n_rows, -1)
-        y[state.seed_idx] = state.seed_y
+        y = state.partial_labels()
         if self.mixture is None:
             from ..aggregation import MixtureAggregator
 

@@ -213,6 +213,12 @@ class LoopState:
         rows = self.annotated_rows()
         return rows[~self._is_seed[rows]]
 
+    def partial_labels(self) -> np.ndarray:
+        """Labels of every row as the mixture sees them: gold on the seed, -1 elsewhere."""
+        y = np.full(self.n_rows, -1)
+        y[self.seed_idx] = self.seed_y
+        return y
+
     def candidates(self) -> np.ndarray:
         """Rows that can still be queried: neither seed nor annotated, ascending."""
         return np.flatnonzero((self.order < 0) & ~self._is_seed)
