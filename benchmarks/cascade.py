@@ -12,7 +12,8 @@ LLM (the recordings are replayed row by row). Then, judged on the held-out rows 
 * ``cascade@T``: :class:`~skmollal.cascade.CascadePanel` with threshold ``T``, fitted on seed
   + pool (which it annotates as a cascade: the order from the seed gold, the prefix
   models fitted on the rows really asked), then run on the held-out texts; its calls per
-  text are counted on them. ``cascade@default`` is the panel's default threshold.
+  text are counted on them. ``cascade@default`` is the panel's default threshold
+  (``"auto"``: chosen per seed from the seed's gold rows, recorded as ``threshold``).
 
 No method sees a held-out gold label; nothing is tuned on them. The pool columns report what
 annotating the pool cost and how well its (transductive) labels match its hidden gold.
@@ -43,6 +44,11 @@ from skmollal.datasets import default_recordings_path, load_recordings
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_THRESHOLD = inspect.signature(CascadePanel).parameters["threshold"].default
+
+
+def threshold_arg(text):
+    """A threshold on the command line: ``auto`` or a number."""
+    return text if text == "auto" else float(text)
 
 
 def split(y, seed, n_gold, pool_size):
@@ -102,15 +108,23 @@ def run_seed(rec, task, seed, args):
         row(f"cascade@{label}", (out.proba.argmax(1) == y[test]).mean(), out.n_asked.mean(),
             (pool_proba.argmax(1) == y[pool]).mean(),
             asked_mask(cascade.signals_[unl]).sum(1).mean(), time.perf_counter() - t0,
-            threshold=float(threshold),
+            threshold=float(cascade.threshold_),
             order=[rec.annotator_names[j] for j in cascade.order_])
     logging.info("%s seed %d done", task, seed)
     return rows
 
 
+def method_key(method):
+    """Table order: the full panel, single LLMs, cascades by threshold, the default last."""
+    if method.startswith("cascade@"):
+        t = method.split("@")[1]
+        return (2, float("inf") if t == "default" else float(t), method)
+    return (0 if method == "full_panel" else 1, 0.0, method)
+
+
 def summarise(rows):
-    groups = {}
-    for r in rows:
+    groups, tasks = {}, list(dict.fromkeys(r["task"] for r in rows))
+    for r in sorted(rows, key=lambda r: (tasks.index(r["task"]), method_key(r["method"]))):
         groups.setdefault((r["task"], r["method"]), []).append(r)
     out = []
     for (task, method), rs in groups.items():
@@ -138,6 +152,7 @@ def verdict(summary, rows):
             [r for r in rows if r["task"] == task and r["method"] == "cascade@default"])]
         out[task] = {
             "accuracy_difference_mean": float(np.mean(diffs)),
+            "accuracy_difference_sd": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0,
             "seeds_cascade_at_least_full": int(sum(d >= 0 for d in diffs)),
             "call_ratio": casc["calls_per_text_mean"] / full["calls_per_text_mean"],
             "bar_met": bool(casc["accuracy_mean"] >= full["accuracy_mean"]
@@ -190,10 +205,14 @@ def main(argv=None):
     ap.add_argument("--n-gold", type=int, default=50)
     ap.add_argument("--pool-size", type=int, default=None,
                     help="subsample the unlabeled pool to this many rows")
-    ap.add_argument("--thresholds", type=float, nargs="+",
-                    default=sorted({0.6, 0.7, DEFAULT_THRESHOLD, 0.9, 0.95}))
+    ap.add_argument("--thresholds", type=threshold_arg, nargs="+",
+                    default=[0.6, 0.7, 0.8, 0.9, 0.95, DEFAULT_THRESHOLD],
+                    help="numbers in (0, 1] or 'auto'")
     ap.add_argument("--jobs", type=int, default=1, help="seeds run in parallel (joblib)")
     ap.add_argument("--out", default=str(HERE / "results" / "cascade.json"))
+    ap.add_argument("--add-to", default=None, metavar="RESULTS",
+                    help="a results file of this script whose runs are kept, except those this "
+                         "run redoes (same task, seed and method)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     recs = {task: by_row(load_recordings(args.recordings, task), task) for task in args.tasks}
@@ -201,6 +220,12 @@ def main(argv=None):
     done = Parallel(n_jobs=args.jobs)(delayed(run_seed)(recs[task], task, seed, args)
                                       for task, seed in jobs)
     rows = [r for part in done for r in part]
+    previous = None
+    if args.add_to:  # keep the runs of an earlier results file that this run does not redo
+        previous = json.loads(Path(args.add_to).read_text())
+        redone = {(r["task"], r["seed"], r["method"]) for r in rows}
+        rows = [r for r in previous["runs"]
+                if (r["task"], r["seed"], r["method"]) not in redone] + rows
     summary = summarise(rows)
     print(f"{'task':6} {'method':18} {'accuracy':>15} {'calls/text':>10} "
           f"{'pool acc':>9} {'pool calls':>10}")
@@ -211,11 +236,13 @@ def main(argv=None):
     bar = verdict(summary, rows)
     for task, v in bar.items():
         print(f"{task}: default cascade - full panel accuracy {v['accuracy_difference_mean']:+.4f}"
-              f" (cascade >= full on {v['seeds_cascade_at_least_full']} seeds), calls "
-              f"{v['call_ratio']:.2f} of the full panel's; bar met: {v['bar_met']}")
+              f" ± {v['accuracy_difference_sd']:.4f} (cascade >= full on "
+              f"{v['seeds_cascade_at_least_full']} seeds), calls {v['call_ratio']:.2f} of the "
+              f"full panel's; bar met: {v['bar_met']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "default_threshold": DEFAULT_THRESHOLD,
+                               "added_to_args": previous and previous["args"],
                                "summary": summary, "verdict": bar, "runs": rows}, indent=1))
     png = out.with_suffix(".png")
     plot(summary, png)

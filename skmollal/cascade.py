@@ -7,6 +7,10 @@ fused posterior over the LLMs asked so far reaches ``threshold``. The fusion of 
 the order is its own model (a :class:`~skmollal.aggregation.MaskedAggregator` with that one
 pattern), fitted on the gold rows, which every LLM annotates, plus the rows that were really
 asked those LLMs; so no model sees an answer that was not given, and none imputes one.
+With ``threshold="auto"`` (the default) the threshold, too, comes from the gold rows: the
+cascade is simulated on them out of fold, and the cheapest candidate threshold that no other
+(the full panel included) beats by more than one standard error is kept
+(:mod:`~skmollal.aggregation.cascade_cv`).
 
 The signals it returns have NaN for the LLMs it did not ask about a text; the loop
 (:class:`~skmollal.active_learning.MoLLIALoop`) stores them as they are, fuses them with a
@@ -28,7 +32,9 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_partial_labels, check_texts
+from .aggregation.cascade_cv import AUTO_THRESHOLDS, choose_threshold, prefix_oof_proba
 from .aggregation.masked import MaskedAggregator, check_masked_signals
+from .aggregation.mixture import MixtureAggregator
 from .annotators.base import PROBS, VOTES
 from .annotators.panel import LLMPanel, panel_annotators, panel_labels
 
@@ -103,10 +109,13 @@ class CascadePanel(TransformerMixin, BaseEstimator):
     annotators : LLMPanel or list of annotators
         The panel. An :class:`~skmollal.annotators.panel.LLMPanel` lends its ``cache``,
         ``n_jobs``, ``batch_size`` and ``prefer`` to every call.
-    threshold : float, default=0.8
+    threshold : float, "auto" or sequence of float, default="auto"
         Stop asking about a text when the largest class probability of the fused posterior
         over the LLMs asked so far is at least this. 1.0 asks every LLM (unless a posterior
-        is exactly 1).
+        is exactly 1). ``"auto"``: chosen from the gold rows among ``AUTO_THRESHOLDS`` of
+        :mod:`~skmollal.aggregation.cascade_cv` (a sequence: among those),
+        by :func:`~skmollal.aggregation.cascade_cv.choose_threshold` on the cascade
+        simulated out of fold on the gold rows.
     order : "accuracy" or sequence of str or int, default="accuracy"
         ``"accuracy"``: by accuracy on the gold rows of :meth:`fit` (per unit of ``cost``
         when given; see :func:`cascade_order`); else the LLMs' names or indices, first asked
@@ -126,6 +135,12 @@ class CascadePanel(TransformerMixin, BaseEstimator):
     ----------
     order_ : list of int
         The LLMs (panel indices), first asked first.
+    threshold_ : float
+        The threshold of the fit (``threshold`` itself when it is a number; a number set
+        later applies to :meth:`cascade` without a refit).
+    threshold_cv_ : Bunch or None
+        For a chosen threshold, the simulated gold-row accuracy and calls of each candidate
+        (see :func:`~skmollal.aggregation.cascade_cv.choose_threshold`); None otherwise.
     prefix_models_ : list of MaskedAggregator
         ``prefix_models_[k]`` fuses the first ``k + 1`` LLMs of ``order_``.
     signals_ : ndarray of shape (n_texts, n_llms, 2, n_classes)
@@ -144,7 +159,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
     ((40, 3, 2, 2), 3)
     """
 
-    def __init__(self, annotators: Any, threshold: float = 0.8, order: Any = "accuracy",
+    def __init__(self, annotators: Any, threshold: Any = "auto", order: Any = "accuracy",
                  cost: Any = None, aggregator: Any = None, cache: Any = None,
                  show_progress: bool = False) -> None:
         self.annotators = annotators
@@ -191,8 +206,23 @@ class CascadePanel(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         t = self.threshold
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 < t <= 1.0:
-            raise ValueError(f"CascadePanel: threshold must be in (0, 1]; got {t!r}")
+        candidates = self._candidates()
+        if candidates is None:
+            candidates = [t]
+        if not candidates or any(isinstance(c, bool) or not isinstance(c, (int, float))
+                                 or not 0.0 < c <= 1.0 for c in candidates):
+            raise ValueError(f"CascadePanel: threshold must be 'auto', a number in (0, 1] or "
+                             f"a sequence of them; got {t!r}")
+
+    def _candidates(self) -> list | None:
+        """Candidate thresholds to choose from (None for a fixed threshold)."""
+        t = self.threshold
+        if isinstance(t, str):
+            if t != "auto":
+                raise ValueError(f"CascadePanel: threshold must be 'auto' or a number; "
+                                 f"got {t!r}")
+            return list(AUTO_THRESHOLDS)
+        return list(t) if isinstance(t, (list, tuple, np.ndarray)) else None
 
     def _costs(self, names: list[str]) -> list[float] | None:
         if self.cost is None:
@@ -225,10 +255,20 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         return MaskedAggregator(self.aggregator, patterns=[self.order_[: k + 1]]).fit(S, y)
 
     def _set_fitted(self, S: np.ndarray, y: np.ndarray) -> None:
+        """The order and the threshold, from the gold rows (which have every LLM)."""
         self.annotator_names_ = self.annotator_names
         self.labels_ = self.labels
-        self.order_ = self._order(S[y >= 0], y[y >= 0])
+        gold = y >= 0
+        self.order_ = self._order(S[gold], y[gold])
         logger.info("cascade order: %s", [self.annotator_names_[j] for j in self.order_])
+        candidates = self._candidates()
+        if candidates is None:
+            self.threshold_, self.threshold_cv_ = float(self.threshold), None
+            return
+        fusion = MixtureAggregator() if self.aggregator is None else self.aggregator
+        rows, proba = prefix_oof_proba(fusion, S[gold], y[gold], self.order_)
+        self.threshold_cv_ = choose_threshold(proba, y[gold][rows], candidates)
+        self.threshold_ = self.threshold_cv_.threshold
 
     # ------------------------------------------------------------------ fit
     def fit_signals(self, S, y) -> "CascadePanel":
@@ -290,9 +330,14 @@ class CascadePanel(TransformerMixin, BaseEstimator):
             self.prefix_models_.append(self._prefix_model(S, y, k))
             if todo.size and k < L - 1:
                 sure = self.prefix_models_[k].predict_proba(S[todo]).max(axis=1)
-                todo = todo[sure < self.threshold]
+                todo = todo[sure < self.threshold_]
         self.signals_ = S
         return self
+
+    def _stop_at(self) -> float:
+        """The threshold of :meth:`cascade`: a number set after fitting applies as it is
+        (no refit needed); a chosen one is ``threshold_``."""
+        return self.threshold_ if self._candidates() is not None else float(self.threshold)
 
     def _steps(self):
         steps = self.order_
@@ -331,7 +376,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
             S[todo, j] = self._ask(j, [texts[i] for i in todo])
             n_asked[todo] += 1
             proba[todo] = self.prefix_models_[k].predict_proba(S[todo])
-            todo = todo[proba[todo].max(axis=1) < self.threshold]
+            todo = todo[proba[todo].max(axis=1) < self._stop_at()]
         return Bunch(signals=S, proba=proba, n_asked=n_asked)
 
     def transform(self, X: Sequence[str]) -> np.ndarray:

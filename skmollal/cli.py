@@ -115,6 +115,11 @@ def _print_costs(results: dict) -> None:
         print(f"stopped after round {stop['round']} by {stop['rule']}: {stop['reason']}")
 
 
+def _threshold(text: str) -> str | float:
+    """``--cascade``: ``auto`` or a number."""
+    return text if text == "auto" else float(text)
+
+
 def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     d = {**RUN_DEFAULTS, **defaults}
     p.add_argument("--task", default=d["task"],
@@ -152,9 +157,10 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    default=d["discrepancy_update"],
                    help="weigh rows once when queried (reference) or all rows every round")
     p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
-    p.add_argument("--cascade", type=float, default=d["cascade"], metavar="THRESHOLD",
+    p.add_argument("--cascade", type=_threshold, default=d["cascade"], metavar="THRESHOLD",
                    help="ask the LLMs one at a time (best on the gold seed first) and stop for "
-                        "a text once the fused posterior reaches THRESHOLD (e.g. 0.8)")
+                        "a text once the fused posterior reaches THRESHOLD (e.g. 0.8; 'auto': "
+                        "chosen from the gold seed)")
     p.add_argument("--output", default=d["output"], help="output folder (see below)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--budget", default=d["budget"], metavar="KEY=N[,KEY=N]",

@@ -115,9 +115,9 @@ def check_settings(cfg: Mapping) -> None:
     if not callable(strategy) and str(strategy).lower().replace("-", "_") not in STRATEGIES:
         raise ConfigError(f"unknown --strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
     cascade = cfg.get("cascade")
-    if cascade is not None and (isinstance(cascade, bool) or not isinstance(
-            cascade, (int, float)) or not 0 < cascade <= 1):
-        raise ConfigError(f"--cascade must be a threshold in (0, 1]; got {cascade!r}")
+    number = isinstance(cascade, (int, float)) and not isinstance(cascade, bool)
+    if cascade not in (None, "auto") and not (number and 0 < cascade <= 1):
+        raise ConfigError(f"--cascade must be 'auto' or a threshold in (0, 1]; got {cascade!r}")
     if cfg["discrepancy_update"] not in ("query", "round"):
         raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
                           f"{cfg['discrepancy_update']!r}")

@@ -14,6 +14,7 @@ from skmollal.aggregation import MaskedAggregator, MixtureAggregator, asked_mask
 from skmollal.annotators import RecordedAnnotator
 from skmollal.annotators.cache import AnnotationCache
 from skmollal.annotators.panel import LLMPanel, panel_annotators, panel_labels
+from skmollal.aggregation.cascade_cv import choose_threshold, simulate_cascade
 from skmollal.cascade import CascadePanel, cascade_order, llm_accuracy
 from skmollal.testing.signals import make_signals
 
@@ -124,6 +125,67 @@ def test_stops_exactly_at_the_threshold():
     assert strict.n_asked.mean() > out.n_asked.mean()
     loose = panel.set_params(threshold=0.5).cascade(texts[160:])
     assert loose.n_asked.mean() < out.n_asked.mean()
+
+
+# ------------------------------------------------------------------------- auto threshold
+def test_simulate_and_choose_threshold_on_known_posteriors():
+    # prefix 1 is sure and right on rows 0-5, sure and wrong on rows 6-9; prefix 2 fixes them
+    y = np.zeros(10, dtype=int)
+    proba = np.zeros((10, 2, 2))
+    proba[:6, 0] = [0.9, 0.1]
+    proba[6:, 0] = [0.3, 0.7]
+    proba[:, 1] = [0.95, 0.05]
+    label, n_asked = simulate_cascade(proba, 0.8)
+    np.testing.assert_array_equal(n_asked, [1] * 6 + [2] * 4)  # 0.7 < 0.8: went on
+    np.testing.assert_array_equal(label, np.zeros(10))
+    label, n_asked = simulate_cascade(proba, 0.6)
+    np.testing.assert_array_equal(label[6:], [1] * 4)  # stopped, wrong
+    assert (simulate_cascade(proba, 1.0)[1] == 2).all()  # the last prefix always answers
+    # 0.6 is cheapest but 4 of 10 worse than the full panel; 0.8 is as good at 1.4 calls
+    out = choose_threshold(proba, y, [1.0, 0.6, 0.8])
+    assert out.threshold == 0.8
+    assert out.calls == [2.0, 1.0, 1.4] and out.accuracy == [1.0, 0.6, 1.0]
+    # the cheapest candidate wins when nothing beats it
+    assert choose_threshold(proba[:6], y[:6], [1.0, 0.6, 0.8]).threshold == 0.6
+    with pytest.raises(ValueError, match="thresholds"):
+        choose_threshold(proba, y, [0.0, 0.5])
+
+
+def test_auto_threshold_one_sure_llm_stops_after_one_call():
+    S, y = make_signals(n=300, n_llms=4, noise=(0.5, 0.6, 0.0, 0.5), seed=3)
+    S[:, 2] = np.eye(3)[y][:, None, :]  # LLM 2 is perfect and sure
+    annotators, texts = recorded_panel(S, y)
+    y_seed = seed_labels(y[:200], 50)
+    panel = CascadePanel(annotators, aggregator=fast_mixture()).fit(texts[:200], y_seed)
+    assert panel.threshold == "auto" and panel.order_[0] == 2
+    cv = panel.threshold_cv_
+    assert panel.threshold_ == cv.threshold and len(cv.accuracy) == len(cv.thresholds)
+    out = panel.cascade(texts[200:])
+    assert out.n_asked.mean() < 1.1
+    assert (out.proba.argmax(1) == y[200:]).mean() > 0.95
+
+
+def test_auto_threshold_noisy_llms_ask_more():
+    S, y = make_signals(n=400, n_llms=4, noise=(0.4,), seed=12)
+    annotators, texts = recorded_panel(S, y)
+    y_seed = seed_labels(y[:300], 80)
+    panel = CascadePanel(annotators, aggregator=fast_mixture()).fit(texts[:300], y_seed)
+    cv = panel.threshold_cv_
+    chosen = cv.thresholds.index(panel.threshold_)
+    assert cv.calls[chosen] > 1.3  # one noisy LLM is not enough
+    assert cv.accuracy[chosen] > cv.accuracy[int(np.argmin(cv.calls))] + 0.03
+    out = panel.cascade(texts[300:])
+    assert out.n_asked.mean() > 1.3
+    one = S[300:, panel.order_[0], 1].argmax(1) == y[300:]
+    assert (out.proba.argmax(1) == y[300:]).mean() > one.mean() + 0.05
+    # a list of candidates: chosen among those; a number: no choice
+    listed = CascadePanel(annotators, threshold=[0.7, 1.0], aggregator=fast_mixture())
+    assert listed.fit_signals(panel.signals_, y_seed).threshold_ in (0.7, 1.0)
+    fixed = CascadePanel(annotators, threshold=0.7, aggregator=fast_mixture())
+    fixed.fit_signals(panel.signals_, y_seed)
+    assert fixed.threshold_ == 0.7 and fixed.threshold_cv_ is None
+    with pytest.raises(ValueError, match="threshold"):
+        CascadePanel(annotators, threshold="sometimes").fit_signals(panel.signals_, y_seed)
 
 
 def test_fit_asks_gold_rows_everything_and_cascades_the_rest():
@@ -300,3 +362,17 @@ def test_classifier_cascade_parameter():
     clf.fit(texts, y_seed)
     assert clf.n_llm_calls_ == sum(calls(annotators)) < 90 * 3
     assert clf.get_params()["cascade"] == 0.8
+
+
+def test_cli_cascade_auto_is_a_threshold():
+    from skmollal import cli
+    from skmollal.settings import ConfigError, check_settings, complete_settings
+
+    args = cli.build_parser().parse_args(["run", "--annotator", "recorded:yi", "--cascade",
+                                          "auto"])
+    assert args.cascade == "auto"
+    assert cli.build_parser().parse_args(["run", "--cascade", "0.7"]).cascade == 0.7
+    check_settings(complete_settings({"cascade": "auto", "annotator": ["recorded:yi"]}))
+    for bad in ("sometimes", 0.0, True):
+        with pytest.raises(ConfigError, match="--cascade"):
+            check_settings(complete_settings({"cascade": bad, "annotator": ["recorded:yi"]}))

@@ -69,9 +69,10 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         ``GridSearchCV`` never share or overwrite state. The folder used is ``run_dir_``.
     random_state : int or None, default=None
     show_progress : bool, default=False
-    cascade : float or None, default=None
+    cascade : float, "auto" or None, default=None
         Ask the LLMs one at a time and stop for a text once the fused posterior reaches this
-        threshold (a :class:`~skmollal.cascade.CascadePanel` around ``annotators``); None
+        threshold (a :class:`~skmollal.cascade.CascadePanel` around ``annotators``; ``"auto"``
+        chooses it from the gold seed); None
         asks every LLM about every text. ``annotators`` may also be a ``CascadePanel``.
     budget : Budget, optional
         Stop before a round would exceed this many LLM calls, tokens, seconds or money
@@ -130,7 +131,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
                  nl_weight=None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
-                 show_progress: bool = False, cascade: float | None = None, budget=None,
+                 show_progress: bool = False, cascade: float | str | None = None, budget=None,
                  stopping=None, prices=None) -> None:
         self.annotators = annotators
         self.featurizer = featurizer

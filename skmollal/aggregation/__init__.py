@@ -9,6 +9,7 @@
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
 * :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a
   cascade's signals, NaN where an LLM was not asked): one model per set of asked LLMs;
+  :mod:`~skmollal.aggregation.cascade_cv`: a cascade's threshold from the gold rows;
 * :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
   view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
 * :mod:`~skmollal.aggregation.selection`: :class:`FusionSelector`, the fusion (two-view,

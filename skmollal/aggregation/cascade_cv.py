@@ -1,0 +1,144 @@
+"""A cascade's stopping threshold from the gold seed: simulate the cascade out of fold.
+
+A cascade (:class:`~skmollal.cascade.CascadePanel`) asks its LLMs in a fixed order and stops
+for a text once the fused posterior of the LLMs asked so far reaches a threshold. Which
+threshold is worth its calls depends on the panel and the task; the gold seed can tell,
+because every LLM annotated it. :func:`prefix_oof_proba` gives every gold row the posterior of
+every prefix of the order, each predicted out of fold
+(:func:`~skmollal.aggregation.gold_cv.cross_val_gold_proba`: the fusion of the prefix refitted
+with the row's fold hidden); :func:`simulate_cascade` replays the stopping rule on them;
+:func:`choose_threshold` scores candidate thresholds by the simulated accuracy and calls, and
+keeps the cheapest one that no other candidate (the full panel, threshold 1, included) beats
+by more than ``n_se`` standard errors of the paired accuracy difference
+(:func:`~skmollal.aggregation.selection.choose_by_gold_cv`).
+
+Only the gold rows are used: no pool row has been asked every LLM, and the simulated
+cascade's labels are judged against gold labels the fusion did not see.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from .gold_cv import cross_val_gold_proba
+from .selection import choose_by_gold_cv
+
+__all__ = ["AUTO_THRESHOLDS", "choose_threshold", "prefix_oof_proba", "simulate_cascade"]
+
+logger = logging.getLogger(__name__)
+
+#: Candidate thresholds of ``threshold="auto"``; 1.0 asks every LLM (the full panel).
+AUTO_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def prefix_oof_proba(estimator, S, y, order: Sequence[int], *, cv: int = 5,
+                     random_state=0) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold posterior of every prefix of ``order`` on the gold rows.
+
+    Parameters
+    ----------
+    estimator : aggregator
+        Unfitted fusion (``fit(S, y)`` with ``-1`` = unlabeled, ``predict_proba(S)``), cloned
+        per prefix and fold.
+    S : array-like of shape (n_texts, n_llms, 2, n_classes)
+        Signals with every LLM's answer (the gold seed; other rows may be ``-1`` in ``y``
+        and join every fit as unlabeled rows).
+    y : array-like of int, shape (n_texts,)
+        Class indices, ``-1`` for unlabeled rows.
+    order : sequence of int
+        The LLMs, first asked first.
+    cv : int, default=5
+        Folds over the gold rows (the same folds for every prefix).
+    random_state : int, default=0
+        Seed of the fold split.
+
+    Returns
+    -------
+    rows : ndarray of int
+        Gold rows with an out-of-fold posterior of every prefix.
+    proba : ndarray of shape (len(rows), len(order), n_classes)
+        ``proba[:, k]``: the posterior of the first ``k + 1`` LLMs.
+    """
+    S = np.asarray(S, dtype=float)
+    y = np.asarray(y, dtype=int)
+    order = [int(j) for j in order]
+    rows, probas = None, []
+    for k in range(len(order)):
+        r, p = cross_val_gold_proba(estimator, S[:, order[: k + 1]], y, cv=cv,
+                                    random_state=random_state, n_classes=S.shape[3])
+        if rows is not None and not np.array_equal(r, rows):  # pragma: no cover - same folds
+            raise RuntimeError("prefix_oof_proba: the folds differ between prefixes")
+        rows = r
+        probas.append(p)
+    return rows, np.stack(probas, axis=1)
+
+
+def simulate_cascade(proba, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Replay the stopping rule on every prefix's posterior.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_texts, n_llms, n_classes)
+        ``proba[:, k]``: the fused posterior of the first ``k + 1`` LLMs of the order.
+    threshold : float
+        A text stops at the first prefix whose largest class probability reaches it (else
+        after every LLM).
+
+    Returns
+    -------
+    label : ndarray of int, shape (n_texts,)
+        Argmax of the posterior the text stopped at.
+    n_asked : ndarray of int, shape (n_texts,)
+        LLMs asked.
+    """
+    proba = np.asarray(proba, dtype=float)
+    sure = proba.max(axis=2) >= threshold
+    sure[:, -1] = True
+    stop = sure.argmax(axis=1)
+    label = proba[np.arange(proba.shape[0]), stop].argmax(axis=1)
+    return label, stop + 1
+
+
+def choose_threshold(proba, y, thresholds: Sequence[float] = AUTO_THRESHOLDS, *,
+                     n_se: float = 1.0) -> Bunch:
+    """The cheapest threshold whose simulated cascade no candidate beats by over ``n_se`` SE.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_gold, n_llms, n_classes)
+        Out-of-fold posterior of every prefix (:func:`prefix_oof_proba`).
+    y : array-like of int, shape (n_gold,)
+        Gold class indices of those rows.
+    thresholds : sequence of float, default=AUTO_THRESHOLDS
+        Candidates in ``(0, 1]``; include 1.0 to weigh every choice against the full panel.
+    n_se : float, default=1.0
+        Tie rule of :func:`~skmollal.aggregation.selection.choose_by_gold_cv`, with the
+        candidates ordered from the fewest simulated calls to the most.
+
+    Returns
+    -------
+    Bunch
+        ``threshold`` (the choice), ``thresholds``, ``accuracy`` and ``calls`` (simulated,
+        per candidate, in the order of ``thresholds``).
+    """
+    thresholds = [float(t) for t in thresholds]
+    if not thresholds or any(not 0.0 < t <= 1.0 for t in thresholds):
+        raise ValueError(f"thresholds must be in (0, 1], got {thresholds}")
+    y = np.asarray(y, dtype=int)
+    if y.size == 0:  # nothing to judge by: the strictest candidate
+        n = len(thresholds)
+        return Bunch(threshold=max(thresholds), thresholds=thresholds,
+                     accuracy=[float("nan")] * n, calls=[float("nan")] * n)
+    sims = [simulate_cascade(proba, t) for t in thresholds]
+    correct = np.array([label == y for label, _ in sims])
+    calls = np.array([n_asked.mean() for _, n_asked in sims])
+    cheap = np.lexsort((thresholds, calls))  # fewest calls first, then the lower threshold
+    pick = int(cheap[choose_by_gold_cv(correct[cheap], n_se)])
+    out = Bunch(threshold=thresholds[pick], thresholds=thresholds,
+                accuracy=correct.mean(axis=1).tolist(), calls=calls.tolist())
+    logger.info("cascade threshold %g (gold CV accuracy %s, calls %s)", out.threshold,
+                np.round(out.accuracy, 3).tolist(), np.round(calls, 2).tolist())
+    return out
