@@ -10,7 +10,7 @@ asked those LLMs; so no model sees an answer that was not given, and none impute
 With ``threshold="auto"`` (the default) the threshold, too, comes from the gold rows: the
 cascade is simulated on them out of fold, and the cheapest candidate threshold that no other
 (the full panel included) beats by more than one standard error is kept
-(:mod:`~skmollal.aggregation.cascade_cv`).
+(:mod:`~skmollal.aggregation.cascade_seed`).
 
 The signals it returns have NaN for the LLMs it did not ask about a text; the loop
 (:class:`~skmollal.active_learning.MoLLIALoop`) stores them as they are, fuses them with a
@@ -32,73 +32,15 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_partial_labels, check_texts
-from .aggregation.cascade_cv import AUTO_THRESHOLDS, choose_threshold, prefix_oof_proba
-from .aggregation.masked import MaskedAggregator, check_masked_signals
+from .aggregation.cascade_seed import (AUTO_THRESHOLDS, cascade_order, choose_threshold,
+                                      llm_accuracy, prefix_oof_proba)
+from .aggregation.masked import MaskedAggregator, check_masked_signals, join_masked
 from .aggregation.mixture import MixtureAggregator
-from .annotators.base import PROBS, VOTES
 from .annotators.panel import LLMPanel, panel_annotators, panel_labels
 
 __all__ = ["CascadePanel", "cascade_order", "is_cascade", "llm_accuracy"]
 
 logger = logging.getLogger(__name__)
-
-
-def llm_accuracy(signals, y) -> np.ndarray:
-    """Accuracy of each LLM on gold rows: the argmax of its votes (of its probabilities
-    where it abstained on every vote).
-
-    Parameters
-    ----------
-    signals : array-like of shape (n_texts, n_llms, 2, n_classes)
-        Full-panel signals of gold rows (rows with ``y == -1`` are ignored).
-    y : array-like of shape (n_texts,)
-        Gold class indices, ``-1`` for unlabeled rows.
-
-    Returns
-    -------
-    ndarray of shape (n_llms,)
-    """
-    S = np.asarray(signals, dtype=float)
-    y = np.asarray(y)
-    keep = y >= 0
-    S, y = S[keep], y[keep]
-    if len(y) == 0:
-        raise ValueError("llm_accuracy needs gold rows (y != -1)")
-    votes, probs = S[:, :, VOTES], S[:, :, PROBS]
-    said = np.where(votes.sum(axis=2) > 0, votes.argmax(axis=2), probs.argmax(axis=2))
-    return (said == y[:, None]).mean(axis=0)
-
-
-def cascade_order(signals, y, cost: Sequence[float] | None = None) -> list[int]:
-    """The order in which a cascade asks its LLMs, from gold rows only.
-
-    By accuracy on the gold rows (:func:`llm_accuracy`), highest first; with ``cost``, by
-    accuracy per unit of cost. Ties keep the panel order.
-
-    Parameters
-    ----------
-    signals : array-like of shape (n_texts, n_llms, 2, n_classes)
-        Full-panel signals of the gold rows.
-    y : array-like of shape (n_texts,)
-        Their gold class indices (``-1`` rows are ignored).
-    cost : sequence of float, optional
-        Cost of one call of each LLM (any unit), all positive.
-
-    Returns
-    -------
-    list of int
-        LLM indices, first asked first.
-    """
-    acc = llm_accuracy(signals, y)
-    score = acc
-    if cost is not None:
-        cost = np.asarray(cost, dtype=float)
-        if cost.shape != acc.shape or not np.all(np.isfinite(cost)) or np.any(cost <= 0):
-            raise ValueError(
-                f"cost must give one positive number per LLM ({len(acc)}); got {cost.tolist()}"
-            )
-        score = acc / cost
-    return [int(j) for j in np.argsort(-score, kind="stable")]
 
 
 class CascadePanel(TransformerMixin, BaseEstimator):
@@ -113,8 +55,8 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         Stop asking about a text when the largest class probability of the fused posterior
         over the LLMs asked so far is at least this. 1.0 asks every LLM (unless a posterior
         is exactly 1). ``"auto"``: chosen from the gold rows among ``AUTO_THRESHOLDS`` of
-        :mod:`~skmollal.aggregation.cascade_cv` (a sequence: among those),
-        by :func:`~skmollal.aggregation.cascade_cv.choose_threshold` on the cascade
+        :mod:`~skmollal.aggregation.cascade_seed` (a sequence: among those),
+        by :func:`~skmollal.aggregation.cascade_seed.choose_threshold` on the cascade
         simulated out of fold on the gold rows.
     order : "accuracy" or sequence of str or int, default="accuracy"
         ``"accuracy"``: by accuracy on the gold rows of :meth:`fit` (per unit of ``cost``
@@ -140,7 +82,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         later applies to :meth:`cascade` without a refit).
     threshold_cv_ : Bunch or None
         For a chosen threshold, the simulated gold-row accuracy and calls of each candidate
-        (see :func:`~skmollal.aggregation.cascade_cv.choose_threshold`); None otherwise.
+        (see :func:`~skmollal.aggregation.cascade_seed.choose_threshold`); None otherwise.
     prefix_models_ : list of MaskedAggregator
         ``prefix_models_[k]`` fuses the first ``k + 1`` LLMs of ``order_``.
     signals_ : ndarray of shape (n_texts, n_llms, 2, n_classes)
@@ -266,8 +208,15 @@ class CascadePanel(TransformerMixin, BaseEstimator):
             self.threshold_, self.threshold_cv_ = float(self.threshold), None
             return
         fusion = MixtureAggregator() if self.aggregator is None else self.aggregator
-        rows, proba = prefix_oof_proba(fusion, S[gold], y[gold], self.order_)
-        self.threshold_cv_ = choose_threshold(proba, y[gold][rows], candidates)
+        # a loop refits every round on the same seed: choose again only when the seed changed
+        key = (S[gold].tobytes(), y[gold].tobytes(), tuple(self.order_), tuple(candidates),
+               repr(fusion))
+        memo = getattr(self, "_threshold_memo", None)
+        if memo is None or memo[0] != key:
+            rows, proba = prefix_oof_proba(fusion, S[gold], y[gold], self.order_)
+            memo = self._threshold_memo = (key, choose_threshold(proba, y[gold][rows],
+                                                                 candidates))
+        self.threshold_cv_ = memo[1]
         self.threshold_ = self.threshold_cv_.threshold
 
     # ------------------------------------------------------------------ fit
@@ -401,11 +350,41 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         if (depth != mask.sum(axis=1)).any():
             row = int(np.flatnonzero(depth != mask.sum(axis=1))[0])
             raise ValueError(f"row {row}'s asked LLMs are not a prefix of the order {self.order_}")
-        out = np.zeros((S.shape[0], S.shape[3]))
-        for k in np.unique(depth):
-            rows = depth == k
-            out[rows] = self.prefix_models_[k - 1].predict_proba(S[rows])
-        return out
+        return self.masked_fusion().predict_proba(S)
+
+    def masked_fusion(self) -> MaskedAggregator:
+        """The prefix models as one fitted :class:`~skmollal.aggregation.MaskedAggregator`
+        (no refit): it labels signals as :meth:`posterior` does, for a loop that fuses the
+        signals it holds with the cascade's own fits.
+
+        Returns
+        -------
+        MaskedAggregator
+        """
+        check_is_fitted(self, "prefix_models_")
+        return join_masked(self.prefix_models_)
+
+    def fuses_like(self, mixture: Any) -> bool:
+        """Whether :meth:`masked_fusion` is what ``MaskedAggregator(mixture)`` fitted on the
+        same signals would be: ``mixture`` is the same fusion as ``aggregator``.
+
+        Parameters
+        ----------
+        mixture : estimator or None
+            A fusion (None: the default :class:`~skmollal.aggregation.MixtureAggregator`).
+
+        Returns
+        -------
+        bool
+            True for the same class with the same parameters (nested estimators: the same
+            objects).
+        """
+        a, b = (MixtureAggregator() if m is None else m for m in (self.aggregator, mixture))
+        pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+        plain = (str, int, float, bool, type(None))
+        return type(a) is type(b) and pa.keys() == pb.keys() and all(
+            pa[k] is pb[k] or (isinstance(pa[k], plain) and isinstance(pb[k], plain)
+                               and pa[k] == pb[k]) for k in pa)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Fused posterior ``(n, n_classes)`` of the cascade on texts ``X``."""

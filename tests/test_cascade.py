@@ -10,11 +10,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
 from skmollal.active_learning import MoLLIALoop
-from skmollal.aggregation import MaskedAggregator, MixtureAggregator, asked_mask
+from skmollal.aggregation import MaskedAggregator, MixtureAggregator, asked_mask, join_masked
 from skmollal.annotators import RecordedAnnotator
 from skmollal.annotators.cache import AnnotationCache
 from skmollal.annotators.panel import LLMPanel, panel_annotators, panel_labels
-from skmollal.aggregation.cascade_cv import choose_threshold, simulate_cascade
+from skmollal.aggregation.cascade_seed import choose_threshold, simulate_cascade
 from skmollal.cascade import CascadePanel, cascade_order, llm_accuracy
 from skmollal.testing.signals import make_signals
 
@@ -248,6 +248,23 @@ def test_masked_aggregator_errors():
         agg.fit(S, y).predict_proba(gold_partial)
 
 
+def test_join_masked_keeps_each_fit():
+    S, y = make_signals(n=120, n_llms=3, seed=14)
+    y_seed = seed_labels(y, 40)
+    S[60:, 2] = np.nan
+    one = MaskedAggregator(fast_mixture(), patterns=[[0, 1]]).fit(S, y_seed)
+    two = MaskedAggregator(fast_mixture(), patterns=[[0, 1, 2]]).fit(S, y_seed)
+    both = join_masked([one, two])
+    assert both.patterns_ == [(0, 1), (0, 1, 2)] and both.n_rows_ == one.n_rows_ + two.n_rows_
+    np.testing.assert_allclose(both.predict_proba(S[60:]), one.predict_proba(S[60:]))
+    np.testing.assert_allclose(both.predict_proba(S[:60]), two.predict_proba(S[:60]))
+    with pytest.raises(ValueError, match="at least one"):
+        join_masked([])
+    other = MaskedAggregator(fast_mixture(), patterns=[[0]]).fit(S[:, :2], y_seed)
+    with pytest.raises(ValueError, match="numbers of LLMs"):
+        join_masked([one, other])
+
+
 # ------------------------------------------------------------------------- cache
 def test_stricter_rerun_pays_only_the_missing_calls(tmp_path):
     S, y = make_signals(n=160, n_llms=3, noise=(0.3, 0.3, 0.3), seed=8)
@@ -310,6 +327,41 @@ def test_loop_with_a_cascade_pays_fewer_calls(tmp_path):
         MoLLIALoop.resume(tmp_path / "run", LogisticRegression(),
                           CascadePanel(annotators, threshold=0.9), X, y_seed, texts=texts,
                           mixture=fast_mixture(), batch_size=40, random_state=0)
+
+
+def test_loop_labels_with_the_cascade_fits_once_per_round(tmp_path):
+    S, y = make_signals(n=200, n_llms=3, noise=(0.1, 0.4, 0.5), seed=13)
+    X = np.random.default_rng(0).normal(size=(len(y), 4)) + y[:, None]
+    y_seed = np.full(len(y), -1)
+    y_seed[:40] = y[:40]
+
+    def run(name, share):
+        annotators, texts = recorded_panel(S, y)
+        cascade = CascadePanel(annotators, threshold=0.8, aggregator=fast_mixture())
+        fits = []
+        fit_signals = cascade.fit_signals
+        cascade.fit_signals = lambda *a: fits.append(1) or fit_signals(*a)
+        if not share:
+            cascade.fuses_like = lambda mixture: False
+        loop = MoLLIALoop(LogisticRegression(), cascade, X, y_seed, texts=texts,
+                          mixture=fast_mixture(), batch_size=40, random_state=0,
+                          output_dir=tmp_path / name)
+        loop.run(3)
+        return loop, len(fits)
+
+    shared, n_shared = run("shared", True)
+    apart, n_apart = run("apart", False)
+    assert n_shared == 3 + 1 and n_apart == 3  # one more than rounds, not two per round
+    assert [h["pool_labels"] for h in shared.history] == [h["pool_labels"] for h in
+                                                          apart.history]
+    assert shared.llm_calls == apart.llm_calls
+    assert shared.mixture_.patterns_ == [tuple(shared.panel.order_[:k]) for k in (1, 2, 3)]
+    rows = shared.state.annotated_rows()
+    np.testing.assert_allclose(shared.mixture_.predict_proba(shared.state.signals[rows]),
+                               apart.mixture_.predict_proba(apart.state.signals[rows]))
+    assert not CascadePanel(None, aggregator=fast_mixture()).fuses_like(MixtureAggregator())
+    assert CascadePanel(None).fuses_like(None) and CascadePanel(None).fuses_like(
+        MixtureAggregator())
 
 
 # ------------------------------------------------------------------------- CLI, classifier

@@ -454,12 +454,16 @@ class MoLLIALoop:
 
     def _fit_cascade(self) -> None:
         """A cascade panel: refit its order and prefix models on the signals paid for so far
-        (seed with every LLM, pool rows with the LLMs asked); no LLM call."""
+        (seed with every LLM, pool rows with the LLMs asked); no LLM call. Not again on the
+        same answers (the last round's mixture may have been these fits)."""
         if not is_cascade(self.panel):
             return
         state = self.state
         rows = state.annotated_rows()
+        if getattr(self, "_cascade_fitted_on", None) == (len(rows), state.llm_calls):
+            return
         self.panel.fit_signals(state.signals[rows], state.partial_labels()[rows])
+        self._cascade_fitted_on = (len(rows), state.llm_calls)
 
     def _label(self, upto_round: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Refit the mixture on all signals + seed gold; return pool rows and posteriors.
@@ -479,7 +483,12 @@ class MoLLIALoop:
         else:
             mixture = clone(self.mixture)
         mixture = _masked_for_cascade(self.panel, mixture)
-        mixture.fit(state.signals[rows], y[rows], **self._text_view(mixture, rows))
+        if (not upto_round and hasattr(self.panel, "masked_fusion")
+                and self.panel.fuses_like(self.mixture)):  # its prefix models are that fit
+            self._fit_cascade()
+            mixture = self.panel.masked_fusion()
+        else:
+            mixture.fit(state.signals[rows], y[rows], **self._text_view(mixture, rows))
         self.mixture_ = mixture
         pool_rows = state.pool_rows()
         if upto_round:

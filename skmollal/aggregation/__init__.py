@@ -9,7 +9,7 @@
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
 * :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a
   cascade's signals, NaN where an LLM was not asked): one model per set of asked LLMs;
-  :mod:`~skmollal.aggregation.cascade_cv`: a cascade's threshold from the gold rows;
+  :mod:`~skmollal.aggregation.cascade_seed`: a cascade's threshold from the gold rows;
 * :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
   view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
 * :mod:`~skmollal.aggregation.selection`: :class:`FusionSelector`, the fusion (two-view,
@@ -25,7 +25,7 @@ unlabeled rows.
 from .base import SignalAggregator, expand_proba
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene
-from .masked import MaskedAggregator, asked_mask, check_masked_signals
+from .masked import MaskedAggregator, asked_mask, check_masked_signals, join_masked
 from .calibration import expected_calibration_error, fit_view_weights
 from .gold_cv import cross_val_gold_proba
 from .mixture import MixtureAggregator, MixtureOfLLMsAnnotator
@@ -55,4 +55,5 @@ __all__ = [
     "MaskedAggregator",
     "asked_mask",
     "check_masked_signals",
+    "join_masked",
 ]

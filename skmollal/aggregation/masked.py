@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_partial_labels
 from .base import expand_proba
 
-__all__ = ["MaskedAggregator", "asked_mask", "check_masked_signals"]
+__all__ = ["MaskedAggregator", "asked_mask", "check_masked_signals", "join_masked"]
 
 logger = logging.getLogger(__name__)
 
@@ -245,3 +245,38 @@ class MaskedAggregator(ClassifierMixin, BaseEstimator):
     def predict(self, S) -> np.ndarray:
         """Most probable class index per text."""
         return self.classes_[self.predict_proba(S).argmax(axis=1)]
+
+
+def join_masked(models: Sequence[MaskedAggregator]) -> MaskedAggregator:
+    """One fitted :class:`MaskedAggregator` with the patterns and models of several (no refit).
+
+    A cascade fits one model per prefix of its order, each as it goes; joined, they fuse any
+    signals whose asked LLMs are a prefix, as a :class:`MaskedAggregator` fitted on the same
+    signals would, without fitting them again.
+
+    Parameters
+    ----------
+    models : sequence of MaskedAggregator
+        Fitted on signals of the same number of LLMs and classes.
+
+    Returns
+    -------
+    MaskedAggregator
+        Fitted; its ``patterns`` parameter lists the joined patterns.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("join_masked needs at least one fitted MaskedAggregator")
+    for m in models:
+        check_is_fitted(m, "estimators_")
+    first = models[0]
+    if any((m.n_llms_, m.n_classes_) != (first.n_llms_, first.n_classes_) for m in models):
+        raise ValueError("join_masked: the models were fitted on different numbers of LLMs or "
+                         "classes")
+    patterns = [p for m in models for p in m.patterns_]
+    out = MaskedAggregator(first.estimator, patterns=patterns)
+    out.patterns_ = patterns
+    out.estimators_ = [e for m in models for e in m.estimators_]
+    out.n_rows_ = [n for m in models for n in m.n_rows_]
+    out.n_llms_, out.n_classes_, out.classes_ = first.n_llms_, first.n_classes_, first.classes_
+    return out

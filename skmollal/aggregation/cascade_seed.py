@@ -1,8 +1,9 @@
-"""A cascade's stopping threshold from the gold seed: simulate the cascade out of fold.
+"""What a cascade learns from the gold seed: the order of its LLMs and its threshold.
 
 A cascade (:class:`~skmollal.cascade.CascadePanel`) asks its LLMs in a fixed order and stops
-for a text once the fused posterior of the LLMs asked so far reaches a threshold. Which
-threshold is worth its calls depends on the panel and the task; the gold seed can tell,
+for a text once the fused posterior of the LLMs asked so far reaches a threshold. The order:
+:func:`cascade_order`, by each LLM's accuracy on the gold rows (:func:`llm_accuracy`), per
+unit of cost when the user gives one. Which threshold is worth its calls depends on the panel and the task; the gold seed can tell,
 because every LLM annotated it. :func:`prefix_oof_proba` gives every gold row the posterior of
 every prefix of the order, each predicted out of fold
 (:func:`~skmollal.aggregation.gold_cv.cross_val_gold_proba`: the fusion of the prefix refitted
@@ -23,15 +24,75 @@ from typing import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..signals import PROBS, VOTES
 from .gold_cv import cross_val_gold_proba
 from .selection import choose_by_gold_cv
 
-__all__ = ["AUTO_THRESHOLDS", "choose_threshold", "prefix_oof_proba", "simulate_cascade"]
+__all__ = ["AUTO_THRESHOLDS", "cascade_order", "choose_threshold", "llm_accuracy",
+           "prefix_oof_proba", "simulate_cascade"]
 
 logger = logging.getLogger(__name__)
 
 #: Candidate thresholds of ``threshold="auto"``; 1.0 asks every LLM (the full panel).
 AUTO_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def llm_accuracy(signals, y) -> np.ndarray:
+    """Accuracy of each LLM on gold rows: the argmax of its votes (of its probabilities
+    where it abstained on every vote).
+
+    Parameters
+    ----------
+    signals : array-like of shape (n_texts, n_llms, 2, n_classes)
+        Full-panel signals of gold rows (rows with ``y == -1`` are ignored).
+    y : array-like of shape (n_texts,)
+        Gold class indices, ``-1`` for unlabeled rows.
+
+    Returns
+    -------
+    ndarray of shape (n_llms,)
+    """
+    S = np.asarray(signals, dtype=float)
+    y = np.asarray(y)
+    keep = y >= 0
+    S, y = S[keep], y[keep]
+    if len(y) == 0:
+        raise ValueError("llm_accuracy needs gold rows (y != -1)")
+    votes, probs = S[:, :, VOTES], S[:, :, PROBS]
+    said = np.where(votes.sum(axis=2) > 0, votes.argmax(axis=2), probs.argmax(axis=2))
+    return (said == y[:, None]).mean(axis=0)
+
+
+def cascade_order(signals, y, cost: Sequence[float] | None = None) -> list[int]:
+    """The order in which a cascade asks its LLMs, from gold rows only.
+
+    By accuracy on the gold rows (:func:`llm_accuracy`), highest first; with ``cost``, by
+    accuracy per unit of cost. Ties keep the panel order.
+
+    Parameters
+    ----------
+    signals : array-like of shape (n_texts, n_llms, 2, n_classes)
+        Full-panel signals of the gold rows.
+    y : array-like of shape (n_texts,)
+        Their gold class indices (``-1`` rows are ignored).
+    cost : sequence of float, optional
+        Cost of one call of each LLM (any unit), all positive.
+
+    Returns
+    -------
+    list of int
+        LLM indices, first asked first.
+    """
+    acc = llm_accuracy(signals, y)
+    score = acc
+    if cost is not None:
+        cost = np.asarray(cost, dtype=float)
+        if cost.shape != acc.shape or not np.all(np.isfinite(cost)) or np.any(cost <= 0):
+            raise ValueError(
+                f"cost must give one positive number per LLM ({len(acc)}); got {cost.tolist()}"
+            )
+        score = acc / cost
+    return [int(j) for j in np.argsort(-score, kind="stable")]
 
 
 def prefix_oof_proba(estimator, S, y, order: Sequence[int], *, cv: int = 5,
