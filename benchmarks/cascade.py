@@ -130,7 +130,8 @@ def summarise(rows):
     for (task, method), rs in groups.items():
         mean = {k: float(np.mean([r[k] for r in rs])) for k in
                 ("accuracy", "calls_per_text", "pool_accuracy", "pool_calls_per_text")}
-        out.append({"task": task, "method": method, "n_seeds": len(rs),
+        extra = {"thresholds": [r["threshold"] for r in rs]} if "threshold" in rs[0] else {}
+        out.append({"task": task, "method": method, "n_seeds": len(rs), **extra,
                     "accuracy_mean": mean["accuracy"],
                     "accuracy_std": float(np.std([r["accuracy"] for r in rs])),
                     "calls_per_text_mean": mean["calls_per_text"],
@@ -139,20 +140,32 @@ def summarise(rows):
     return out
 
 
+def paired_differences(rows, task, method, reference):
+    """Held-out accuracy of ``method`` minus that of ``reference``, seed by seed."""
+    acc = {(r["method"], r["seed"]): r["accuracy"] for r in rows if r["task"] == task}
+    return [acc[(method, s)] - acc[(reference, s)] for m, s in sorted(acc)
+            if m == method and (reference, s) in acc]
+
+
 def verdict(summary, rows):
-    """The issue's bar, per task: the default cascade vs the full panel."""
+    """The issue's bar, per task: the default cascade vs the full panel; and the default
+    against each fixed threshold (paired over the seeds)."""
     out = {}
     for task in sorted({s["task"] for s in summary}):
         by = {s["method"]: s for s in summary if s["task"] == task}
         if "cascade@default" not in by:
             continue
         full, casc = by["full_panel"], by["cascade@default"]
-        diffs = [c["accuracy"] - f["accuracy"] for f, c in zip(
-            [r for r in rows if r["task"] == task and r["method"] == "full_panel"],
-            [r for r in rows if r["task"] == task and r["method"] == "cascade@default"])]
+        diffs = paired_differences(rows, task, "cascade@default", "full_panel")
+        versus = {}
+        for method in by:
+            if method.startswith("cascade@") and method != "cascade@default":
+                d = paired_differences(rows, task, "cascade@default", method)
+                versus[method] = {"mean": float(np.mean(d)), "sd": float(np.std(d, ddof=1))}
         out[task] = {
             "accuracy_difference_mean": float(np.mean(diffs)),
             "accuracy_difference_sd": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0,
+            "default_minus_fixed": versus,
             "seeds_cascade_at_least_full": int(sum(d >= 0 for d in diffs)),
             "call_ratio": casc["calls_per_text_mean"] / full["calls_per_text_mean"],
             "bar_met": bool(casc["accuracy_mean"] >= full["accuracy_mean"]
@@ -172,8 +185,10 @@ def plot(summary, path):
     for ax, task in zip(axes[0], tasks):
         ss = [s for s in summary if s["task"] == task]
         single = [s for s in ss if s["method"].startswith("llm:")]
-        casc = sorted([s for s in ss if s["method"].startswith("cascade@")],
+        casc = sorted([s for s in ss if s["method"].startswith("cascade@")
+                       and s["method"] != "cascade@default"],
                       key=lambda s: s["calls_per_text_mean"])
+        default = [s for s in ss if s["method"] == "cascade@default"]
         full = [s for s in ss if s["method"] == "full_panel"]
         ax.scatter([s["calls_per_text_mean"] for s in single],
                    [s["accuracy_mean"] for s in single], color="tab:gray", label="single LLM")
@@ -186,6 +201,10 @@ def plot(summary, path):
             ax.annotate(s["method"].split("@")[1], (s["calls_per_text_mean"],
                                                     s["accuracy_mean"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.errorbar([s["calls_per_text_mean"] for s in default],
+                    [s["accuracy_mean"] for s in default],
+                    yerr=[s["accuracy_std"] for s in default], fmt="*", markersize=12,
+                    color="tab:green", label=f"cascade default ({DEFAULT_THRESHOLD})")
         ax.errorbar([s["calls_per_text_mean"] for s in full], [s["accuracy_mean"] for s in full],
                     yerr=[s["accuracy_std"] for s in full], fmt="s", color="tab:blue",
                     label="full panel (mixture)")
