@@ -55,7 +55,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         Stop asking about a text when the largest class probability of the fused posterior
         over the LLMs asked so far is at least this. 1.0 asks every LLM (unless a posterior
         is exactly 1). ``"auto"``: chosen from the gold rows among ``AUTO_THRESHOLDS`` of
-        :mod:`~skmollal.aggregation.cascade_seed` (a sequence: among those),
+        ``skmollal.aggregation.cascade_seed`` (a sequence: among those),
         by :func:`~skmollal.aggregation.cascade_seed.choose_threshold` on the cascade
         simulated out of fold on the gold rows.
     order : "accuracy" or sequence of str or int, default="accuracy"
