@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import check_texts
+from ._validation import check_texts, resolve_device
 
 __all__ = ["SentenceEmbedder", "default_model_path", "model_identity"]
 
@@ -180,8 +180,10 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     cache_dir : str, path-like or None, default=None
         Folder for an on-disk embedding cache (``embeddings.sqlite``), keyed by the model's
         identity (:func:`model_identity`) and the SHA-256 of each text. None disables it.
-    device : str or None, default=None
-        Torch device; None lets sentence-transformers choose (GPU when available).
+    device : str, torch.device or None, default=None
+        Torch device: ``"auto"`` takes CUDA when torch sees one, else MPS, else the CPU;
+        a name such as ``"cpu"`` is checked; None lets sentence-transformers choose (GPU
+        when available).
     show_progress_bar : bool or None, default=None
         tqdm progress bar over batches; None shows it only on a terminal.
 
@@ -212,7 +214,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
 
     def _model(self):
-        return _load_model(_resolve_model(self.model), self.device)
+        device = resolve_device(self.device, type(self).__name__)
+        return _load_model(_resolve_model(self.model), None if device is None else str(device))
 
     def fit(self, X=None, y=None):
         """Load the model and record the embedding dimension; ``X`` is only validated.
