@@ -65,6 +65,11 @@ Output files (in --output):
   labels.csv          one row per seed or annotated text: row (0-based data row), id (if
                       the CSV has one), text, label (fused), confidence, gold (a seed row),
                       llm:NAME (each LLM's answer); also labels.parquet with pandas+pyarrow
+  label_report.json   how good the labels are: estimated accuracy with a 95% interval
+                      (gold rows predicted out of fold), each LLM's confusion matrix
+                      against the gold rows, accuracy and influence on the fused labels,
+                      and the rows most likely mislabelled (also printed at the end;
+                      label_report.png draws it, with matplotlib)
   model.joblib        the trained featurizer and classifier: skmollal predict --model
                       model.joblib --data new.csv --output predictions.csv
   learning_curve.png  test accuracy per round (with a test split)
@@ -101,6 +106,10 @@ def _print_results(results: dict) -> None:
           f"{results['llm_answers_recorded']} replayed from recordings; "
           f"{results['total_s']:.0f} s")
     _print_costs(results)
+    if results.get("label_report"):
+        print("\nLabel report (estimated from the gold rows, cross-validated; "
+              "label_report.json has each LLM's confusion matrix):")
+        print(results["label_report"])
     for name, path in results["files"].items():
         print(f"{name + ':':<16}{path}")
 

@@ -316,11 +316,14 @@ def run_experiment(config: Mapping | Any) -> dict:
         ``llm_answers_recorded`` (replayed recordings), ``cost`` (per annotator: paid calls,
         tokens, LLM seconds, money, and what the cache served; see
         :mod:`skmollal.annotators.costs`), ``cost_total`` (summed), ``stopped_by`` (the
-        stopping rule that ended the run, or None), ``embed_s``, ``total_s``, ``files``
-        and ``history`` (per round, with its ``cost``; ``queried`` as rows of the data). Also written to
-        ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv`` (one row per
-        seed or annotated text, see :func:`~skmollal.outputs.labels_table`) and
-        ``model.joblib`` (a :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
+        stopping rule that ended the run, or None), ``label_report`` (the label report as
+        text, or None when there is none), ``embed_s``, ``total_s``, ``files`` and
+        ``history`` (per round, with its ``cost``; ``queried`` as rows of the data). Also
+        written to ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv``
+        (one row per seed or annotated text, see :func:`~skmollal.outputs.labels_table`),
+        ``label_report.json`` and ``label_report.png``
+        (:func:`~skmollal.outputs.write_label_report`) and ``model.joblib`` (a
+        :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
         holds the loop's state (a re-run with more rounds resumes) and
         ``<output>/annotations.sqlite`` the live annotators' answers.
 
@@ -334,7 +337,7 @@ def run_experiment(config: Mapping | Any) -> dict:
 
     from .active_learning import area_under_curve, plot_learning_curve
     from .annotators.costs import sum_cost_dicts
-    from .outputs import SavedModel, write_run_labels
+    from .outputs import SavedModel, write_label_report, write_run_labels
 
     t_start = time.perf_counter()
     prep = prepare_experiment(config)
@@ -371,6 +374,12 @@ def run_experiment(config: Mapping | Any) -> dict:
     files = {"results": out / "results.json", "model": out / "model.joblib",
              "labels": write_run_labels(loop, prep.train, prep.y_train, data, names,
                                         out / "labels.csv")}
+    try:  # a reading aid; none (no finished round, a cascade panel) is only a warning
+        report_text, report_files = write_label_report(loop, prep.train, data, out)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("no label report: %s", exc)
+        report_text, report_files = None, {}
+    files.update(report_files)
     if has_test:
         files["learning_curve"] = out / "learning_curve.png"
     joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])
@@ -388,6 +397,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         "cost": loop.cost,
         "cost_total": sum_cost_dicts(loop.cost),
         "stopped_by": loop.stopped_by_,
+        "label_report": report_text,
         "embed_s": embed_s,
         "total_s": time.perf_counter() - t_start,
         "files": {k: str(v) for k, v in files.items()},

@@ -183,6 +183,8 @@ class MoLLIALoop:
         Per-row signals, weights and labels, the round counter and the history.
     mixture_ : estimator
         The mixture fitted in the last round.
+    mixture_rows_ : ndarray of int
+        The rows ``mixture_`` was fitted on (seed and annotated rows).
     stopped_by_ : dict or None
         Set by :meth:`run`: the rule that stopped it (``rule``, ``reason``, ``round``), None
         when it ran its rounds (or the pool ran out).
@@ -224,6 +226,7 @@ class MoLLIALoop:
         self.stopped_by_: dict | None = None
         self.state: LoopState | None = None
         self.mixture_ = None
+        self.mixture_rows_: np.ndarray | None = None
         self._fitted_here = False  # classifier fitted in this process (False after resume)
         self._resumed = False  # state loaded by resume() (a crash may precede round 0's end)
         self._warned: set[str] = set()
@@ -480,7 +483,7 @@ class MoLLIALoop:
             mixture = clone(self.mixture)
         mixture = _masked_for_cascade(self.panel, mixture)
         mixture.fit(state.signals[rows], y[rows], **self._text_view(mixture, rows))
-        self.mixture_ = mixture
+        self.mixture_, self.mixture_rows_ = mixture, rows
         pool_rows = state.pool_rows()
         if upto_round:
             pool_rows = pool_rows[~np.isin(pool_rows, self._pending_rows())]
@@ -488,6 +491,45 @@ class MoLLIALoop:
             return pool_rows, np.zeros((0, self.n_classes))
         return pool_rows, full_proba(mixture, state.signals[pool_rows], self.n_classes,
                                      **self._text_view(mixture, pool_rows))
+
+    def label_report(self, **params):
+        """How good the mixture's labels are: :func:`~skmollal.aggregation.label_report`
+        of ``mixture_`` on the rows and gold seed it was fitted on.
+
+        Parameters
+        ----------
+        **params
+            Passed on (``n_suspects``, ``cv``, ``random_state``, ``annotator_names``:
+            default the panel's names).
+
+        Returns
+        -------
+        Bunch
+            The report, with ``rows``: the loop row of each of its rows (``suspects`` index
+            into ``rows``).
+
+        Raises
+        ------
+        ValueError
+            Before a round has fitted the mixture, or with a cascade panel (the LLMs asked
+            differ per text, so there is no per-LLM report).
+        """
+        from ..aggregation.report import label_report
+
+        if self.mixture_ is None:
+            raise ValueError("no mixture fitted yet: the label report needs a finished round")
+        if is_cascade(self.panel):
+            raise ValueError("no label report for a cascade panel: the LLMs asked differ "
+                             "per text")
+        rows = self.mixture_rows_
+        params.setdefault("annotator_names",
+                          [str(getattr(a, "name", type(a).__name__))
+                           for a in panel_annotators(self.panel)])
+        report = label_report(self.mixture_, self.state.signals[rows],
+                              self.state.partial_labels()[rows],
+                              **self._text_view(self.mixture_, rows), **params)
+        report.rows = rows
+        return report
 
     def _text_view(self, mixture, rows) -> dict:
         """``{"X_text": features of rows}`` for a mixture that reads the texts' features
