@@ -95,6 +95,10 @@ def _print_results(results: dict) -> None:
         print(f"{h['round']:>5} {h['n_labeled']:>8} {h['llm_calls']:>12} "
               f"{h.get('val_accuracy', float('nan')):>9.3f} "
               f"{h.get('val_macro_f1', float('nan')):>9.3f}")
+    if results.get("classifier_cv"):
+        print(f"classifier {results['classifier']}, chosen by cross-validation on the gold "
+              "seed (accuracy " + ", ".join(f"{name} {acc:.3f}" for name, acc
+                                            in results["classifier_cv"].items()) + ")")
     if results["test_accuracy"] is None:
         print(f"{NO_TEST} (give --test-size to hold out labelled rows)")
     else:
@@ -153,8 +157,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--featurizer", default=d["featurizer"],
                    help="minilm (frozen sentence embeddings) or tfidf")
     p.add_argument("--classifier", default=d["classifier"],
-                   help="mlp (NegativeLearningClassifier), logreg, or finetune (MiniLM "
-                        "fine-tuned on the texts; --featurizer is then unused)")
+                   help="mlp (NegativeLearningClassifier), logreg, finetune (MiniLM "
+                        "fine-tuned on the texts; --featurizer is then unused), or auto "
+                        "(mlp or logreg, whichever cross-validates better on the gold seed)")
     p.add_argument("--max-epochs", type=int, default=d["max_epochs"])
     p.add_argument("--no-discrepancy", action="store_true", help="ablation: all weights 1")
     p.add_argument("--discrepancy-update", choices=["query", "round"],

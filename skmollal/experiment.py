@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .annotators.specs import build_panel
-from .classifiers import make_classifier
+from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
 from .own_data import load_csv, split_labelled, split_rows, training_labels
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
@@ -307,7 +307,8 @@ def run_experiment(config: Mapping | Any) -> dict:
     -------
     dict
         ``config``, ``labels``, ``panel`` (annotator names), ``n_seed``, ``n_pool``,
-        ``n_test``, ``test_accuracy`` and ``test_macro_f1`` (None, with ``test_note``,
+        ``n_test``, ``classifier`` (the one trained; ``auto`` resolved) and
+        ``classifier_cv`` (for ``auto``: each candidate's gold-row CV accuracy), ``test_accuracy`` and ``test_macro_f1`` (None, with ``test_note``,
         when no labelled row is held out), ``auc_accuracy``, ``llm_calls`` (answers the run
         used: texts x LLMs), ``llm_calls_paid`` (LLM calls made by this invocation),
         ``llm_answers_cached`` (answers the annotation cache served, repeated texts
@@ -355,8 +356,10 @@ def run_experiment(config: Mapping | Any) -> dict:
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
     y_test = data.y[prep.test]
     has_test = len(prep.test) > 0
+    clf, clf_cv = resolve_classifier(cfg["classifier"], X_train, prep.y_train, cfg["seed"],
+                                     cfg["max_epochs"])  # "auto": chosen on the gold seed
     loop = make_loop(
-        make_classifier(cfg["classifier"], cfg["seed"], cfg["max_epochs"]), panel, X_train,
+        make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
         prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
         strategy=cfg["strategy"], batch_size=cfg["batch"],
         discrepancy_weight=None if cfg["no_discrepancy"] else 0.5,
@@ -388,7 +391,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         "labels": data.labels,
         "panel": names,
         "n_seed": int(len(prep.seed)), "n_pool": int(len(prep.pool)),
-        "n_test": int(len(prep.test)),
+        "n_test": int(len(prep.test)), "classifier": clf, "classifier_cv": clf_cv,
         **_score(y_test, pred, len(data.labels)),
         "auc_accuracy": area_under_curve(history) if history and "val_accuracy" in
         history[-1] else None,

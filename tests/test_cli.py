@@ -82,10 +82,20 @@ def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
     assert sum(a.calls for a in made) == 10 * 2
 
 
+def _fake_annotators(monkeypatch, noise=0.3):
+    """Every annotator spec builds a CountingAnnotator; returns the list of those built."""
+    made = []
+
+    def fake(spec, labels, recordings=None, task_name=None):
+        made.append(CountingAnnotator(spec, noise=noise, seed=len(spec)))
+        return made[-1]
+
+    monkeypatch.setattr(specs, "build_annotator", fake)
+    return made
+
+
 def test_run_prints_and_saves_the_label_report(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(specs, "build_annotator",
-                        lambda spec, labels, recordings=None, task_name=None:
-                        CountingAnnotator(spec, noise=0.3, seed=len(spec)))
+    _fake_annotators(monkeypatch)
     data = tmp_path / "data.csv"
     _write_csv(data, n=80)
     lines = data.read_text().splitlines()
@@ -125,10 +135,30 @@ def test_run_prints_and_saves_the_label_report(tmp_path, monkeypatch, capsys):
     assert (out / "label_report.png").stat().st_size > 1000
 
 
+def test_classifier_auto_is_chosen_on_the_gold_seed_and_resumes(tmp_path, monkeypatch, capsys):
+    made = _fake_annotators(monkeypatch, noise=0.2)
+    data = tmp_path / "data.csv"
+    _write_csv(data, n=80)
+    out = tmp_path / "out"
+    argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "yy",
+            "--featurizer", "tfidf", "--classifier", "auto", "--max-epochs", "5",
+            "--seed-size", "24", "--rounds", "1", "--batch", "10", "--output", str(out),
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["classifier"] == "auto" and res["classifier"] in ("mlp", "logreg")
+    assert set(res["classifier_cv"]) == {"mlp", "logreg"}
+    assert all(0 <= acc <= 1 for acc in res["classifier_cv"].values())
+    assert f"classifier {res['classifier']}, chosen by cross-validation" in capsys.readouterr().out
+    made.clear()
+    argv[argv.index("--rounds") + 1] = "2"  # the same choice again: the run resumes
+    assert cli.main(argv) == 0
+    assert sum(a.calls for a in made) == 10 * 2
+    assert json.loads((out / "results.json").read_text())["classifier"] == res["classifier"]
+
+
 def test_cascade_run_has_no_label_report(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(specs, "build_annotator",
-                        lambda spec, labels, recordings=None, task_name=None:
-                        CountingAnnotator(spec, noise=0.3, seed=len(spec)))
+    _fake_annotators(monkeypatch)
     data = tmp_path / "data.csv"
     _write_csv(data, n=80)
     out = tmp_path / "out"
