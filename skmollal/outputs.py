@@ -132,7 +132,8 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     data_rows : ndarray of int
         The data row of each of the loop's rows.
     y : ndarray of int
-        The loop's labels: gold on the seed, -1 elsewhere.
+        The loop's labels: gold on the seed, -1 elsewhere. Rows a person answered in a
+        review are gold too (their answer).
     data : Bunch
         ``texts``, ``labels`` and optionally ``ids`` of the data rows.
     llm_names : sequence of str
@@ -147,9 +148,10 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     """
     rows = loop.training_rows()
     n_classes = len(data.labels)
-    gold = np.isin(rows, loop.seed_idx)
+    y = np.where(np.asarray(y) >= 0, y, loop.state.partial_labels())  # + a person's answers
+    gold = y[rows] >= 0
     proba = np.zeros((len(rows), n_classes))
-    proba[gold, np.asarray(y)[rows[gold]]] = 1.0
+    proba[gold, y[rows[gold]]] = 1.0
     if (~gold).any() and loop.mixture_ is not None:
         proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes)
     data_rows = np.asarray(data_rows)[rows]
