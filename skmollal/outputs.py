@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .active_learning.review import panel_answers
 from .active_learning.routing import full_proba
 from .own_data import load_csv
 
@@ -40,13 +41,7 @@ def llm_answers(signals: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
     list of list of str
         ``answers[i][j]``: LLM ``j``'s answer on text ``i`` (``""`` where it gave none).
     """
-    signals = np.nan_to_num(np.asarray(signals, dtype=float), nan=0.0)
-    votes, probs = signals[:, :, 1], signals[:, :, 0]
-    use = np.where(votes.sum(axis=-1, keepdims=True) > 0, votes, probs)
-    given = use.sum(axis=-1) > 0
-    best = use.argmax(axis=-1)
-    return [[labels[best[i, j]] if given[i, j] else "" for j in range(best.shape[1])]
-            for i in range(best.shape[0])]
+    return [[labels[a] if a >= 0 else "" for a in row] for row in panel_answers(signals)]
 
 
 def labels_table(rows: Sequence[int], texts: Sequence[str], proba: np.ndarray,

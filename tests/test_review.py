@@ -12,10 +12,9 @@ from skmollal.active_learning import (CsvReviewOracle, MoLLIALoop, ReviewPending
                                       least_confident_rows, panel_split_rows,
                                       select_review_rows)
 from skmollal.active_learning.review import panel_answers, review_info
-from skmollal.annotators import specs
 
-from test_cli import _write_csv
-from test_mollia import LABELS, CountingAnnotator, SpyClassifier, make_pool, panel, seed_y
+from test_cli import _write_csv, fake_annotators
+from test_mollia import LABELS, SpyClassifier, make_pool, panel, seed_y
 
 
 class SpyMixture(ClassifierMixin, BaseEstimator):
@@ -244,14 +243,7 @@ def test_csv_oracle_names_the_bad_row(tmp_path):
 
 # ----------------------------------------------------------------------- the command line
 def test_cli_review_round_trip(tmp_path, monkeypatch, capsys):
-    made = []
-
-    def fake(spec, labels, recordings=None, task_name=None):
-        a = CountingAnnotator(spec, noise=0.4, seed=len(made))
-        made.append(a)
-        return a
-
-    monkeypatch.setattr(specs, "build_annotator", fake)
+    made = fake_annotators(monkeypatch, noise=0.4)
     data = tmp_path / "data.csv"
     _write_csv(data)
     gold = {i: line.rsplit(",", 1)[1] for i, line in
