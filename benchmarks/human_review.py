@@ -193,8 +193,10 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("skmollal").setLevel(logging.WARNING)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(1)  # more BLAS threads than free cores make the mixture's solver spin
     from skmollal.datasets import load_recordings
 
     rec = load_recordings(args.recordings, args.task)

@@ -6,14 +6,14 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
 2. **annotate**: the LLM panel labels their texts (signals ``(n, L, 2, C)``), chunk by chunk,
    the state saved after each chunk;
 3. **label**: the mixture model is refitted on every signal seen so far plus the gold seed
-   (seed rows carry their gold label, annotated rows ``-1``) and labels the annotated rows;
+   (seed rows carry their gold label, annotated rows ``-1``) and labels the annotated rows.
+   With ``review_size``, a person (``oracle``) then answers that many annotated rows the
+   panel disputes most; their answers are gold from then on and the mixture is refitted
+   with them (see :mod:`.review`);
 4. **weigh**: rows where the current classifier disagrees with the mixture label get the
    discrepancy weight (default 0.5): the queried rows, once, when they are annotated
    (``discrepancy_update="query"``, the reference) or every annotated row again each round
    (``"round"``);
-   With ``review_size`` rows per round, a person (``oracle``) first answers the annotated
-   rows the panel disputes most; their answers are gold from then on and the mixture is
-   refitted with them (see :mod:`.review`);
 5. **train**: the classifier is refitted on seed + annotated rows with the targets of
    :func:`~skmollal.active_learning.targets.training_targets` (labels, weights, negative
    labels: classes whose mean LLM probability is at most ``nl_threshold``) and the round's
