@@ -129,8 +129,13 @@ def add_common_accuracy(runs):
             r["n_common"] = len(ok)
 
 
+#: arms the others are paired with: no extra label, and random extra gold
+BASELINES = ("none", "random")
+
+
 def summarise(runs, arms):
-    """Mean and sd over seeds per arm, and paired differences against ``none``."""
+    """Mean and sd over seeds per arm, and paired differences against each of
+    :data:`BASELINES` (``KEY_vs_BASE``: mean difference; ``KEY_wins_vs_BASE``: seeds better)."""
     rows = []
     for arm in arms:
         rs = [r for r in runs if r["arm"] == arm]
@@ -138,17 +143,19 @@ def summarise(runs, arms):
             continue
         row = {"arm": arm, "n_seeds": len(rs),
                "n_human_labels": float(np.mean([r["n_human_labels"] for r in rs]))}
-        base = {r["seed"]: r for r in runs if r["arm"] == "none"}
         for key in METRICS:
             vals = np.asarray([r[key] for r in rs if key in r])
             if not len(vals):
                 continue
             row[key] = float(vals.mean())
             row[key + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-            diff = np.asarray([r[key] - base[r["seed"]][key] for r in rs
-                               if key in r and r["seed"] in base])
-            row[key + "_vs_none"] = float(diff.mean()) if len(diff) else float("nan")
-            row[key + "_wins"] = int((diff > 0).sum())
+            for name in BASELINES:
+                base = {r["seed"]: r[key] for r in runs if r["arm"] == name and key in r}
+                diff = np.asarray([r[key] - base[r["seed"]] for r in rs
+                                   if key in r and r["seed"] in base])
+                if len(diff) and arm != name:
+                    row[f"{key}_vs_{name}"] = float(diff.mean())
+                    row[f"{key}_wins_vs_{name}"] = int((diff > 0).sum())
         rows.append(row)
     return rows
 
@@ -162,14 +169,23 @@ def print_table(rows):
         cells = [f"{r[k]:.4f}±{r[k + '_sd']:.4f}" if k in r else "-" for k in METRICS]
         print(f"{r['arm']:<16} {r['n_seeds']:>5} {r['n_human_labels']:>5.0f} {cells[0]:>15} "
               f"{cells[1]:>17} {cells[2]:>16} {cells[3]:>15} {cells[4]:>13}")
-    print("\npaired difference against 'none' (mean over seeds; seeds better)")
-    print(f"{'arm':<16} " + " ".join(f"{k[:24]:>26}" for k in METRICS))
-    for r in rows:
-        if r["arm"] == "none":
-            continue
-        print(f"{r['arm']:<16} " + " ".join(
-            f"{r[k + '_vs_none']:>+19.4f} ({r[k + '_wins']}/{r['n_seeds']})" if k in r
-            else f"{'-':>26}" for k in METRICS))
+    for name in BASELINES:
+        print(f"\npaired difference against {name!r} (mean over seeds; seeds better)")
+        print(f"{'arm':<16} " + " ".join(f"{k[:24]:>26}" for k in METRICS))
+        for r in rows:
+            if r["arm"] == name:
+                continue
+            print(f"{r['arm']:<16} " + " ".join(
+                f"{r[f'{k}_vs_{name}']:>+19.4f} ({r[f'{k}_wins_vs_{name}']}/{r['n_seeds']})"
+                if f"{k}_vs_{name}" in r else f"{'-':>26}" for k in METRICS))
+
+
+def resummarise(path: Path) -> None:
+    """Recompute and print the summary of a finished run from its JSON (no run)."""
+    data = json.loads(path.read_text())
+    data["summary"] = summarise(data["runs"], data["config"]["arms"])
+    path.write_text(json.dumps(data, indent=1))
+    print_table(data["summary"])
 
 
 def main(argv=None):
@@ -187,7 +203,11 @@ def main(argv=None):
     p.add_argument("--output", default=str(REPO / "benchmarks" / "results" /
                                            "human_review.json"))
     p.add_argument("--embed-cache", default=str(REPO / "benchmarks" / "results" / "embeddings"))
+    p.add_argument("--summarise", metavar="JSON", default=None,
+                   help="only recompute the summary of a finished run from its JSON")
     args = p.parse_args(argv)
+    if args.summarise:
+        return resummarise(Path(args.summarise))
     if args.extra % args.rounds:
         p.error("--extra must be a multiple of --rounds (the same rows per round)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

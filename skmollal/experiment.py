@@ -360,7 +360,7 @@ def run_experiment(config: Mapping | Any) -> dict:
     has_test = len(prep.test) > 0
     review = {}
     if cfg["review"]:  # a person labels N texts per round through review.csv
-        from .active_learning.review import CsvReviewOracle
+        from .active_learning.review_csv import CsvReviewOracle
 
         review = dict(oracle=CsvReviewOracle(out / "review.csv", row_ids=prep.train),
                       review_size=cfg["review"], review_strategy=cfg["review_strategy"])

@@ -3,8 +3,9 @@ from .classifier import MoLLIAClassifier
 from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
 from .loop import MoLLIALoop
-from .review import (REVIEW_STRATEGIES, CsvReviewOracle, ReviewPending, least_confident_rows,
-                     panel_split_rows, select_review_rows)
+from .review import (REVIEW_STRATEGIES, ReviewPending, least_confident_rows, panel_split_rows,
+                     select_review_rows)
+from .review_csv import CsvReviewOracle
 from .state import LoopState
 from .stopping import Budget, KappaAverage, StableLabels, replay_stopping
 from .strategies import (
