@@ -16,9 +16,10 @@ The oracle protocol: ``oracle(texts, rows, info) -> answers``, one class index p
 ``-1`` where the person skipped it (a skipped row is not asked again). ``texts`` are the
 rows' texts, ``rows`` their indices in the loop's data and ``info`` a Bunch with what the
 panel said (:func:`review_info`). Any callable works: a labeling tool, a notebook prompt, or
-in a benchmark the recorded gold. :class:`~.review_csv.CsvReviewOracle` is the file-based one
-of the command line: it writes the rows to a CSV, raises :class:`ReviewPending` (the loop has
-saved its state; the run pauses), and when asked again reads the labels filled in.
+in a benchmark the recorded gold. :class:`~skmollal.active_learning.CsvReviewOracle` is the
+file-based one of the command line: it writes the rows to a CSV, raises
+:class:`ReviewPending` (the loop has saved its state; the run pauses), and when asked again
+reads the labels filled in.
 """
 from __future__ import annotations
 

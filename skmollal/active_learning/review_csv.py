@@ -2,7 +2,8 @@
 
 :class:`CsvReviewOracle` follows the oracle protocol of :mod:`.review`: asked about some
 rows, it returns the labels a person wrote into the file, or writes the rows to it and
-raises :class:`~.review.ReviewPending` so that the run pauses until they are filled in.
+raises :class:`~skmollal.active_learning.ReviewPending` so that the run pauses until they
+are filled in.
 """
 from __future__ import annotations
 
