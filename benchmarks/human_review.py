@@ -31,7 +31,7 @@ Gold labels other than the seed and the simulated person's answers are read only
 
 Usage::
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/human_review.py --seeds 0 1 2
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/human_review.py --seeds 0 1 2 3 4
 """
 from __future__ import annotations
 
