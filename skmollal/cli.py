@@ -15,8 +15,9 @@ Annotator specs (``--annotator``, repeatable; see :mod:`skmollal.annotators.spec
 
 Live annotations are cached in ``<output>/annotations.sqlite``, so a re-run never pays for
 them twice. Errors are one line on stderr (``-v`` shows the traceback); the exit status is 0
-on success, 1 when the run failed, 2 for bad settings or input (found before any LLM call)
-and 130 when interrupted. This module only parses arguments and prints; the run itself is
+on success, 1 when the run failed, 2 for bad settings or input (found before any LLM call),
+3 when paused for a person's review (``--review``: fill ``review.csv``, run again) and 130
+when interrupted. This module only parses arguments and prints; the run itself is
 :func:`skmollal.experiment.run_experiment`.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sys
 from pathlib import Path
 
 from .active_learning.cost_report import format_costs
+from .active_learning.review import REVIEW_STRATEGIES, ReviewPending
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
 from .annotators.specs import SPEC_FORMS
@@ -73,13 +75,22 @@ Output files (in --output):
   model.joblib        the trained featurizer and classifier: skmollal predict --model
                       model.joblib --data new.csv --output predictions.csv
   learning_curve.png  test accuracy per round (with a test split)
+  review.csv          with --review N: the N texts of the round waiting for a person's
+                      label (row, text, fused label, confidence, each LLM's answer, and an
+                      empty 'label' column: write a class name, or 'skip'); the run pauses
+                      (exit status 3) until it is filled in, then the same command reads it,
+                      keeps it as review-round<k>.csv and continues
   annotations.sqlite  every live LLM answer: a re-run never pays for one twice
   state/              the loop's state: the same command with more --rounds continues
   embeddings/         cached sentence embeddings (--featurizer minilm)
 
 Exit status: 0 done, 1 the run failed, 2 bad settings or input (before any LLM call),
-130 interrupted (answers already received are kept; run the same command to resume).
+3 paused for review (fill review.csv, run the same command), 130 interrupted (answers
+already received are kept; run the same command to resume).
 """
+
+#: Exit status of a run paused until a person fills in ``review.csv`` (``--review``).
+REVIEW_PENDING_STATUS = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -183,6 +194,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    metavar="RULE[:PARAM=X]",
                    help="stopping rule (repeatable): " + ", ".join(sorted(STOPPING_RULES))
                         + ", e.g. kappa:kappa=0.99,window=3 or labels:max_changed=0.01")
+    p.add_argument("--review", type=int, default=d["review"], metavar="N",
+                   help="a person labels N texts per round (those the panel disputes most): "
+                        "the run writes them to <output>/review.csv and pauses; fill its "
+                        "'label' column and run the same command again")
+    p.add_argument("--review-strategy", default=d["review_strategy"],
+                   choices=sorted(REVIEW_STRATEGIES),
+                   help="which texts go to review: " + "; ".join(
+                       f"{k}: {v.split(' (')[0]}" for k, v in REVIEW_STRATEGIES.items()))
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")
@@ -285,13 +304,18 @@ def _fail(command: str, exc: BaseException, status: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage)."""
+    """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage, 3 paused
+    for review)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return _COMMANDS[args.command](args)
+    except ReviewPending as exc:
+        print(f"skmollal {args.command}: paused for review: {exc}; run the same command "
+              "again to continue (nothing already paid is paid again)")
+        return REVIEW_PENDING_STATUS
     except KeyboardInterrupt:
         print(f"skmollal {args.command}: interrupted; answers already received are kept, run "
               "the same command to resume", file=sys.stderr)

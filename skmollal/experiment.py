@@ -326,13 +326,19 @@ def run_experiment(config: Mapping | Any) -> dict:
         (:func:`~skmollal.outputs.write_label_report`) and ``model.joblib`` (a
         :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
         holds the loop's state (a re-run with more rounds resumes) and
-        ``<output>/annotations.sqlite`` the live annotators' answers.
+        ``<output>/annotations.sqlite`` the live annotators' answers. With ``review`` N,
+        each round writes N texts to ``<output>/review.csv`` for a person to label
+        (:class:`~skmollal.active_learning.CsvReviewOracle`) and pauses: the same call
+        again reads the labels and continues.
 
     Raises
     ------
     ConfigError
         Before any LLM call, if a setting or an input is wrong (see
         :func:`prepare_experiment`).
+    ReviewPending
+        With ``review``: when ``review.csv`` waits for a person's labels (the state is
+        saved; call again once they are filled in).
     """
     import joblib
 
@@ -358,6 +364,12 @@ def run_experiment(config: Mapping | Any) -> dict:
     has_test = len(prep.test) > 0
     clf, clf_cv = resolve_classifier(cfg["classifier"], X_train, prep.y_train, cfg["seed"],
                                      cfg["max_epochs"])  # "auto": chosen on the gold seed
+    review = {}
+    if cfg["review"]:  # a person labels N texts per round through review.csv
+        from .active_learning.review_csv import CsvReviewOracle
+
+        review = dict(oracle=CsvReviewOracle(out / "review.csv", row_ids=prep.train),
+                      review_size=cfg["review"], review_strategy=cfg["review_strategy"])
     loop = make_loop(
         make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
         prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
@@ -368,7 +380,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
         output_dir=out / "state", random_state=cfg["seed"],
         show_progress=not cfg["no_progress"],
-        **loop_stopping(cfg),
+        **loop_stopping(cfg), **review,
     )
     earlier = loop.llm_calls if loop.state is not None else 0
     earlier_per_llm = _answers_per_llm(loop)

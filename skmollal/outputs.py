@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .active_learning.review import panel_answers
 from .active_learning.routing import full_proba
 from .aggregation.report import format_label_report, plot_label_report
 from .own_data import load_csv
@@ -47,13 +48,7 @@ def llm_answers(signals: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
     list of list of str
         ``answers[i][j]``: LLM ``j``'s answer on text ``i`` (``""`` where it gave none).
     """
-    signals = np.nan_to_num(np.asarray(signals, dtype=float), nan=0.0)
-    votes, probs = signals[:, :, 1], signals[:, :, 0]
-    use = np.where(votes.sum(axis=-1, keepdims=True) > 0, votes, probs)
-    given = use.sum(axis=-1) > 0
-    best = use.argmax(axis=-1)
-    return [[labels[best[i, j]] if given[i, j] else "" for j in range(best.shape[1])]
-            for i in range(best.shape[0])]
+    return [[labels[a] if a >= 0 else "" for a in row] for row in panel_answers(signals)]
 
 
 def labels_table(rows: Sequence[int], texts: Sequence[str], proba: np.ndarray,
@@ -139,7 +134,8 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     data_rows : ndarray of int
         The data row of each of the loop's rows.
     y : ndarray of int
-        The loop's labels: gold on the seed, -1 elsewhere.
+        The loop's labels: gold on the seed, -1 elsewhere. Rows a person answered in a
+        review are gold too (their answer).
     data : Bunch
         ``texts``, ``labels`` and optionally ``ids`` of the data rows.
     llm_names : sequence of str
@@ -154,9 +150,10 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     """
     rows = loop.training_rows()
     n_classes = len(data.labels)
-    gold = np.isin(rows, loop.seed_idx)
+    y = np.where(np.asarray(y) >= 0, y, loop.state.partial_labels())  # + a person's answers
+    gold = y[rows] >= 0
     proba = np.zeros((len(rows), n_classes))
-    proba[gold, np.asarray(y)[rows[gold]]] = 1.0
+    proba[gold, y[rows[gold]]] = 1.0
     if (~gold).any() and loop.mixture_ is not None:
         proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes)
     data_rows = np.asarray(data_rows)[rows]

@@ -49,16 +49,22 @@ def _write_csv(path, n=120, seed=0):
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
-    pytest.importorskip("skmollal.aggregation")
+def fake_annotators(monkeypatch, noise=0.2):
+    """Make every ``--annotator`` spec a CountingAnnotator; return the list of those made."""
     made = []
 
     def fake(spec, labels, recordings=None, task_name=None):
-        a = CountingAnnotator(spec, noise=0.2, seed=len(made))
+        a = CountingAnnotator(spec, noise=noise, seed=len(made))
         made.append(a)
         return a
 
     monkeypatch.setattr(specs, "build_annotator", fake)
+    return made
+
+
+def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
+    pytest.importorskip("skmollal.aggregation")
+    made = fake_annotators(monkeypatch)
     data = tmp_path / "data.csv"
     _write_csv(data)
     out = tmp_path / "out"
