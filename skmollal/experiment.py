@@ -26,8 +26,10 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .annotators.specs import build_panel
+from .aggregation.registry import make_aggregator
 from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
+from .featurizers import make_featurizer
 from .own_data import load_csv, split_labelled, split_rows, training_labels
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
                        ConfigError, check_settings, complete_settings, loop_stopping)
@@ -116,55 +118,6 @@ def recordings_summary(path: str | Path, task: str) -> str:
 
 
 # --------------------------------------------------------------------------- factories
-def make_featurizer(name: str, cache_dir: str | Path | None = None) -> Any:
-    """The text featurizer ``name`` (see :data:`FEATURIZERS`), unfitted.
-
-    Parameters
-    ----------
-    name : {"minilm", "tfidf"}
-        Which featurizer.
-    cache_dir : str or path, optional
-        On-disk embedding cache of ``minilm``.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown; the message lists the names.
-    """
-    if name == "minilm":
-        from .featurizers import SentenceEmbedder
-
-        return SentenceEmbedder(cache_dir=cache_dir)
-    if name == "tfidf":
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.pipeline import make_pipeline
-
-        return make_pipeline(TfidfVectorizer(sublinear_tf=True), TruncatedSVD(64, random_state=0))
-    raise ValueError(f"unknown featurizer {name!r}; choose one of {sorted(FEATURIZERS)}")
-
-
-def make_aggregator(name: str) -> Any:
-    """The aggregator (mixture model or baseline) ``name``, with default parameters.
-
-    Parameters
-    ----------
-    name : str
-        A key of :data:`AGGREGATORS`: ``molam`` / ``mollia`` (the mixture model),
-        ``majority``, ``mean``, ``best-single`` or ``dawid-skene``.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown; the message lists the names.
-    """
-    if name not in AGGREGATORS:
-        raise ValueError(f"unknown aggregator {name!r}; choose one of {sorted(AGGREGATORS)}")
-    from . import aggregation
-
-    return getattr(aggregation, AGGREGATORS[name])()
-
-
 def make_loop(estimator: Any, panel: Any, X: Any, y: np.ndarray, *,
               output_dir: str | Path | None = None, **params: Any) -> Any:
     """The MoLLIA loop: the one place the runner and the benchmarks build (or resume) one.

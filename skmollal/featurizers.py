@@ -22,7 +22,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import check_texts, resolve_device
 
-__all__ = ["SentenceEmbedder", "default_model_path", "model_identity"]
+__all__ = ["FEATURIZERS", "SentenceEmbedder", "default_model_path", "make_featurizer",
+           "model_identity"]
 
 logger = logging.getLogger(__name__)
 
@@ -300,3 +301,41 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.non_deterministic = False
         return tags
+
+
+#: featurizer name -> what it is
+FEATURIZERS = {
+    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
+    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
+}
+
+
+def make_featurizer(name: str, cache_dir: str | Path | None = None) -> Any:
+    """The text featurizer ``name`` (see :data:`FEATURIZERS`), unfitted.
+
+    Parameters
+    ----------
+    name : {"minilm", "tfidf"}
+        Which featurizer.
+    cache_dir : str or path, optional
+        On-disk embedding cache of ``minilm``.
+
+    Returns
+    -------
+    estimator
+        A new, unfitted transformer from texts to a dense matrix.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown; the message lists the names.
+    """
+    if name == "minilm":
+        return SentenceEmbedder(cache_dir=cache_dir)
+    if name == "tfidf":
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline
+
+        return make_pipeline(TfidfVectorizer(sublinear_tf=True), TruncatedSVD(64, random_state=0))
+    raise ValueError(f"unknown featurizer {name!r}; choose one of {sorted(FEATURIZERS)}")

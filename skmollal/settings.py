@@ -11,29 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
+from .featurizers import FEATURIZERS
 
 __all__ = [
     "AGGREGATORS", "ALL_GOLD_SPLIT", "FEATURIZERS", "NO_TEST", "RUN_DEFAULTS", "ConfigError",
     "check_settings", "complete_settings", "loop_stopping",
 ]
-
-#: aggregator name -> the ``skmollal`` estimator it builds (with default parameters)
-AGGREGATORS = {
-    "molam": "MixtureAggregator",
-    "mollia": "MixtureAggregator",
-    "majority": "MajorityVote",
-    "mean": "MeanProbability",
-    "best-single": "BestSingleLLM",
-    "dawid-skene": "DawidSkene",
-}
-
-#: featurizer name -> what it is
-FEATURIZERS = {
-    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
-    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
-}
 
 #: The settings of :func:`run_experiment` and their defaults (the command line's options).
 #: ``seed_size`` None: every labelled row of a CSV, :data:`ALL_GOLD_SPLIT` for the demo and
