@@ -366,7 +366,7 @@ def main(argv=None):
     p.add_argument("--strategies", nargs="+", default=["random", "entropy", "coreset"])
     p.add_argument("--methods", nargs="+", default=None,
                    help="default: oracle, each single LLM, and " + ", ".join(METHODS[1:]))
-    p.add_argument("--classifier", choices=["mlp", "finetune"], default="mlp")
+    p.add_argument("--classifier", choices=["mlp", "logreg", "finetune"], default="mlp")
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--batch", type=int, default=50)

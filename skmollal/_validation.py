@@ -1,4 +1,5 @@
-"""Validation of inputs shared across layers: texts, and partial labels (``-1`` = unlabeled)."""
+"""Validation of inputs shared across layers: texts, partial labels (``-1`` = unlabeled) and
+torch device names (``"auto"`` resolved to the best device torch sees)."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["check_partial_labels", "check_texts", "warn_blank_texts"]
+__all__ = ["check_partial_labels", "check_texts", "resolve_device", "warn_blank_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,54 @@ def check_texts(texts: Any, where: str = "texts", *, allow_empty: bool = False) 
         if not text.isascii():
             _check_unicode(text, i, where)
     return texts
+
+
+def resolve_device(device: Any = "auto", where: str = "device") -> Any:
+    """The torch device to compute on: ``"auto"`` means CUDA, else MPS, else CPU.
+
+    Parameters
+    ----------
+    device : str, torch.device or None, default="auto"
+        ``"auto"``, a torch device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) or
+        a ``torch.device``. None is returned as is (the caller's "leave it where it is").
+    where : str, default="device"
+        Who is asking (an estimator, an annotator); starts every message.
+
+    Returns
+    -------
+    str, torch.device or None
+        ``"cuda"``, ``"mps"`` or ``"cpu"`` for ``"auto"``; any other value unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a torch device name, or names a CUDA / MPS device that torch
+        does not see on this machine.
+    """
+    if device is None:
+        return None
+    import torch
+
+    if isinstance(device, str) and device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{where}: {device!r} is not a torch device; use \"auto\" (CUDA, else MPS, else "
+            "CPU), \"cpu\", \"cuda\", \"cuda:<index>\" or \"mps\""
+        ) from None
+    available = {"cuda": torch.cuda.is_available,
+                 "mps": lambda: torch.backends.mps.is_available()}
+    if kind in available and not available[kind]():
+        raise ValueError(
+            f"{where}: device {device!r} asked for, but torch sees no {kind.upper()} device "
+            "on this machine; use device=\"auto\" to take the best one available"
+        )
+    return device
 
 
 def _check_unicode(text: str, index: int, where: str) -> None:

@@ -15,8 +15,9 @@ Annotator specs (``--annotator``, repeatable; see :mod:`skmollal.annotators.spec
 
 Live annotations are cached in ``<output>/annotations.sqlite``, so a re-run never pays for
 them twice. Errors are one line on stderr (``-v`` shows the traceback); the exit status is 0
-on success, 1 when the run failed, 2 for bad settings or input (found before any LLM call)
-and 130 when interrupted. This module only parses arguments and prints; the run itself is
+on success, 1 when the run failed, 2 for bad settings or input (found before any LLM call),
+3 when paused for a person's review (``--review``: fill ``review.csv``, run again) and 130
+when interrupted. This module only parses arguments and prints; the run itself is
 :func:`skmollal.experiment.run_experiment`.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sys
 from pathlib import Path
 
 from .active_learning.cost_report import format_costs
+from .active_learning.review import REVIEW_STRATEGIES, ReviewPending
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
 from .annotators.specs import SPEC_FORMS
@@ -65,16 +67,30 @@ Output files (in --output):
   labels.csv          one row per seed or annotated text: row (0-based data row), id (if
                       the CSV has one), text, label (fused), confidence, gold (a seed row),
                       llm:NAME (each LLM's answer); also labels.parquet with pandas+pyarrow
+  label_report.json   how good the labels are: estimated accuracy with a 95% interval
+                      (gold rows predicted out of fold), each LLM's confusion matrix
+                      against the gold rows, accuracy and influence on the fused labels,
+                      and the rows most likely mislabelled (also printed at the end;
+                      label_report.png draws it, with matplotlib)
   model.joblib        the trained featurizer and classifier: skmollal predict --model
                       model.joblib --data new.csv --output predictions.csv
   learning_curve.png  test accuracy per round (with a test split)
+  review.csv          with --review N: the N texts of the round waiting for a person's
+                      label (row, text, fused label, confidence, each LLM's answer, and an
+                      empty 'label' column: write a class name, or 'skip'); the run pauses
+                      (exit status 3) until it is filled in, then the same command reads it,
+                      keeps it as review-round<k>.csv and continues
   annotations.sqlite  every live LLM answer: a re-run never pays for one twice
   state/              the loop's state: the same command with more --rounds continues
   embeddings/         cached sentence embeddings (--featurizer minilm)
 
 Exit status: 0 done, 1 the run failed, 2 bad settings or input (before any LLM call),
-130 interrupted (answers already received are kept; run the same command to resume).
+3 paused for review (fill review.csv, run the same command), 130 interrupted (answers
+already received are kept; run the same command to resume).
 """
+
+#: Exit status of a run paused until a person fills in ``review.csv`` (``--review``).
+REVIEW_PENDING_STATUS = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +106,10 @@ def _print_results(results: dict) -> None:
         print(f"{h['round']:>5} {h['n_labeled']:>8} {h['llm_calls']:>12} "
               f"{h.get('val_accuracy', float('nan')):>9.3f} "
               f"{h.get('val_macro_f1', float('nan')):>9.3f}")
+    if results.get("classifier_cv"):
+        print(f"classifier {results['classifier']}, chosen by cross-validation on the gold "
+              "seed (accuracy " + ", ".join(f"{name} {acc:.3f}" for name, acc
+                                            in results["classifier_cv"].items()) + ")")
     if results["test_accuracy"] is None:
         print(f"{NO_TEST} (give --test-size to hold out labelled rows)")
     else:
@@ -101,6 +121,10 @@ def _print_results(results: dict) -> None:
           f"{results['llm_answers_recorded']} replayed from recordings; "
           f"{results['total_s']:.0f} s")
     _print_costs(results)
+    if results.get("label_report"):
+        print("\nLabel report (estimated from the gold rows, cross-validated; "
+              "label_report.json has each LLM's confusion matrix):")
+        print(results["label_report"])
     for name, path in results["files"].items():
         print(f"{name + ':':<16}{path}")
 
@@ -149,8 +173,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--featurizer", default=d["featurizer"],
                    help="minilm (frozen sentence embeddings) or tfidf")
     p.add_argument("--classifier", default=d["classifier"],
-                   help="mlp (NegativeLearningClassifier), logreg, or finetune (MiniLM "
-                        "fine-tuned on the texts; --featurizer is then unused)")
+                   help="mlp (NegativeLearningClassifier), logreg, finetune (MiniLM "
+                        "fine-tuned on the texts; --featurizer is then unused), or auto "
+                        "(mlp or logreg, whichever cross-validates better on the gold seed)")
     p.add_argument("--max-epochs", type=int, default=d["max_epochs"])
     p.add_argument("--no-discrepancy", action="store_true", help="ablation: all weights 1")
     p.add_argument("--discrepancy-update", choices=["query", "round"],
@@ -175,6 +200,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    metavar="RULE[:PARAM=X]",
                    help="stopping rule (repeatable): " + ", ".join(sorted(STOPPING_RULES))
                         + ", e.g. kappa:kappa=0.99,window=3 or labels:max_changed=0.01")
+    p.add_argument("--review", type=int, default=d["review"], metavar="N",
+                   help="a person labels N texts per round (those the panel disputes most): "
+                        "the run writes them to <output>/review.csv and pauses; fill its "
+                        "'label' column and run the same command again")
+    p.add_argument("--review-strategy", default=d["review_strategy"],
+                   choices=sorted(REVIEW_STRATEGIES),
+                   help="which texts go to review: " + "; ".join(
+                       f"{k}: {v.split(' (')[0]}" for k, v in REVIEW_STRATEGIES.items()))
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")
@@ -277,13 +310,18 @@ def _fail(command: str, exc: BaseException, status: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage)."""
+    """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage, 3 paused
+    for review)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return _COMMANDS[args.command](args)
+    except ReviewPending as exc:
+        print(f"skmollal {args.command}: paused for review: {exc}; run the same command "
+              "again to continue (nothing already paid is paid again)")
+        return REVIEW_PENDING_STATUS
     except KeyboardInterrupt:
         print(f"skmollal {args.command}: interrupted; answers already received are kept, run "
               "the same command to resume", file=sys.stderr)

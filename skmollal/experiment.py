@@ -26,8 +26,10 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .annotators.specs import build_panel
-from .classifiers import make_classifier
+from .aggregation.registry import make_aggregator
+from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
+from .featurizers import make_featurizer
 from .own_data import load_csv, split_labelled, split_rows, training_labels
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
                        ConfigError, check_settings, complete_settings, loop_stopping)
@@ -116,55 +118,6 @@ def recordings_summary(path: str | Path, task: str) -> str:
 
 
 # --------------------------------------------------------------------------- factories
-def make_featurizer(name: str, cache_dir: str | Path | None = None) -> Any:
-    """The text featurizer ``name`` (see :data:`FEATURIZERS`), unfitted.
-
-    Parameters
-    ----------
-    name : {"minilm", "tfidf"}
-        Which featurizer.
-    cache_dir : str or path, optional
-        On-disk embedding cache of ``minilm``.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown; the message lists the names.
-    """
-    if name == "minilm":
-        from .featurizers import SentenceEmbedder
-
-        return SentenceEmbedder(cache_dir=cache_dir)
-    if name == "tfidf":
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.pipeline import make_pipeline
-
-        return make_pipeline(TfidfVectorizer(sublinear_tf=True), TruncatedSVD(64, random_state=0))
-    raise ValueError(f"unknown featurizer {name!r}; choose one of {sorted(FEATURIZERS)}")
-
-
-def make_aggregator(name: str) -> Any:
-    """The aggregator (mixture model or baseline) ``name``, with default parameters.
-
-    Parameters
-    ----------
-    name : str
-        A key of :data:`AGGREGATORS`: ``molam`` / ``mollia`` (the mixture model),
-        ``majority``, ``mean``, ``best-single`` or ``dawid-skene``.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown; the message lists the names.
-    """
-    if name not in AGGREGATORS:
-        raise ValueError(f"unknown aggregator {name!r}; choose one of {sorted(AGGREGATORS)}")
-    from . import aggregation
-
-    return getattr(aggregation, AGGREGATORS[name])()
-
-
 def make_loop(estimator: Any, panel: Any, X: Any, y: np.ndarray, *,
               output_dir: str | Path | None = None, **params: Any) -> Any:
     """The MoLLIA loop: the one place the runner and the benchmarks build (or resume) one.
@@ -307,7 +260,8 @@ def run_experiment(config: Mapping | Any) -> dict:
     -------
     dict
         ``config``, ``labels``, ``panel`` (annotator names), ``n_seed``, ``n_pool``,
-        ``n_test``, ``test_accuracy`` and ``test_macro_f1`` (None, with ``test_note``,
+        ``n_test``, ``classifier`` (the one trained; ``auto`` resolved) and
+        ``classifier_cv`` (for ``auto``: each candidate's gold-row CV accuracy), ``test_accuracy`` and ``test_macro_f1`` (None, with ``test_note``,
         when no labelled row is held out), ``auc_accuracy``, ``llm_calls`` (answers the run
         used: texts x LLMs), ``llm_calls_paid`` (LLM calls made by this invocation),
         ``llm_answers_cached`` (answers the annotation cache served, repeated texts
@@ -316,25 +270,34 @@ def run_experiment(config: Mapping | Any) -> dict:
         ``llm_answers_recorded`` (replayed recordings), ``cost`` (per annotator: paid calls,
         tokens, LLM seconds, money, and what the cache served; see
         :mod:`skmollal.annotators.costs`), ``cost_total`` (summed), ``stopped_by`` (the
-        stopping rule that ended the run, or None), ``embed_s``, ``total_s``, ``files``
-        and ``history`` (per round, with its ``cost``; ``queried`` as rows of the data). Also written to
-        ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv`` (one row per
-        seed or annotated text, see :func:`~skmollal.outputs.labels_table`) and
-        ``model.joblib`` (a :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
+        stopping rule that ended the run, or None), ``label_report`` (the label report as
+        text, or None when there is none), ``embed_s``, ``total_s``, ``files`` and
+        ``history`` (per round, with its ``cost``; ``queried`` as rows of the data). Also
+        written to ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv``
+        (one row per seed or annotated text, see :func:`~skmollal.outputs.labels_table`),
+        ``label_report.json`` and ``label_report.png``
+        (:func:`~skmollal.outputs.write_label_report`) and ``model.joblib`` (a
+        :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
         holds the loop's state (a re-run with more rounds resumes) and
-        ``<output>/annotations.sqlite`` the live annotators' answers.
+        ``<output>/annotations.sqlite`` the live annotators' answers. With ``review`` N,
+        each round writes N texts to ``<output>/review.csv`` for a person to label
+        (:class:`~skmollal.active_learning.CsvReviewOracle`) and pauses: the same call
+        again reads the labels and continues.
 
     Raises
     ------
     ConfigError
         Before any LLM call, if a setting or an input is wrong (see
         :func:`prepare_experiment`).
+    ReviewPending
+        With ``review``: when ``review.csv`` waits for a person's labels (the state is
+        saved; call again once they are filled in).
     """
     import joblib
 
     from .active_learning import area_under_curve, plot_learning_curve
     from .annotators.costs import sum_cost_dicts
-    from .outputs import SavedModel, write_run_labels
+    from .outputs import SavedModel, write_label_report, write_run_labels
 
     t_start = time.perf_counter()
     prep = prepare_experiment(config)
@@ -352,8 +315,16 @@ def run_experiment(config: Mapping | Any) -> dict:
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
     y_test = data.y[prep.test]
     has_test = len(prep.test) > 0
+    clf, clf_cv = resolve_classifier(cfg["classifier"], X_train, prep.y_train, cfg["seed"],
+                                     cfg["max_epochs"])  # "auto": chosen on the gold seed
+    review = {}
+    if cfg["review"]:  # a person labels N texts per round through review.csv
+        from .active_learning.review_csv import CsvReviewOracle
+
+        review = dict(oracle=CsvReviewOracle(out / "review.csv", row_ids=prep.train),
+                      review_size=cfg["review"], review_strategy=cfg["review_strategy"])
     loop = make_loop(
-        make_classifier(cfg["classifier"], cfg["seed"], cfg["max_epochs"]), panel, X_train,
+        make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
         prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
         strategy=cfg["strategy"], batch_size=cfg["batch"],
         discrepancy_weight=None if cfg["no_discrepancy"] else 0.5,
@@ -362,7 +333,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
         output_dir=out / "state", random_state=cfg["seed"],
         show_progress=not cfg["no_progress"],
-        **loop_stopping(cfg),
+        **loop_stopping(cfg), **review,
     )
     earlier = loop.llm_calls if loop.state is not None else 0
     earlier_per_llm = _answers_per_llm(loop)
@@ -371,6 +342,12 @@ def run_experiment(config: Mapping | Any) -> dict:
     files = {"results": out / "results.json", "model": out / "model.joblib",
              "labels": write_run_labels(loop, prep.train, prep.y_train, data, names,
                                         out / "labels.csv")}
+    try:  # a reading aid; none (no finished round, a cascade panel) is only a warning
+        report_text, report_files = write_label_report(loop, prep.train, data, out)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("no label report: %s", exc)
+        report_text, report_files = None, {}
+    files.update(report_files)
     if has_test:
         files["learning_curve"] = out / "learning_curve.png"
     joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])
@@ -379,7 +356,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         "labels": data.labels,
         "panel": names,
         "n_seed": int(len(prep.seed)), "n_pool": int(len(prep.pool)),
-        "n_test": int(len(prep.test)),
+        "n_test": int(len(prep.test)), "classifier": clf, "classifier_cv": clf_cv,
         **_score(y_test, pred, len(data.labels)),
         "auc_accuracy": area_under_curve(history) if history and "val_accuracy" in
         history[-1] else None,
@@ -388,6 +365,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         "cost": loop.cost,
         "cost_total": sum_cost_dicts(loop.cost),
         "stopped_by": loop.stopped_by_,
+        "label_report": report_text,
         "embed_s": embed_s,
         "total_s": time.perf_counter() - t_start,
         "files": {k: str(v) for k, v in files.items()},

@@ -20,9 +20,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import check_texts
+from ._validation import check_texts, resolve_device
 
-__all__ = ["SentenceEmbedder", "default_model_path", "model_identity"]
+__all__ = ["FEATURIZERS", "SentenceEmbedder", "default_model_path", "make_featurizer",
+           "model_identity"]
 
 logger = logging.getLogger(__name__)
 
@@ -180,8 +181,10 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     cache_dir : str, path-like or None, default=None
         Folder for an on-disk embedding cache (``embeddings.sqlite``), keyed by the model's
         identity (:func:`model_identity`) and the SHA-256 of each text. None disables it.
-    device : str or None, default=None
-        Torch device; None lets sentence-transformers choose (GPU when available).
+    device : str, torch.device or None, default=None
+        Torch device: ``"auto"`` takes CUDA when torch sees one, else MPS, else the CPU;
+        a name such as ``"cpu"`` is checked; None lets sentence-transformers choose (GPU
+        when available).
     show_progress_bar : bool or None, default=None
         tqdm progress bar over batches; None shows it only on a terminal.
 
@@ -212,7 +215,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
 
     def _model(self):
-        return _load_model(_resolve_model(self.model), self.device)
+        device = resolve_device(self.device, type(self).__name__)
+        return _load_model(_resolve_model(self.model), None if device is None else str(device))
 
     def fit(self, X=None, y=None):
         """Load the model and record the embedding dimension; ``X`` is only validated.
@@ -297,3 +301,41 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.non_deterministic = False
         return tags
+
+
+#: featurizer name -> what it is
+FEATURIZERS = {
+    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
+    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
+}
+
+
+def make_featurizer(name: str, cache_dir: str | Path | None = None) -> Any:
+    """The text featurizer ``name`` (see :data:`FEATURIZERS`), unfitted.
+
+    Parameters
+    ----------
+    name : {"minilm", "tfidf"}
+        Which featurizer.
+    cache_dir : str or path, optional
+        On-disk embedding cache of ``minilm``.
+
+    Returns
+    -------
+    estimator
+        A new, unfitted transformer from texts to a dense matrix.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown; the message lists the names.
+    """
+    if name == "minilm":
+        return SentenceEmbedder(cache_dir=cache_dir)
+    if name == "tfidf":
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline
+
+        return make_pipeline(TfidfVectorizer(sublinear_tf=True), TruncatedSVD(64, random_state=0))
+    raise ValueError(f"unknown featurizer {name!r}; choose one of {sorted(FEATURIZERS)}")

@@ -115,8 +115,9 @@ class TransformerTextClassifier(NegativeLearningClassifier):
     lr : float, default=3e-5
     max_epochs : int, default=3
     batch_size : int, default=16
-    device : str, default="cpu"
-        Torch device, e.g. ``"cuda"``.
+    device : str or torch.device, default="auto"
+        Torch device: ``"auto"`` takes CUDA when torch sees one, else MPS, else the CPU
+        (resolved in ``fit`` into ``device_``); or a name such as ``"cpu"`` or ``"cuda:1"``.
     module : torch module class or None, default=None
         The network wrapping the Hugging Face model; None means
         :class:`HFSequenceClassifierModule`.
@@ -124,16 +125,23 @@ class TransformerTextClassifier(NegativeLearningClassifier):
         Other NegativeLearningClassifier / skorch parameters (``classes``, ``random_state``,
         ``train_split``, ``optimizer__weight_decay``, ...).
 
+    Attributes
+    ----------
+    device_ : str or torch.device
+        The device fitted on (``device`` with ``"auto"`` resolved).
+    classes_ : ndarray of shape (n_classes,)
+    module_, history_, ... : skorch's fitted attributes.
+
     Examples
     --------
-    >>> clf = TransformerTextClassifier(max_epochs=2, device="cuda")  # doctest: +SKIP
+    >>> clf = TransformerTextClassifier(max_epochs=2)  # doctest: +SKIP
     >>> clf.fit(texts, labels, sample_weight=w, negative_mask=neg)  # doctest: +SKIP
     >>> clf.predict(["What is the capital of France?"])  # doctest: +SKIP
     """
 
     def __init__(self, model=None, tokenizer=None, max_length: int = 128, *,
                  nl_weight=0.4, lr: float = 3e-5, max_epochs: int = 3, batch_size: int = 16,
-                 device: str = "cpu", module=None, **kwargs):
+                 device="auto", module=None, **kwargs):
         super().__init__(module=module, nl_weight=nl_weight, lr=lr, max_epochs=max_epochs,
                          batch_size=batch_size, device=device, **kwargs)
         self.model = model

@@ -43,6 +43,8 @@ from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, Print
 from skorch.utils import is_dataset, to_tensor
 from torch import nn
 
+from ._validation import resolve_device
+
 __all__ = [
     "NegativeLearningClassifier",
     "MLPModule",
@@ -218,12 +220,16 @@ class NegativeLearningClassifier(NeuralNetClassifier):
     **kwargs
         Any other skorch parameter (``device``, ``callbacks``, ``module__hidden_units``,
         ``optimizer__weight_decay``, ``iterator_train__shuffle`` (default True), ...).
+        ``device`` also takes ``"auto"``: CUDA, else MPS, else CPU.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
         Number of features (array inputs only).
+    device_ : str or torch.device
+        The device trained on: ``device`` with ``"auto"`` resolved (CUDA, else MPS, else
+        CPU) when the network is initialised.
     module_, history_, ... : skorch's fitted attributes.
 
     Examples
@@ -254,6 +260,39 @@ class NegativeLearningClassifier(NeuralNetClassifier):
         )
         self.nl_weight = nl_weight
         self.random_state = random_state
+
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self):
+        """The device skorch computes on: the ``device`` parameter, ``"auto"`` resolved.
+
+        skorch reads ``self.device`` wherever it moves modules and tensors; the parameter
+        as given (e.g. ``"auto"``) stays what ``get_params`` and ``clone`` see.
+        """
+        return resolve_device(self.__dict__.get("device"), type(self).__name__)
+
+    @device.setter
+    def device(self, value):
+        self.__dict__["device"] = value
+
+    def get_params(self, deep=True, **kwargs):
+        params = super().get_params(deep=deep, **kwargs)
+        params["device"] = self.__dict__.get("device")
+        return params
+
+    def initialize(self):
+        """Resolve the device into ``device_``, then initialise skorch's components."""
+        self.device_ = self.device
+        return super().initialize()
+
+    def __setstate__(self, state):
+        # skorch maps the pickled tensors onto state["device"], which must be a real device
+        given = state.get("device")
+        if given == "auto":
+            state = {**state, "device": resolve_device(given)}
+        super().__setstate__(state)
+        if given == "auto":
+            self.__dict__["device"] = given
 
     # ------------------------------------------------------------------ skorch hooks
     @property

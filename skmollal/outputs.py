@@ -3,6 +3,10 @@
 * :func:`labels_table` / :func:`write_table`: one row per annotated text with its fused
   label, the label's confidence, each LLM's answer and whether the row was a gold seed row
   (``labels.csv``, plus ``labels.parquet`` when pandas and pyarrow are installed);
+* :func:`write_label_report`: how good those labels are (the mixture's
+  :func:`~skmollal.aggregation.label_report`: estimated accuracy from the gold rows, each
+  LLM's confusion matrix and influence, the rows most likely mislabelled), as text,
+  ``label_report.json`` and ``label_report.png``;
 * :class:`SavedModel`: the fitted featurizer and classifier with the class names, saved with
   joblib (``model.joblib``); :func:`predict_csv` applies one to the texts of a CSV
   (``skmollal predict``).
@@ -10,17 +14,21 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from .active_learning.review import panel_answers
 from .active_learning.routing import full_proba
+from .aggregation.report import format_label_report, plot_label_report
 from .own_data import load_csv
 
-__all__ = ["SavedModel", "labels_table", "llm_answers", "predict_csv", "write_run_labels",
-           "write_table"]
+__all__ = ["SavedModel", "label_report_record", "labels_table", "llm_answers", "predict_csv",
+           "write_label_report", "write_run_labels", "write_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +48,7 @@ def llm_answers(signals: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
     list of list of str
         ``answers[i][j]``: LLM ``j``'s answer on text ``i`` (``""`` where it gave none).
     """
-    signals = np.nan_to_num(np.asarray(signals, dtype=float), nan=0.0)
-    votes, probs = signals[:, :, 1], signals[:, :, 0]
-    use = np.where(votes.sum(axis=-1, keepdims=True) > 0, votes, probs)
-    given = use.sum(axis=-1) > 0
-    best = use.argmax(axis=-1)
-    return [[labels[best[i, j]] if given[i, j] else "" for j in range(best.shape[1])]
-            for i in range(best.shape[0])]
+    return [[labels[a] if a >= 0 else "" for a in row] for row in panel_answers(signals)]
 
 
 def labels_table(rows: Sequence[int], texts: Sequence[str], proba: np.ndarray,
@@ -132,7 +134,8 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     data_rows : ndarray of int
         The data row of each of the loop's rows.
     y : ndarray of int
-        The loop's labels: gold on the seed, -1 elsewhere.
+        The loop's labels: gold on the seed, -1 elsewhere. Rows a person answered in a
+        review are gold too (their answer).
     data : Bunch
         ``texts``, ``labels`` and optionally ``ids`` of the data rows.
     llm_names : sequence of str
@@ -147,9 +150,10 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     """
     rows = loop.training_rows()
     n_classes = len(data.labels)
-    gold = np.isin(rows, loop.seed_idx)
+    y = np.where(np.asarray(y) >= 0, y, loop.state.partial_labels())  # + a person's answers
+    gold = y[rows] >= 0
     proba = np.zeros((len(rows), n_classes))
-    proba[gold, np.asarray(y)[rows[gold]]] = 1.0
+    proba[gold, y[rows[gold]]] = 1.0
     if (~gold).any() and loop.mixture_ is not None:
         proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes)
     data_rows = np.asarray(data_rows)[rows]
@@ -157,6 +161,114 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
                          loop.signals[rows], data.labels, llm_names, gold,
                          ids=data.get("ids"))
     return write_table(table, path)[0]
+
+
+def _number(x: float) -> float | None:
+    """A float for JSON: None for NaN (no gold rows to estimate from)."""
+    return None if x is None or math.isnan(x) else round(float(x), 4)
+
+
+def label_report_record(report: Any, labels: Sequence[str], data_rows: np.ndarray,
+                        texts: Sequence[str], ids: Sequence[str] | None = None) -> dict:
+    """A label report as JSON-able data, rows and classes named as in the user's data.
+
+    Parameters
+    ----------
+    report : Bunch
+        From :meth:`~skmollal.active_learning.MoLLIALoop.label_report` (or
+        :func:`~skmollal.aggregation.label_report`).
+    labels : sequence of str
+        Class names.
+    data_rows : ndarray of int
+        The data row of each row of the report.
+    texts : sequence of str
+        The texts of the data (indexed by data row).
+    ids : sequence of str, optional
+        The user's row ids (the CSV's ``id`` column), indexed by data row.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` and ``accuracy_interval`` (95 %, from ``n_cv`` gold rows predicted
+        out of fold; None without gold rows), ``classes``, ``annotators`` (per LLM:
+        ``name``, ``gold_accuracy``, ``influence`` and ``confusion``: rows = gold class,
+        columns = the LLM's answer, in the order of ``classes``), ``view_weights`` and
+        ``suspects`` (least confident first: ``row``, (``id``), ``text``, ``label``,
+        ``confidence``, (``views_disagree``)).
+    """
+    suspects = []
+    for k, row in enumerate(report.suspects):
+        data_row = int(data_rows[row])
+        record: dict[str, Any] = {"row": data_row}
+        if ids is not None:
+            record["id"] = ids[data_row]
+        record.update(text=texts[data_row], label=labels[int(report.labels[row])],
+                      confidence=_number(report.suspect_confidence[k]))
+        if report.suspect_views_disagree is not None:
+            record["views_disagree"] = bool(report.suspect_views_disagree[k])
+        suspects.append(record)
+    weights = report.view_weights
+    return {
+        "accuracy": _number(report.accuracy),
+        "accuracy_interval": [_number(b) for b in report.accuracy_interval],
+        "n_cv": int(report.n_cv),
+        "classes": list(labels),
+        "annotators": [
+            {"name": name, "gold_accuracy": _number(acc), "influence": _number(infl),
+             "confusion": np.asarray(conf).astype(int).tolist()}
+            for name, acc, infl, conf in zip(report.annotator_names, report.llm_gold_accuracy,
+                                             report.llm_influence, report.llm_confusion)
+        ],
+        "view_weights": None if weights is None else [_number(w) for w in weights],
+        "suspects": suspects,
+    }
+
+
+def write_label_report(loop: Any, data_rows: np.ndarray, data: Any,
+                       folder: str | Path) -> tuple[str, dict[str, Path]]:
+    """Write the label report of a loop's mixture: ``label_report.json`` (and ``.png``).
+
+    Parameters
+    ----------
+    loop : MoLLIALoop
+        After at least one round of :meth:`~skmollal.active_learning.MoLLIALoop.run`.
+    data_rows : ndarray of int
+        The data row of each of the loop's rows.
+    data : Bunch
+        ``texts``, ``labels`` and optionally ``ids`` of the data rows.
+    folder : str or path
+        Where the files go.
+
+    Returns
+    -------
+    (str, dict of str to Path)
+        The report as text (:func:`~skmollal.aggregation.format_label_report`, rows shown
+        as data rows with their text), and the files written: ``label_report`` (JSON,
+        :func:`label_report_record`) and ``report_plot`` (PNG, only when matplotlib
+        is installed).
+
+    Raises
+    ------
+    ValueError
+        If the loop has no report (see :meth:`~skmollal.active_learning.MoLLIALoop.label_report`).
+    """
+    report = loop.label_report()
+    rows = np.asarray(data_rows)[report.rows]
+    names = {int(r): f"row {rows[r]} {data.texts[rows[r]][:60]!r}" for r in report.suspects}
+    text = format_label_report(report, class_names=data.labels, row_names=names)
+    folder = Path(folder)
+    files = {"label_report": folder / "label_report.json"}
+    record = label_report_record(report, data.labels, rows, data.texts, ids=data.get("ids"))
+    files["label_report"].write_text(json.dumps(record, indent=1, ensure_ascii=False),
+                                     encoding="utf-8")
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return text, files
+    fig = plot_label_report(report, fig=Figure(figsize=(10, 4)))
+    files["report_plot"] = folder / "label_report.png"
+    fig.savefig(files["report_plot"], dpi=100)
+    return text, files
 
 
 class SavedModel:

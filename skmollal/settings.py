@@ -11,29 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
+from .featurizers import FEATURIZERS
 
 __all__ = [
     "AGGREGATORS", "ALL_GOLD_SPLIT", "FEATURIZERS", "NO_TEST", "RUN_DEFAULTS", "ConfigError",
     "check_settings", "complete_settings", "loop_stopping",
 ]
-
-#: aggregator name -> the ``skmollal`` estimator it builds (with default parameters)
-AGGREGATORS = {
-    "molam": "MixtureAggregator",
-    "mollia": "MixtureAggregator",
-    "majority": "MajorityVote",
-    "mean": "MeanProbability",
-    "best-single": "BestSingleLLM",
-    "dawid-skene": "DawidSkene",
-}
-
-#: featurizer name -> what it is
-FEATURIZERS = {
-    "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
-    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
-}
 
 #: The settings of :func:`run_experiment` and their defaults (the command line's options).
 #: ``seed_size`` None: every labelled row of a CSV, :data:`ALL_GOLD_SPLIT` for the demo and
@@ -47,6 +33,7 @@ RUN_DEFAULTS = {
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
+    "review": 0, "review_strategy": "least_confident",  # a person answers N texts per round
 }
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.
 ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}
@@ -103,6 +90,7 @@ def check_settings(cfg: Mapping) -> None:
     whole("batch", 1)
     whole("seed_size", 1, none_ok=True)
     whole("pool_size", 1, none_ok=True)
+    whole("review", 0)
     test_size = cfg["test_size"]
     if test_size is not None and not (0 <= test_size < 1 or float(test_size).is_integer()):
         raise ConfigError(f"--test-size must be a fraction in [0, 1) or a whole number of "
@@ -118,6 +106,11 @@ def check_settings(cfg: Mapping) -> None:
     number = isinstance(cascade, (int, float)) and not isinstance(cascade, bool)
     if cascade not in (None, "auto") and not (number and 0 < cascade <= 1):
         raise ConfigError(f"--cascade must be 'auto' or a threshold in (0, 1]; got {cascade!r}")
+    from .active_learning.review import REVIEW_STRATEGIES
+
+    if cfg["review_strategy"] not in REVIEW_STRATEGIES:
+        raise ConfigError(f"unknown --review-strategy {cfg['review_strategy']!r}; choose one "
+                          f"of {sorted(REVIEW_STRATEGIES)}")
     if cfg["discrepancy_update"] not in ("query", "round"):
         raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
                           f"{cfg['discrepancy_update']!r}")

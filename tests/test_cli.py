@@ -49,16 +49,22 @@ def _write_csv(path, n=120, seed=0):
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
-    pytest.importorskip("skmollal.aggregation")
+def fake_annotators(monkeypatch, noise=0.2):
+    """Make every ``--annotator`` spec a CountingAnnotator; return the list of those made."""
     made = []
 
     def fake(spec, labels, recordings=None, task_name=None):
-        a = CountingAnnotator(spec, noise=0.2, seed=len(made))
+        a = CountingAnnotator(spec, noise=noise, seed=len(made))
         made.append(a)
         return a
 
     monkeypatch.setattr(specs, "build_annotator", fake)
+    return made
+
+
+def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
+    pytest.importorskip("skmollal.aggregation")
+    made = fake_annotators(monkeypatch)
     data = tmp_path / "data.csv"
     _write_csv(data)
     out = tmp_path / "out"
@@ -80,6 +86,95 @@ def test_run_on_csv_with_fake_annotators(tmp_path, monkeypatch):
     rerun[rerun.index("--rounds") + 1] = "3"
     assert cli.main(rerun) == 0
     assert sum(a.calls for a in made) == 10 * 2
+
+
+def _fake_annotators(monkeypatch, noise=0.3):
+    """Every annotator spec builds a CountingAnnotator; returns the list of those built."""
+    made = []
+
+    def fake(spec, labels, recordings=None, task_name=None):
+        made.append(CountingAnnotator(spec, noise=noise, seed=len(spec)))
+        return made[-1]
+
+    monkeypatch.setattr(specs, "build_annotator", fake)
+    return made
+
+
+def test_run_prints_and_saves_the_label_report(tmp_path, monkeypatch, capsys):
+    _fake_annotators(monkeypatch)
+    data = tmp_path / "data.csv"
+    _write_csv(data, n=80)
+    lines = data.read_text().splitlines()
+    # 20 labelled rows (the gold seed), the rest unlabelled
+    data.write_text("\n".join([lines[0]] + [line if i < 20 else line.rsplit(",", 1)[0] + ","
+                                            for i, line in enumerate(lines[1:])]) + "\n")
+    out = tmp_path / "out"
+    argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "yy",
+            "--featurizer", "tfidf", "--classifier", "logreg", "--rounds", "2", "--batch", "10",
+            "--output", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Label report" in printed and "estimated label accuracy" in printed
+    report = json.loads((out / "label_report.json").read_text())
+    assert set(report) == {"accuracy", "accuracy_interval", "n_cv", "classes", "annotators",
+                           "view_weights", "suspects"}
+    assert report["classes"] == LABELS and report["n_cv"] == 20
+    lo, hi = report["accuracy_interval"]
+    assert 0 <= lo <= report["accuracy"] <= hi <= 1
+    assert [a["name"] for a in report["annotators"]] == ["x", "yy"]
+    for llm in report["annotators"]:
+        confusion = np.asarray(llm["confusion"])
+        assert confusion.shape == (3, 3) and confusion.sum() == 20  # the gold rows
+        assert llm["gold_accuracy"] == pytest.approx(np.trace(confusion) / 20, abs=1e-4)
+        assert 0 <= llm["influence"] <= 1
+    texts = [line.rsplit(",", 1)[0] for line in lines[1:]]
+    suspects = report["suspects"]
+    assert 0 < len(suspects) <= 20
+    for s in suspects:  # unlabelled data rows, named as in the CSV
+        assert s["row"] >= 20 and s["text"] == texts[s["row"]] and s["label"] in LABELS
+    confidences = [s["confidence"] for s in suspects]
+    assert confidences == sorted(confidences)  # least confident first
+    assert f"row {suspects[0]['row']} " in printed
+    res = json.loads((out / "results.json").read_text())
+    assert res["files"]["label_report"] == str(out / "label_report.json")
+    assert res["label_report"].startswith("estimated label accuracy")
+    assert (out / "label_report.png").stat().st_size > 1000
+
+
+def test_classifier_auto_is_chosen_on_the_gold_seed_and_resumes(tmp_path, monkeypatch, capsys):
+    made = _fake_annotators(monkeypatch, noise=0.2)
+    data = tmp_path / "data.csv"
+    _write_csv(data, n=80)
+    out = tmp_path / "out"
+    argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "yy",
+            "--featurizer", "tfidf", "--classifier", "auto", "--max-epochs", "5",
+            "--seed-size", "24", "--rounds", "1", "--batch", "10", "--output", str(out),
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["classifier"] == "auto" and res["classifier"] in ("mlp", "logreg")
+    assert set(res["classifier_cv"]) == {"mlp", "logreg"}
+    assert all(0 <= acc <= 1 for acc in res["classifier_cv"].values())
+    assert f"classifier {res['classifier']}, chosen by cross-validation" in capsys.readouterr().out
+    made.clear()
+    argv[argv.index("--rounds") + 1] = "2"  # the same choice again: the run resumes
+    assert cli.main(argv) == 0
+    assert sum(a.calls for a in made) == 10 * 2
+    assert json.loads((out / "results.json").read_text())["classifier"] == res["classifier"]
+
+
+def test_cascade_run_has_no_label_report(tmp_path, monkeypatch, caplog):
+    _fake_annotators(monkeypatch)
+    data = tmp_path / "data.csv"
+    _write_csv(data, n=80)
+    out = tmp_path / "out"
+    assert cli.main(["run", "--data", str(data), "--annotator", "x", "--annotator", "yy",
+                     "--featurizer", "tfidf", "--classifier", "logreg", "--rounds", "1",
+                     "--batch", "10", "--seed-size", "20", "--cascade", "0.8",
+                     "--output", str(out), "--no-progress"]) == 0
+    assert "no label report" in caplog.text and "cascade" in caplog.text
+    assert not (out / "label_report.json").exists()
+    assert json.loads((out / "results.json").read_text())["label_report"] is None
 
 
 @pytest.mark.recordings

@@ -7,7 +7,8 @@ import pytest
 from skmollal import experiment
 from skmollal.annotators import specs
 from skmollal.annotators.specs import SPEC_FORMS, build_annotator, build_panel
-from skmollal.classifiers import CLASSIFIERS, make_classifier
+from skmollal.classifiers import (AUTO_CANDIDATES, CLASSIFIERS, choose_classifier,
+                                  make_classifier, resolve_classifier)
 from skmollal.testing import FakeAnnotator
 
 from test_mollia import LABELS
@@ -82,10 +83,50 @@ def test_make_classifier_kinds():
     ft = make_classifier("finetune", random_state=1, max_epochs=2)
     assert type(ft) is TransformerTextClassifier and (ft.random_state, ft.max_epochs) == (1, 2)
     assert isinstance(make_classifier("logreg", random_state=0), LogisticRegression)
-    assert set(CLASSIFIERS) == {"mlp", "logreg", "finetune"}
+    assert set(CLASSIFIERS) == {"mlp", "logreg", "finetune", "auto"}
     assert experiment.make_classifier is make_classifier
     with pytest.raises(ValueError, match="unknown classifier 'svm'.*finetune.*logreg.*mlp"):
         make_classifier("svm")
+    with pytest.raises(ValueError, match="'auto' is chosen from the gold rows"):
+        make_classifier("auto")
+
+
+def _separable(n=60, seed=0):
+    """Three well separated classes, features far from zero (a 1-epoch MLP cannot fit them)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = (rng.normal(size=(n, 5)) + 6.0 * np.eye(3, 5)[y] + 20.0).astype(np.float32)
+    return X, y
+
+
+def test_choose_classifier_keeps_the_richest_unless_a_simpler_one_is_clearly_better():
+    X, y = _separable()
+    assert AUTO_CANDIDATES[0] == "mlp"
+    name, scores = choose_classifier(X, y, random_state=0)  # both fit it: keep the first
+    assert name == "mlp" and scores["mlp"] >= 0.9 and scores["logreg"] >= 0.9
+    name, scores = choose_classifier(X, y, random_state=0, max_epochs=1)  # MLP undertrained
+    assert name == "logreg" and scores["logreg"] > scores["mlp"] + 0.3
+    name, scores = choose_classifier(X, y, ("logreg", "mlp"), random_state=0, max_epochs=1)
+    assert name == "logreg"
+
+
+def test_choose_classifier_with_too_little_gold_keeps_the_first():
+    X, y = _separable(4)
+    assert choose_classifier(X[:1], y[:1]) == ("mlp", {})
+    assert choose_classifier(X[[0, 3]], y[[0, 3]]) == ("mlp", {})  # one class
+    name, scores = choose_classifier(X[:4], y[:4], random_state=0)  # a class with one row
+    assert name in AUTO_CANDIDATES and set(scores) == set(AUTO_CANDIDATES)
+    with pytest.raises(ValueError, match="no candidates"):
+        choose_classifier(X, y, ())
+
+
+def test_resolve_classifier_reads_only_the_gold_rows():
+    X, y = _separable()
+    X_all = np.vstack([X, np.full((20, 5), np.nan, np.float32)])  # unlabeled rows: unusable
+    y_all = np.concatenate([y, np.full(20, -1)])
+    assert resolve_classifier("mlp", X_all, y_all) == ("mlp", {})
+    name, scores = resolve_classifier("auto", X_all, y_all, random_state=0, max_epochs=1)
+    assert name == "logreg" and set(scores) == {"mlp", "logreg"}
 
 
 def test_make_aggregator_names():

@@ -139,3 +139,13 @@ def test_real_minilm_embeddings(tmp_path, monkeypatch):
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1, atol=1e-4)  # Normalize module
     assert Z[0] @ Z[1] > Z[0] @ Z[2] + 0.2
     np.testing.assert_allclose(emb.transform(["What is NASA?"])[0], Z[1], atol=1e-6)
+
+
+def test_device_auto_and_bad_names(fake):
+    from skmollal._validation import resolve_device
+
+    SentenceEmbedder(device="auto", show_progress_bar=False).fit(TEXTS)
+    SentenceEmbedder(show_progress_bar=False).fit(TEXTS)
+    assert [device for _, device in fake.calls] == [str(resolve_device("auto")), None]
+    with pytest.raises(ValueError, match="SentenceEmbedder: 'gpu' is not a torch device"):
+        SentenceEmbedder(device="gpu").fit(TEXTS)

@@ -108,6 +108,38 @@ def test_config_without_tokenizer_is_an_error():
         TransformerTextClassifier(model=3, tokenizer=tiny_tokenizer()).fit(["a", "b"], [0, 1])
 
 
+def best_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def test_device_auto_is_the_default_and_resolved_in_fit():
+    texts, y = sentiment_texts(n=16)
+    clf = tiny_clf(max_epochs=1)
+    assert clf.get_params()["device"] == "auto" and not hasattr(clf, "device_")
+    clf.fit(texts, y)
+    assert clf.device_ == best_device()  # "cpu" on a machine without GPU
+    assert next(clf.module_.parameters()).device.type == best_device()
+    assert clf.get_params()["device"] == "auto"  # the parameter is left as given
+    assert clone(clf).get_params()["device"] == "auto"
+    restored = pickle.loads(pickle.dumps(clf))
+    assert restored.get_params()["device"] == "auto"
+    np.testing.assert_allclose(restored.predict_proba(texts[:3]), clf.predict_proba(texts[:3]),
+                               rtol=1e-5)
+    explicit = tiny_clf(max_epochs=1, device="cpu").fit(texts, y)
+    assert explicit.device_ == "cpu"
+
+
+def test_bad_device_names_are_clear_errors():
+    texts, y = sentiment_texts(n=8)
+    with pytest.raises(ValueError, match="'gpu' is not a torch device; use \"auto\""):
+        tiny_clf(max_epochs=1, device="gpu").fit(texts, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            tiny_clf(max_epochs=1, device="cuda").fit(texts, y)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_device_cuda():
     texts, y = sentiment_texts(n=32)

@@ -212,3 +212,60 @@ def test_random_sigkills_pay_at_most_the_answers_in_flight(tmp_path):
     straight.run(4)
     saved = json.loads((out / "state.json").read_text())["history"]
     assert [h["queried"] for h in saved] == [h["queried"] for h in straight.history]
+
+
+class Blocking:
+    """A fake LLM whose every call blocks a while (a slow model); counts its calls."""
+
+    def __init__(self, inner, seconds=0.05):
+        self.inner, self.seconds = inner, seconds
+        self.name, self.labels = inner.name, inner.labels
+        self.calls = 0
+
+    def identity(self):
+        return self.inner.identity()
+
+    def annotate(self, texts):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return self.inner.annotate(texts)
+
+
+def interrupting_bar(after):
+    """A stand-in for tqdm that raises KeyboardInterrupt (Ctrl-C) while drawing the bar after
+    ``after`` finished jobs, i.e. outside joblib's own wait for results."""
+
+    def bar(outputs, **kwargs):
+        for k, result in enumerate(outputs):
+            if k == after:
+                raise KeyboardInterrupt
+            yield result
+
+    return bar
+
+
+def test_ctrl_c_while_the_panel_annotates_cancels_the_jobs_not_started(tmp_path, monkeypatch):
+    import tqdm.auto
+
+    from skmollal.annotators.cache import AnnotationCache
+
+    _, texts, _ = make_pool()
+    texts = texts[:40]
+    cache = AnnotationCache(tmp_path / "c.sqlite")
+    llms = [Blocking(a) for a in panel()[:2]]
+    monkeypatch.setattr(tqdm.auto, "tqdm", interrupting_bar(after=3))
+    llm_panel = LLMPanel(llms, n_jobs=2, batch_size=2, cache=cache, show_progress=True)
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        llm_panel.transform(texts)  # 40 jobs: 2 LLMs x 20 batches of 2 texts
+    # the traceback stays alive (as a notebook keeps the last one), and with it joblib's
+    # generator: jobs left pending would keep calling the LLMs meanwhile
+    time.sleep(0.5)
+    calls = sum(a.calls for a in llms)
+    assert interrupted.traceback
+    assert 3 <= calls <= 3 + 2 + 1  # the jobs returned, those running, one being dispatched
+    # every answer an LLM gave (all the jobs that ran, returned or not) is in the cache
+    assert cache.count() == 2 * calls
+    monkeypatch.undo()
+    again = [Blocking(a, seconds=0) for a in panel()[:2]]
+    LLMPanel(again, n_jobs=2, batch_size=2, cache=cache, show_progress=False).transform(texts)
+    assert sum(a.calls for a in again) == 40 - calls  # the rerun pays only for the rest

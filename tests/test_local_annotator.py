@@ -595,6 +595,24 @@ def test_annotators_on_one_path_share_one_loaded_model(saved_tiny_model, monkeyp
     assert first._load()[0] is second._load()[0]
 
 
+def test_device_auto_and_bad_device_names(saved_tiny_model, monkeypatch):
+    from skmollal._validation import resolve_device
+    from skmollal.annotators import pretrained
+
+    monkeypatch.setattr(pretrained, "_models", pretrained.weakref.WeakValueDictionary())
+    path, _ = saved_tiny_model
+    for device in (None, "auto"):  # a model loaded by name goes to the best device
+        model = TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device=device)._load()[0]
+        assert next(model.parameters()).device.type == resolve_device("auto")
+    for device in ("gpu", "cuda:x"):
+        with pytest.raises(ValueError, match=f"'{device}' is not a torch device"):
+            TransformersAnnotator(path, AnnotationTask(TREC_LABELS), device=device)._load()
+    model, tok = tiny_llama()
+    with pytest.raises(ValueError, match="'gpu' is not a torch device"):
+        TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok,
+                              device="gpu")._load()
+
+
 # ------------------------------------------------------------------- bad input
 @pytest.fixture(scope="module")
 def tiny_annotator():

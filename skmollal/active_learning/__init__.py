@@ -3,6 +3,9 @@ from .classifier import MoLLIAClassifier
 from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
 from .loop import MoLLIALoop
+from .review import (REVIEW_STRATEGIES, ReviewPending, least_confident_rows, panel_split_rows,
+                     select_review_rows)
+from .review_csv import CsvReviewOracle
 from .state import LoopState
 from .stopping import Budget, KappaAverage, StableLabels, replay_stopping
 from .strategies import (
@@ -25,6 +28,9 @@ from .torch_strategies import (
 __all__ = [
     "ActiveLearner",
     "Budget",
+    "CsvReviewOracle",
+    "REVIEW_STRATEGIES",
+    "ReviewPending",
     "KappaAverage",
     "StableLabels",
     "replay_stopping",
@@ -40,10 +46,13 @@ __all__ = [
     "get_strategy",
     "history_to_frame",
     "least_confidence",
+    "least_confident_rows",
     "margin_sampling",
     "max_entropy",
     "mc_dropout_proba",
     "noise_stability_sampling",
+    "panel_split_rows",
     "plot_learning_curve",
     "random_sampling",
+    "select_review_rows",
 ]

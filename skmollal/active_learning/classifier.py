@@ -62,7 +62,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         Save the loop's state after every round in a sub-folder of it named after the run,
         ``run-<12 hex digits>``: a hash of everything that defines the run (texts, gold
         seed, panel identities, every parameter but ``output_dir``, ``show_progress`` and
-        the stopping ones ``budget``, ``stopping``, ``prices``;
+        the stopping ones ``budget``, ``stopping``, ``prices``, and ``oracle``;
         see :func:`~skmollal.active_learning.fingerprint.fingerprint_digest`). A later
         ``fit`` with the same data and parameters resumes its own sub-folder without
         re-annotating; other data or parameters get their own, so the candidates of a
@@ -83,6 +83,15 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     prices : Price or dict, optional
         Money per call / token / second, per annotator
         (:func:`~skmollal.annotators.costs.price_for`).
+    oracle : callable, optional
+        A person answering ``review_size`` annotated texts per round, the ones the panel
+        disputes most: ``oracle(texts, rows, info) -> class index per row`` (-1: skipped;
+        see :mod:`skmollal.active_learning.review`). Its answers are gold rows for the
+        mixture and the classifier.
+    review_size : int, default=0
+        Texts per round sent to ``oracle`` (0: no review).
+    review_strategy : {"least_confident", "panel_split", "random"}, default="least_confident"
+        Which texts (see :class:`~skmollal.active_learning.MoLLIALoop`).
 
     Attributes
     ----------
@@ -132,7 +141,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                  nl_weight=None, nl_threshold: float | None = 0.001,
                  soft_labels: bool = False, output_dir=None, random_state=None,
                  show_progress: bool = False, cascade: float | str | None = None, budget=None,
-                 stopping=None, prices=None) -> None:
+                 stopping=None, prices=None, oracle=None, review_size: int = 0,
+                 review_strategy: str = "least_confident") -> None:
         self.annotators = annotators
         self.featurizer = featurizer
         self.classifier = classifier
@@ -152,6 +162,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.budget = budget
         self.stopping = stopping
         self.prices = prices
+        self.oracle = oracle
+        self.review_size = review_size
+        self.review_strategy = review_strategy
 
     # ------------------------------------------------------------------ building blocks
     def _make_featurizer(self):
@@ -210,6 +223,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
             nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
             random_state=self.random_state, show_progress=self.show_progress,
             budget=self.budget, stopping=self.stopping, prices=self.prices,
+            oracle=self.oracle, review_size=self.review_size,
+            review_strategy=self.review_strategy,
         )
         self.run_dir_ = None
         if self.output_dir is not None:

@@ -6,7 +6,10 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
 2. **annotate**: the LLM panel labels their texts (signals ``(n, L, 2, C)``), chunk by chunk,
    the state saved after each chunk;
 3. **label**: the mixture model is refitted on every signal seen so far plus the gold seed
-   (seed rows carry their gold label, annotated rows ``-1``) and labels the annotated rows;
+   (seed rows carry their gold label, annotated rows ``-1``) and labels the annotated rows.
+   With ``review_size``, a person (``oracle``) then answers that many annotated rows the
+   panel disputes most; their answers are gold from then on and the mixture is refitted
+   with them (see :mod:`.review`);
 4. **weigh**: rows where the current classifier disagrees with the mixture label get the
    discrepancy weight (default 0.5): the queried rows, once, when they are annotated
    (``discrepancy_update="query"``, the reference) or every annotated row again each round
@@ -56,6 +59,8 @@ from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_a
 from ..cascade import is_cascade
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
+from .review import (REVIEW_STRATEGIES, ask_oracle, human_targets, review_info,
+                     select_review_rows)
 from .routing import fit_arguments_taken, full_proba, routing_context, set_round_params
 from .state import FolderLock, LoopState
 from .stopping import (STOP_SAMPLE_SIZE, Budget, Upcoming, check_stopping,
@@ -174,6 +179,17 @@ class MoLLIALoop:
         :class:`~skmollal.annotators.costs.Price` for every annotator or a dict by
         annotator name (see :func:`~skmollal.annotators.costs.price_for`). Needed by a
         money budget.
+    oracle : callable, optional
+        A person: ``oracle(texts, rows, info) -> class index per row`` (-1: skipped), asked
+        about ``review_size`` annotated rows per round (see :mod:`.review`;
+        :class:`~skmollal.active_learning.CsvReviewOracle` pauses the run until a CSV is
+        filled in). Its answers are gold rows for the mixture and for training (weight 1).
+        Not part of the run's fingerprint; the answers are saved with the state.
+    review_size : int, default=0
+        Rows per round sent to ``oracle`` (0: no review).
+    review_strategy : {"least_confident", "panel_split", "random"}, default="least_confident"
+        Which annotated rows, never asked before: lowest fused confidence, most split
+        LLMs, or at random (random extra gold).
 
     Attributes
     ----------
@@ -183,6 +199,8 @@ class MoLLIALoop:
         Per-row signals, weights and labels, the round counter and the history.
     mixture_ : estimator
         The mixture fitted in the last round.
+    mixture_rows_ : ndarray of int
+        The rows ``mixture_`` was fitted on (seed and annotated rows).
     stopped_by_ : dict or None
         Set by :meth:`run`: the rule that stopped it (``rule``, ``reason``, ``round``), None
         when it ran its rounds (or the pool ran out).
@@ -196,7 +214,8 @@ class MoLLIALoop:
                  relabel: bool = True, annotate_chunk: int = 16, X_val=None, y_val=None,
                  y_monitor=None, output_dir=None, random_state=None,
                  show_progress: bool = False, budget: Budget | None = None,
-                 stopping=None, prices=None) -> None:
+                 stopping=None, prices=None, oracle: Callable | None = None,
+                 review_size: int = 0, review_strategy: str = "least_confident") -> None:
         self.estimator_in = estimator
         self.panel = panel
         self.X = X
@@ -221,9 +240,13 @@ class MoLLIALoop:
         self.budget = budget
         self.stopping = stopping
         self.prices = prices
+        self.oracle = oracle
+        self.review_size = review_size
+        self.review_strategy = review_strategy
         self.stopped_by_: dict | None = None
         self.state: LoopState | None = None
         self.mixture_ = None
+        self.mixture_rows_: np.ndarray | None = None
         self._fitted_here = False  # classifier fitted in this process (False after resume)
         self._resumed = False  # state loaded by resume() (a crash may precede round 0's end)
         self._warned: set[str] = set()
@@ -323,7 +346,19 @@ class MoLLIALoop:
             settings={**{name: getattr(self, name) for name in (
                 "batch_size", "discrepancy_weight", "discrepancy_update", "nl_weight",
                 "nl_threshold", "soft_labels", "relabel", "random_state")},
-                "cascade": _cascade_settings(self.panel)})
+                "cascade": _cascade_settings(self.panel), **self._review_settings()})
+
+    def _review_settings(self) -> dict:
+        """Check the review settings; what they add to the fingerprint (nothing without)."""
+        size = self.review_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise ValueError(f"review_size must be a non-negative integer; got {size!r}")
+        if self.review_strategy not in REVIEW_STRATEGIES:
+            raise ValueError(f"unknown review_strategy {self.review_strategy!r}; choose one "
+                             f"of {sorted(REVIEW_STRATEGIES)}")
+        if size and self.oracle is None:
+            raise ValueError("review_size > 0 needs an oracle (a person answering the rows)")
+        return {"review": {"size": int(size), "strategy": self.review_strategy}} if size else {}
 
     def _setup_costs_and_stopping(self, n_rows: int) -> None:
         """Cost names and prices, the stopping rules and the pool sample they watch."""
@@ -455,27 +490,31 @@ class MoLLIALoop:
     def _fit_cascade(self) -> None:
         """A cascade panel: refit its order and prefix models on the signals paid for so far
         (seed with every LLM, pool rows with the LLMs asked); no LLM call. Not again on the
-        same answers (the last round's mixture may have been these fits)."""
+        same answers and gold (the last round's mixture may have been these fits)."""
         if not is_cascade(self.panel):
             return
         state = self.state
         rows = state.annotated_rows()
-        if getattr(self, "_cascade_fitted_on", None) == (len(rows), state.llm_calls):
+        y = state.partial_labels()[rows]
+        seen = (len(rows), state.llm_calls, y.tobytes())
+        if getattr(self, "_cascade_fitted_on", None) == seen:
             return
-        self.panel.fit_signals(state.signals[rows], state.partial_labels()[rows])
-        self._cascade_fitted_on = (len(rows), state.llm_calls)
+        self.panel.fit_signals(state.signals[rows], y)
+        self._cascade_fitted_on = seen
 
-    def _label(self, upto_round: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _label(self, upto_round: bool = False,
+               reviewed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Refit the mixture on all signals + seed gold; return pool rows and posteriors.
 
         ``upto_round``: leave out the rows of the pending (unfinished) round, so that the
-        mixture is the one the last finished round fitted.
+        mixture is the one the last finished round fitted. ``reviewed``: with the answers
+        of the pending round's review as gold.
         """
         state = self.state
         rows = state.annotated_rows()
         if upto_round:
             rows = rows[~np.isin(rows, self._pending_rows())]
-        y = state.partial_labels()
+        y = state.partial_labels(include_pending=reviewed)
         if self.mixture is None:
             from ..aggregation import MixtureAggregator
 
@@ -483,13 +522,13 @@ class MoLLIALoop:
         else:
             mixture = clone(self.mixture)
         mixture = _masked_for_cascade(self.panel, mixture)
-        if (not upto_round and hasattr(self.panel, "masked_fusion")
+        if (not upto_round and not reviewed and hasattr(self.panel, "masked_fusion")
                 and self.panel.fuses_like(self.mixture)):  # its prefix models are that fit
             self._fit_cascade()
             mixture = self.panel.masked_fusion()
         else:
             mixture.fit(state.signals[rows], y[rows], **self._text_view(mixture, rows))
-        self.mixture_ = mixture
+        self.mixture_, self.mixture_rows_ = mixture, rows
         pool_rows = state.pool_rows()
         if upto_round:
             pool_rows = pool_rows[~np.isin(pool_rows, self._pending_rows())]
@@ -497,6 +536,45 @@ class MoLLIALoop:
             return pool_rows, np.zeros((0, self.n_classes))
         return pool_rows, full_proba(mixture, state.signals[pool_rows], self.n_classes,
                                      **self._text_view(mixture, pool_rows))
+
+    def label_report(self, **params):
+        """How good the mixture's labels are: :func:`~skmollal.aggregation.label_report`
+        of ``mixture_`` on the rows and gold seed it was fitted on.
+
+        Parameters
+        ----------
+        **params
+            Passed on (``n_suspects``, ``cv``, ``random_state``, ``annotator_names``:
+            default the panel's names).
+
+        Returns
+        -------
+        Bunch
+            The report, with ``rows``: the loop row of each of its rows (``suspects`` index
+            into ``rows``).
+
+        Raises
+        ------
+        ValueError
+            Before a round has fitted the mixture, or with a cascade panel (the LLMs asked
+            differ per text, so there is no per-LLM report).
+        """
+        from ..aggregation.report import label_report
+
+        if self.mixture_ is None:
+            raise ValueError("no mixture fitted yet: the label report needs a finished round")
+        if is_cascade(self.panel):
+            raise ValueError("no label report for a cascade panel: the LLMs asked differ "
+                             "per text")
+        rows = self.mixture_rows_
+        params.setdefault("annotator_names",
+                          [str(getattr(a, "name", type(a).__name__))
+                           for a in panel_annotators(self.panel)])
+        report = label_report(self.mixture_, self.state.signals[rows],
+                              self.state.partial_labels()[rows],
+                              **self._text_view(self.mixture_, rows), **params)
+        report.rows = rows
+        return report
 
     def _text_view(self, mixture, rows) -> dict:
         """``{"X_text": features of rows}`` for a mixture that reads the texts' features
@@ -512,6 +590,39 @@ class MoLLIALoop:
         """Rows queried by the round in progress (empty when none is)."""
         pending = self.state.pending
         return np.asarray([] if pending is None else pending["queried"], dtype=int)
+
+    def _review(self, round_: int, pool_rows: np.ndarray, proba: np.ndarray) -> np.ndarray:
+        """Ask the oracle about ``review_size`` annotated rows; return the posteriors of the
+        mixture refitted with the answers (unchanged without review or answers).
+
+        The rows are saved (``pending["review"]``) before asking and the answers right
+        after, so a resumed round asks the same rows, or none if they were answered.
+        """
+        if not self.review_size:
+            return proba
+        state = self.state
+        if "review" not in state.pending:
+            cand = np.flatnonzero(state.review_candidates(pool_rows))
+            seed = np.random.SeedSequence([0 if self.random_state is None
+                                           else int(self.random_state), round_, 1])
+            pick = select_review_rows(self.review_strategy, proba[cand],
+                                      state.signals[pool_rows[cand]], self.review_size,
+                                      random_state=int(seed.generate_state(1)[0]))
+            state.pending["review"] = [int(i) for i in pool_rows[cand[pick]]]
+            self._save()
+        rows = np.asarray(state.pending["review"], dtype=int)
+        if len(rows) and not (state.review_round[rows] == round_).all():
+            pos = [int(np.flatnonzero(pool_rows == i)[0]) for i in rows]
+            info = review_info(rows, proba[pos], state.signals[rows], self._labels,
+                               self._cost_names, round_)
+            answers = ask_oracle(self.oracle, [self._texts[i] for i in rows], rows, info)
+            state.record_review(rows, answers, round_)
+            self._save()
+            logger.info("round %d: a person answered %d of %d texts", round_,
+                        int((answers >= 0).sum()), len(rows))
+        if not (state.human_y[rows] >= 0).any():
+            return proba
+        return self._label(reviewed=True)[1]
 
     def _weigh(self, rows: list[int], labels: np.ndarray) -> None:
         """Discrepancy weights of ``rows`` against the current classifier."""
@@ -542,10 +653,12 @@ class MoLLIALoop:
         """Fit the learner on seed + annotated rows; return seconds."""
         t0 = time.perf_counter()
         state = self.state
+        pool_proba, pool_weights = human_targets(  # a person's answer: their label, weight 1
+            pool_proba, state.weights[pool_rows] if self.discrepancy_weight is not None
+            else None, state.partial_labels(include_pending=round_ > state.round)[pool_rows])
         targets = training_targets(
             state.seed_y, pool_proba,
-            pool_weights=state.weights[pool_rows] if self.discrepancy_weight is not None
-            else None,
+            pool_weights=pool_weights,
             pool_negative=negative_mask_from_signals(state.signals[pool_rows],
                                                      self.nl_threshold),
             soft_labels=self.soft_labels,
@@ -614,7 +727,8 @@ class MoLLIALoop:
         t_fit = self._train(np.zeros(0, int), np.zeros((0, self.n_classes)), 0)
         state.started = True
         record = {"round": 0, "n_labeled": int(len(state.seed_idx)), "n_annotated": 0,
-                  "n_gold": int(len(state.seed_idx)), "llm_calls": state.llm_calls,
+                  "n_gold": int(len(state.seed_idx)), "n_reviewed": 0,
+                  "llm_calls": state.llm_calls,
                   "annotation_s": t_ann, "mixture_s": 0.0, "fit_s": t_fit, "query_s": 0.0,
                   "queried": [], **self._metrics(), **state.round_cost(),
                   **self._stop_predictions(), "pool_labels": []}
@@ -659,8 +773,9 @@ class MoLLIALoop:
         t_ann = self._annotate(queried, f"round {round_}: annotating")
         t0 = time.perf_counter()
         pool_rows, proba = self._label()
-        mixture_labels = proba.argmax(axis=1)
         t_mix = time.perf_counter() - t0
+        proba = self._review(round_, pool_rows, proba)
+        mixture_labels = proba.argmax(axis=1)
         pos = {int(i): k for k, i in enumerate(pool_rows)}
         # "round": every annotated row; "query": rows not weighed yet; both with current labels
         weigh = ([int(i) for i in pool_rows] if self.discrepancy_update == "round"
@@ -677,7 +792,8 @@ class MoLLIALoop:
             "round": round_,
             "n_labeled": int(len(state.seed_idx) + len(pool_rows)),
             "n_annotated": int(len(pool_rows)),
-            "n_gold": int(len(state.seed_idx)),
+            "n_gold": state.n_gold,  # the seed and a person's answers
+            "n_reviewed": int((state.review_round == round_).sum()),
             "llm_calls": state.llm_calls,
             # also when resumed mid-round; a cascade asks only some LLMs about a text
             "llm_calls_round": int(np.isfinite(state.signals[queried][:, :, 0, 0]).sum()),

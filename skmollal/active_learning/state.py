@@ -6,6 +6,8 @@
 * ``order[i]``: when row ``i`` was annotated (0, 1, ... in annotation order; -1 never);
 * ``weights[i]``: its discrepancy weight (NaN until weighed);
 * ``first_labels[i]``: the mixture's posterior for it in the round it was annotated;
+* ``human_y[i]`` / ``review_round[i]``: a person's answer for it (-1 none or skipped) and the
+  round that asked (-1 never; see :mod:`.review`);
 
 plus the round counter, the round in progress (``pending``: its queried rows, so a resume
 annotates the same rows), the LLM-call count, the history and the cost of annotations made
@@ -153,6 +155,10 @@ class LoopState:
         Discrepancy weights, NaN where not weighed.
     first_labels : ndarray of shape (n_rows, n_classes), optional
         The mixture's posterior in the round each row was annotated, NaN before.
+    human_y : ndarray of int, shape (n_rows,), optional
+        A person's answer per reviewed row, -1 where none (not asked, or skipped).
+    review_round : ndarray of int, shape (n_rows,), optional
+        The round that asked a person about each row, -1 where never.
     round : int, default=0
         Rounds completed.
     started : bool, default=False
@@ -176,6 +182,8 @@ class LoopState:
     order: np.ndarray = None
     weights: np.ndarray = None
     first_labels: np.ndarray = None
+    human_y: np.ndarray = None
+    review_round: np.ndarray = None
     round: int = 0
     started: bool = False
     pending: dict | None = None
@@ -194,6 +202,10 @@ class LoopState:
             self.weights = np.full(n, np.nan)
         if self.first_labels is None:
             self.first_labels = np.full((n, C), np.nan)
+        if self.human_y is None:
+            self.human_y = np.full(n, -1, dtype=int)
+        if self.review_round is None:
+            self.review_round = np.full(n, -1, dtype=int)
         self._is_seed = np.zeros(n, dtype=bool)
         self._is_seed[self.seed_idx] = True
 
@@ -213,11 +225,33 @@ class LoopState:
         rows = self.annotated_rows()
         return rows[~self._is_seed[rows]]
 
-    def partial_labels(self) -> np.ndarray:
-        """Labels of every row as the mixture sees them: gold on the seed, -1 elsewhere."""
+    def partial_labels(self, include_pending: bool = False) -> np.ndarray:
+        """Labels of every row as the mixture sees them: gold on the seed, -1 elsewhere.
+
+        Rows a person answered (:attr:`human_y`) are gold too: those of finished rounds, and
+        with ``include_pending`` those of the round in progress (so that a resumed round
+        labels as the uninterrupted one did before its review).
+        """
         y = np.full(self.n_rows, -1)
         y[self.seed_idx] = self.seed_y
+        human = (self.human_y >= 0) & (include_pending | (self.review_round <= self.round))
+        y[human] = self.human_y[human]
         return y
+
+    @property
+    def n_gold(self) -> int:
+        """Gold labels of finished rounds: the seed and the rows a person answered."""
+        return int((self.partial_labels() >= 0).sum())
+
+    def review_candidates(self, rows) -> np.ndarray:
+        """Whether each of ``rows`` may still be sent to a person (never asked before)."""
+        return self.review_round[np.asarray(rows, dtype=int)] < 0
+
+    def record_review(self, rows, answers, round_: int) -> None:
+        """Store a person's ``answers`` (class index, -1 skipped) to ``rows`` in ``round_``."""
+        rows = np.asarray(rows, dtype=int)
+        self.human_y[rows] = np.asarray(answers, dtype=int)
+        self.review_round[rows] = int(round_)
 
     def candidates(self) -> np.ndarray:
         """Rows that can still be queried: neither seed nor annotated, ascending."""
@@ -273,7 +307,8 @@ class LoopState:
 
         def write_npz(fh):
             np.savez(fh, annotated_idx=rows, signals=self.signals[rows],
-                     weights=self.weights[rows], first_labels=self.first_labels[rows])
+                     weights=self.weights[rows], first_labels=self.first_labels[rows],
+                     human_y=self.human_y[rows], review_round=self.review_round[rows])
 
         meta = {
             "version": STATE_VERSION,
@@ -320,6 +355,9 @@ class LoopState:
         self.order[rows] = np.arange(len(rows))
         self.weights[rows] = arrays["weights"]
         self.first_labels[rows] = arrays["first_labels"]
+        if "human_y" in arrays.files:  # states saved before human review had none
+            self.human_y[rows] = arrays["human_y"]
+            self.review_round[rows] = arrays["review_round"]
         self.round = int(meta["round"])
         self.started = bool(meta["started"])
         self.pending = meta["pending"]

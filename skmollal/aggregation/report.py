@@ -156,13 +156,19 @@ def label_report(fusion, S, y, X_text=None, *, annotator_names: Sequence[str] | 
     )
 
 
-def format_label_report(report: Bunch) -> str:
+def format_label_report(report: Bunch, class_names: Sequence[str] | None = None,
+                        row_names: Sequence[str] | None = None) -> str:
     """The report as plain text (a few lines per LLM, then the suspect rows).
 
     Parameters
     ----------
     report : Bunch
         What :func:`label_report` returned.
+    class_names : sequence of str, optional
+        Name of each class index; default the indices.
+    row_names : sequence or mapping of str, optional
+        How to show each row of the report, by its index (e.g. the data row and its
+        text; a mapping needs only the suspects); default the index.
 
     Returns
     -------
@@ -185,7 +191,9 @@ def format_label_report(report: Bunch) -> str:
         extra = ""
         if report.suspect_views_disagree is not None:
             extra = " *" if report.suspect_views_disagree[k] else ""
-        lines.append(f"  {row}: {report.labels[row]} {report.suspect_confidence[k]:.2f}{extra}")
+        label = report.labels[row] if class_names is None else class_names[report.labels[row]]
+        name = row if row_names is None else row_names[row]
+        lines.append(f"  {name}: {label} {report.suspect_confidence[k]:.2f}{extra}")
     return "\n".join(lines)
 
 

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_texts, warn_blank_texts
+from .._validation import check_texts, resolve_device, warn_blank_texts
 from .base import AnnotationResult
 from .costs import row_costs
 from .generation import generate_first_lines, line_tables
@@ -301,8 +301,9 @@ class TransformersAnnotator:
     batch_size : int, default=8
         Texts per prefill.
     device : str or torch.device, optional
-        Where to run the model. Default: where a given model already is; for a model loaded
-        by name, ``"cuda"`` when available, else ``"cpu"``.
+        Where to run the model: ``"auto"`` (CUDA when torch sees one, else MPS, else CPU)
+        or a torch device name. Default: where a given model already is; for a model
+        loaded by name, ``"auto"``.
     name : str, optional
         Annotator name (reports, cache keys); default ``"<model>/<task name>"``.
     random_state : int, numpy Generator or None, default=None
@@ -457,10 +458,10 @@ class TransformersAnnotator:
         model = self.model
         if isinstance(model, str):
             # one copy per process: panel members on the same model share it
-            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            device = resolve_device("auto" if self.device is None else self.device, where)
             model = load_pretrained_model(model, kwargs, device)
         elif self.device is not None:
-            model = model.to(self.device)
+            model = model.to(resolve_device(self.device, where))
         model.eval()
         tokenizer = self.tokenizer
         if tokenizer is None and isinstance(self.model, str):

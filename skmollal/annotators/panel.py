@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -52,6 +53,21 @@ def _annotate_job(annotator: Any, texts: list[str], start: int) -> AnnotationRes
         relocate_text_error(exc, range(start, start + len(texts)), "LLMPanel")
         raise
     return result
+
+
+def _cancel_jobs(outputs: Any, exc: BaseException) -> None:
+    """Stop a panel's joblib jobs now: those not started never run.
+
+    A Ctrl-C (or an error) that lands outside joblib's own wait, e.g. while the progress bar
+    draws, would otherwise leave the workers taking job after job until the generator is
+    collected. Jobs already running finish (a thread cannot be killed); what they answer
+    reaches the annotation cache, as every finished job's answers do.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        logger.warning("LLMPanel: interrupted; the jobs not started are cancelled")
+    with warnings.catch_warnings():  # joblib's "tasks executed but not used": said above
+        warnings.simplefilter("ignore", UserWarning)
+        outputs.close()
 
 
 # --------------------------------------------------------------------------- what a panel is
@@ -343,16 +359,26 @@ class LLMPanel(TransformerMixin, BaseEstimator):
         starts = list(range(0, n, size))
         jobs = [(j, s) for j in range(len(annotators)) for s in starts]
         parallel = Parallel(n_jobs=self.n_jobs, prefer=self.prefer, return_as="generator")
-        results = parallel(
+        outputs = parallel(
             delayed(_annotate_job)(annotators[j], texts[s: s + size], s) for j, s in jobs
         )
+        try:
+            parts = self._collect(outputs, jobs, annotators, n, size)
+        except BaseException as exc:
+            _cancel_jobs(outputs, exc)
+            raise
+        return [AnnotationResult.concatenate(p) for p in parts]
+
+    def _collect(self, outputs, jobs: list[tuple[int, int]], annotators: list[Any], n: int,
+                 size: int) -> list[list[AnnotationResult]]:
+        """The jobs' results per annotator, in job order, each checked for its shape."""
         if self.show_progress:
             from tqdm.auto import tqdm
 
-            results = tqdm(results, total=len(jobs), desc="LLM panel", unit="job")
+            outputs = tqdm(outputs, total=len(jobs), desc="LLM panel", unit="job")
         parts: list[list[AnnotationResult]] = [[] for _ in annotators]
         n_classes = len(annotators[0].labels)
-        for (j, s), result in zip(jobs, results):
+        for (j, s), result in zip(jobs, outputs):
             expected = (min(size, n - s), n_classes)
             if not isinstance(result, AnnotationResult) or result.probs.shape != expected:
                 shape = getattr(getattr(result, "probs", None), "shape", None)
@@ -361,7 +387,7 @@ class LLMPanel(TransformerMixin, BaseEstimator):
                     f"{s}..{s + expected[0] - 1}; expected probs of shape {expected}"
                 )
             parts[j].append(result)
-        return [AnnotationResult.concatenate(p) for p in parts]
+        return parts
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         """Signals of the texts ``X``: shape ``(n_texts, n_annotators, 2, n_classes)``.

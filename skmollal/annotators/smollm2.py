@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .._validation import resolve_device
 from .local import TransformersAnnotator
 from .pretrained import load_pretrained_model, load_pretrained_tokenizer
 from .task import TREC_LABELS, TREC_QUESTION_TEMPLATE, AnnotationTask
@@ -102,22 +103,22 @@ def smollm2_gguf_path() -> Path:
     )
 
 
-def load_smollm2(device: str = "cpu") -> tuple[Any, Any]:
+def load_smollm2(device: str = "auto") -> tuple[Any, Any]:
     """Load SmolLM2-135M-Instruct from the wheel's GGUF file (once per process and device).
 
     Parameters
     ----------
-    device : str, default="cpu"
-        Torch device to put the model on.
+    device : str, default="auto"
+        Torch device to put the model on; ``"auto"``: CUDA, else MPS, else CPU.
 
     Returns
     -------
     (model, tokenizer)
         A float32 ``LlamaForCausalLM`` in eval mode and its tokenizer (with chat template).
-        ``load_smollm2()``, ``load_smollm2("cpu")`` and ``load_smollm2(device="cpu")``
-        return the same objects.
+        ``load_smollm2()``, ``load_smollm2("auto")`` and ``load_smollm2(device=d)`` with
+        ``d`` the device ``"auto"`` resolves to return the same objects.
     """
-    return _load_smollm2(str(device))
+    return _load_smollm2(str(resolve_device(device, "load_smollm2")))
 
 
 def _smollm2_source() -> tuple[str, dict]:
@@ -141,7 +142,7 @@ def _load_smollm2(device: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def smollm2_annotator(task: AnnotationTask, name: str | None = None, device: str = "cpu",
+def smollm2_annotator(task: AnnotationTask, name: str | None = None, device: str = "auto",
                       **kwargs: Any) -> TransformersAnnotator:
     """A :class:`TransformersAnnotator` on the embedded SmolLM2 model.
 
@@ -156,8 +157,9 @@ def smollm2_annotator(task: AnnotationTask, name: str | None = None, device: str
         Labels, instruction and few-shot examples.
     name : str, optional
         Annotator name; default ``"smollm2-135m/<task name>"``.
-    device : str, default="cpu"
-        Torch device of the (shared, once-per-process) model.
+    device : str, default="auto"
+        Torch device of the (shared, once-per-process) model; ``"auto"``: CUDA, else MPS,
+        else CPU.
     **kwargs
         Passed to :class:`TransformersAnnotator` (``n_votes``, ``temperature``,
         ``vote_mode``, ``random_state``, ...).
@@ -193,7 +195,7 @@ def smollm2_panel_annotators(
     labels: Sequence[str] = TREC_LABELS,
     n_votes: int = 10,
     random_state: int | None = 0,
-    device: str = "cpu",
+    device: str = "auto",
     **kwargs: Any,
 ) -> list[TransformersAnnotator]:
     """Panel members that all run the same SmolLM2-135M model with different prompts.
