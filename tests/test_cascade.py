@@ -329,6 +329,32 @@ def test_loop_with_a_cascade_pays_fewer_calls(tmp_path):
                           mixture=fast_mixture(), batch_size=40, random_state=0)
 
 
+def test_loop_with_a_cascade_and_human_review():
+    """A reviewed text the cascade asked only some LLMs about becomes gold for the mixture
+    and the classifier; the cascade's order and prefix models still fit (every LLM only)."""
+    S, y = make_signals(n=200, n_llms=3, noise=(0.1, 0.4, 0.5), seed=12)
+    annotators, texts = recorded_panel(S, y)
+    X = np.random.default_rng(0).normal(size=(len(y), 4)) + y[:, None]
+    y_seed = np.full(len(y), -1)
+    y_seed[:40] = y[:40]
+    asked = []
+
+    def oracle(texts_, rows, info):
+        asked.extend(int(r) for r in rows)
+        return y[np.asarray(rows)]
+
+    cascade = CascadePanel(annotators, threshold=0.8, aggregator=fast_mixture())
+    loop = MoLLIALoop(LogisticRegression(), cascade, X, y_seed, texts=texts,
+                      mixture=fast_mixture(), batch_size=40, random_state=0,
+                      oracle=oracle, review_size=10)
+    loop.run(3)
+    state = loop.state
+    partial = [r for r in asked if not asked_mask(state.signals[[r]]).all()]
+    assert len(asked) == 30 and partial  # some reviewed texts were cascaded
+    assert (state.partial_labels()[asked] == y[asked]).all()
+    assert loop.history[-1]["n_gold"] == 40 + 30
+
+
 def test_loop_labels_with_the_cascade_fits_once_per_round(tmp_path):
     S, y = make_signals(n=200, n_llms=3, noise=(0.1, 0.4, 0.5), seed=13)
     X = np.random.default_rng(0).normal(size=(len(y), 4)) + y[:, None]

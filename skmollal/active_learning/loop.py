@@ -495,11 +495,14 @@ class MoLLIALoop:
             return
         state = self.state
         rows = state.annotated_rows()
-        y = state.partial_labels()[rows]
+        S = state.signals[rows]
+        # a person's answer about a text the cascade asked only some LLMs is gold for the
+        # classifier and the mixture, not for the order / prefix models (they need every LLM)
+        y = np.where(np.isfinite(S[:, :, 0, 0]).all(axis=1), state.partial_labels()[rows], -1)
         seen = (len(rows), state.llm_calls, y.tobytes())
         if getattr(self, "_cascade_fitted_on", None) == seen:
             return
-        self.panel.fit_signals(state.signals[rows], y)
+        self.panel.fit_signals(S, y)
         self._cascade_fitted_on = seen
 
     def _label(self, upto_round: bool = False,
