@@ -408,6 +408,27 @@ def replot(json_path: Path, plot: str | None) -> None:
     plot_runs(data["runs"], args, Path(plot) if plot else Path(json_path).with_suffix(".png"))
 
 
+def merge(json_paths, out_path: Path) -> list[dict]:
+    """One JSON from the runs of several invocations (e.g. seeds or methods run apart).
+
+    The configs are kept as a list (``config``: the first; ``merged_from``: every path and
+    config); runs of the same (classifier, strategy, method, seed) must not repeat.
+    """
+    parts = [(str(p), json.loads(Path(p).read_text())) for p in json_paths]
+    runs = [r for _, d in parts for r in d["runs"]]
+    keys = [(r["classifier"], r["strategy"], r["method"], r["seed"]) for r in runs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("the files hold the same run twice")
+    rows = summarise(runs)
+    out_path.write_text(json.dumps({
+        "config": parts[0][1]["config"],
+        "merged_from": [{"path": p, "config": d["config"]} for p, d in parts],
+        "summary": rows, "stopping": summarise_stopping(runs), "runs": runs}, indent=1))
+    print_table(rows)
+    print(f"json: {out_path}")
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--recordings", default=str(default_recordings_path()))
@@ -437,7 +458,11 @@ def main(argv=None):
     p.add_argument("--final-only", action="store_true",
                    help="evaluate on the test split only after the last round (no learning "
                         "curve; saves a test-set pass per round, e.g. when fine-tuning)")
+    p.add_argument("--merge", metavar="JSON", nargs="+", default=None,
+                   help="only merge the runs of finished JSONs into --output (no run)")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, Path(args.output))
     if args.replot:
         return replot(Path(args.replot), args.plot)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
