@@ -149,17 +149,21 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="mlp (NegativeLearningClassifier), logreg, or finetune (MiniLM "
                         "fine-tuned on the texts; --featurizer is then unused)")
     p.add_argument("--max-epochs", type=int, default=d["max_epochs"])
-    p.add_argument("--no-discrepancy", action="store_true", help="ablation: all weights 1")
+    p.add_argument("--no-discrepancy", action="store_true",
+                   help="ablation: all weights 1")
     p.add_argument("--discrepancy-update", choices=["query", "round"],
                    default=d["discrepancy_update"],
                    help="weigh rows once when queried (reference) or all rows every round")
     p.add_argument("--discrepancy", choices=list(DISCREPANCY_MODES),
                    default=d["discrepancy"],
-                   help="how annotated texts are weighed: reference (down-weight every "
-                        "disagreement with the classifier), confident (only where the "
-                        "classifier is surer than the mixture) or mixture_confidence (the "
-                        "mixture's posterior of the label)")
-    p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
+                   help="how annotated texts are weighed: mixture_confidence (default: "
+                        "the mixture's posterior of the label, at least 0.5), reference "
+                        "(the paper's: 0.5 on every disagreement with the classifier) or "
+                        "confident (only where the classifier is surer than the mixture)")
+    p.add_argument("--negative-learning", action="store_true",
+                   help="negative labels (classes at probability <= 0.001), off by default")
+    p.add_argument("--no-negative-learning", action="store_true",
+                   help="no negative labels (wins over --negative-learning)")
     p.add_argument("--nl-source", choices=list(NL_SOURCES), default=d["nl_source"],
                    help="negative labels from the LLMs' mean probabilities (signals) or the "
                         "mixture's fused posterior")

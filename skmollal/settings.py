@@ -45,8 +45,8 @@ RUN_DEFAULTS = {
     "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
     "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": "reference",
-    "no_negative_learning": False, "nl_source": "signals",
+    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": "mixture_confidence",
+    "negative_learning": False, "no_negative_learning": False, "nl_source": "signals",
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
@@ -124,7 +124,7 @@ def check_settings(cfg: Mapping) -> None:
     if cfg["discrepancy_update"] not in ("query", "round"):
         raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
                           f"{cfg['discrepancy_update']!r}")
-    for name, known in (("discrepancy", DISCREPANCY_MODES), ("nl_source", NL_SOURCES)):
+    for name, known in (("discrepancy", (None, *DISCREPANCY_MODES)), ("nl_source", NL_SOURCES)):
         if cfg[name] not in known:
             raise ConfigError(f"--{name.replace('_', '-')} must be one of {known}; got "
                               f"{cfg[name]!r}")

@@ -120,7 +120,7 @@ def test_rounds_bookkeeping(pool, tmp_path):
     spy = SpyClassifier()
     loop = MoLLIALoop(spy, p, X, ys, texts=texts, mixture=MeanProbMixture(),
                       batch_size=10, X_val=X, y_val=y, y_monitor=y, random_state=0,
-                      output_dir=tmp_path)
+                      output_dir=tmp_path, discrepancy="reference", nl_threshold=0.001)
     hist = loop.run(3)
     assert loop.estimator is not spy and not hasattr(spy, "calls_")  # cloned, not mutated
     assert [h["round"] for h in hist] == [0, 1, 2, 3]
@@ -294,7 +294,8 @@ def test_pipeline_step_that_requests_nothing_gets_nothing_and_a_warning(pool, ca
 
     X, texts, y = pool
     loop = MoLLIALoop(make_pipeline(TfidfVectorizer(), SpyClassifier()), panel(), texts,
-                      seed_y(y), mixture=MeanProbMixture(), batch_size=10, random_state=0)
+                      seed_y(y), mixture=MeanProbMixture(), batch_size=10, random_state=0,
+                      discrepancy="reference", nl_threshold=0.001)
     with caplog.at_level("WARNING", logger="skmollal"):
         loop.run(2)
     call = loop.estimator[-1].calls_[-1]
@@ -364,7 +365,7 @@ def test_discrepancy_update_query_keeps_round_recomputes(pool, update):
     ys = seed_y(y)
     loop = MoLLIALoop(CyclingClassifier(), panel(), X, ys, texts=texts,
                       mixture=MeanProbMixture(), batch_size=10, discrepancy_update=update,
-                      nl_threshold=None, random_state=0)
+                      discrepancy="reference", nl_threshold=None, random_state=0)
     loop.run(3)
     rows = loop.training_rows()[len(loop.seed_idx):]  # annotated pool rows, in order
     labels = loop.mixture_.predict_proba(np.stack([loop.signals[i] for i in rows])).argmax(1)
@@ -380,6 +381,19 @@ def test_discrepancy_update_must_be_known(pool):
     with pytest.raises(ValueError, match="discrepancy_update"):
         MoLLIALoop(CyclingClassifier(), panel(), X, seed_y(y), texts=texts,
                    discrepancy_update="sometimes").run(1)
+
+
+def test_default_noise_handling_mixture_confidence_and_no_negative_labels(pool):
+    X, texts, y = pool
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, random_state=0)
+    loop.run(2)
+    call = loop.estimator.calls_[-1]
+    rows = loop.training_rows()[len(loop.seed_idx):]
+    posterior = loop.mixture_.predict_proba(loop.signals[rows])
+    np.testing.assert_allclose(call["sample_weight"][len(loop.seed_idx):],
+                               np.clip(posterior.max(axis=1), 0.5, 1.0))
+    assert not call["negative_mask"].any()
 
 
 def test_learning_curve_plot_tells_many_curves_apart(tmp_path):
