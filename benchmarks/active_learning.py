@@ -29,9 +29,10 @@ mixture+mixconf     mixture labels weighted by the mixture's posterior of the la
 mixture+nl-post     mixture labels + negative labels from the fused posterior
                (``nl_source="posterior"``), no weights
 two-view       :class:`~skmollal.aggregation.TwoViewMixture` labels (signals + the
-               embeddings, MLP only), with the default noise handling
+               embeddings, MLP only), with neither weights nor negative learning (pairs
+               with ``mixture-only``)
 selector       :class:`~skmollal.aggregation.FusionSelector` labels (two-view mixture,
-               Dawid-Skene or best LLM by gold-row CV), with the default noise handling
+               Dawid-Skene or best LLM by gold-row CV), as ``two-view``
 ============== =============================================================================
 
 Methods from ``mixture-only`` on are not in the default list; name them with ``--methods``.
@@ -102,8 +103,8 @@ MOLLIA_VARIANTS = {
     "mixture+confident": {**PLAIN, "discrepancy": "confident"},
     "mixture+mixconf": {**PLAIN, "discrepancy": "mixture_confidence"},
     "mixture+nl-post": {**PLAIN, "nl_threshold": 0.001, "nl_source": "posterior"},
-    "two-view": {},
-    "selector": {},
+    "two-view": PLAIN,
+    "selector": PLAIN,
 }
 #: variants whose labels come from another fusion than the plain mixture
 VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector"}
@@ -343,7 +344,30 @@ def summarise(runs):
         row["final_labeled"] = rs[0]["n_labeled"]
         row["settings"] = rs[0].get("settings")
         rows.append(row)
+    add_paired_differences(rows, runs)
     return rows
+
+
+#: rows every method is compared with, seed by seed (``summary[i]["vs_<base>"]``)
+PAIRED_BASES = ("mixture-only", "majority")
+
+
+def add_paired_differences(rows, runs) -> None:
+    """Add to each summary row its test accuracy minus each base's of :data:`PAIRED_BASES`,
+    paired on the seeds both ran: ``vs_<base>`` (mean), ``vs_<base>_up`` (seeds above the
+    base) and ``vs_<base>_seeds`` (seeds compared)."""
+    acc = {(r["classifier"], r["strategy"], r["method"], r["seed"]): r["test_accuracy"]
+           for r in runs}
+    for row in rows:
+        for base in PAIRED_BASES:
+            diffs = [acc[(c, st, m, seed)] - acc[(c, st, base, seed)]
+                     for (c, st, m, seed) in acc
+                     if (c, st, m) == (row["classifier"], row["strategy"], row["method"])
+                     and (c, st, base, seed) in acc]
+            if diffs:
+                row[f"vs_{base}"] = float(np.mean(diffs))
+                row[f"vs_{base}_up"] = int(sum(d > 0 for d in diffs))
+                row[f"vs_{base}_seeds"] = len(diffs)
 
 
 def _paper_cell(paper: dict | None, method: str) -> str:
