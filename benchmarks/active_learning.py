@@ -433,19 +433,33 @@ def replot(json_path: Path, plot: str | None) -> None:
 
 
 def merge(json_paths, out_path: Path) -> list[dict]:
-    """One JSON from the runs of several invocations (e.g. seeds or methods run apart).
+    """One JSON from the runs of several invocations (e.g. seeds or methods run apart), or
+    the finished runs of one that is still going.
 
-    The configs are kept as a list (``config``: the first; ``merged_from``: every path and
-    config); runs of the same (classifier, strategy, method, seed) must not repeat.
+    ``config`` is the first file's, with the seeds, strategies and methods of the runs the
+    files hold (what one invocation would have to run to make them); ``merged_from`` keeps
+    every path and config. Runs of the same (classifier, strategy, method, seed) must not
+    repeat, and the files must agree on every other setting but the output.
     """
     parts = [(str(p), json.loads(Path(p).read_text())) for p in json_paths]
     runs = [r for _, d in parts for r in d["runs"]]
     keys = [(r["classifier"], r["strategy"], r["method"], r["seed"]) for r in runs]
     if len(set(keys)) != len(keys):
         raise ValueError("the files hold the same run twice")
+    varying = {"seeds", "strategies", "methods", "output", "plot", "merge", "jobs"}
+    config = dict(parts[0][1]["config"])
+    for path, d in parts[1:]:
+        differ = sorted(k for k in set(config) & set(d["config"])
+                        if k not in varying and config[k] != d["config"][k])
+        if differ:
+            raise ValueError(f"{path} was run with other settings: {', '.join(differ)}")
+    config.update(seeds=sorted({r["seed"] for r in runs}),
+                  strategies=list(dict.fromkeys(r["strategy"] for r in runs)),
+                  methods=list(dict.fromkeys(r["method"] for r in runs)), merge=None,
+                  output=str(out_path))
     rows = summarise(runs)
     out_path.write_text(json.dumps({
-        "config": parts[0][1]["config"],
+        "config": config,
         "merged_from": [{"path": p, "config": d["config"]} for p, d in parts],
         "summary": rows, "stopping": summarise_stopping(runs), "runs": runs}, indent=1))
     print_table(rows)
