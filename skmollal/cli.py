@@ -156,10 +156,10 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="weigh rows once when queried (reference) or all rows every round")
     p.add_argument("--discrepancy", choices=list(DISCREPANCY_MODES),
                    default=d["discrepancy"],
-                   help="how annotated texts are weighed: mixture_confidence (default: "
-                        "the mixture's posterior of the label, at least 0.5), reference "
-                        "(the paper's: 0.5 on every disagreement with the classifier) or "
-                        "confident (only where the classifier is surer than the mixture)")
+                   help="weigh annotated texts (default: not at all): reference (the "
+                        "paper's: 0.5 on every disagreement with the classifier), confident "
+                        "(only where the classifier is surer than the mixture) or "
+                        "mixture_confidence (the mixture's posterior of the label, >= 0.5)")
     p.add_argument("--negative-learning", action="store_true",
                    help="negative labels (classes at probability <= 0.001), off by default")
     p.add_argument("--no-negative-learning", action="store_true",

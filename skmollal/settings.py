@@ -45,7 +45,7 @@ RUN_DEFAULTS = {
     "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
     "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": "mixture_confidence",
+    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": None,
     "negative_learning": False, "no_negative_learning": False, "nl_source": "signals",
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)

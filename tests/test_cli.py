@@ -26,9 +26,8 @@ def test_parser_defaults_and_specs():
     assert args.discrepancy_update == "query"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "--discrepancy-update", "never"])
-    # noise handling: the mixture's confidence as weights, no negative labels by default;
-    # the reference is two options away
-    assert args.discrepancy == "mixture_confidence" and not args.negative_learning
+    # noise handling: off by default; the reference is two options away
+    assert args.discrepancy is None and not args.negative_learning
     ref = cli.build_parser().parse_args(["run", "--discrepancy", "reference",
                                          "--negative-learning", "--nl-source", "posterior"])
     assert (ref.discrepancy, ref.negative_learning, ref.nl_source) == ("reference", True,

@@ -383,17 +383,15 @@ def test_discrepancy_update_must_be_known(pool):
                    discrepancy_update="sometimes").run(1)
 
 
-def test_default_noise_handling_mixture_confidence_and_no_negative_labels(pool):
+def test_noise_handling_is_off_by_default(pool):
     X, texts, y = pool
     loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
                       mixture=MeanProbMixture(), batch_size=10, random_state=0)
     loop.run(2)
     call = loop.estimator.calls_[-1]
-    rows = loop.training_rows()[len(loop.seed_idx):]
-    posterior = loop.mixture_.predict_proba(loop.signals[rows])
-    np.testing.assert_allclose(call["sample_weight"][len(loop.seed_idx):],
-                               np.clip(posterior.max(axis=1), 0.5, 1.0))
+    np.testing.assert_array_equal(call["sample_weight"], 1.0)
     assert not call["negative_mask"].any()
+    assert loop.history[-1]["n_downweighted"] == 0
 
 
 def test_learning_curve_plot_tells_many_curves_apart(tmp_path):

@@ -50,12 +50,10 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         Weigh each row once when it is queried (the reference), or every annotated row
         again each round against the latest classifier (see
         :class:`~skmollal.active_learning.MoLLIALoop`).
-    discrepancy : {"reference", "confident", "mixture_confidence"} or None, \
-            default="mixture_confidence"
+    discrepancy : {"reference", "confident", "mixture_confidence"} or None, default=None
         How annotated rows are weighed (see :class:`~skmollal.active_learning.MoLLIALoop`
-        and :func:`~skmollal.label_noise.noise_weights`): by default by the mixture's
-        posterior of their label; None: all weights 1. The reference MoLLIA is
-        ``"reference"``.
+        and :func:`~skmollal.label_noise.noise_weights`); None (the default): all weights
+        1. The reference MoLLIA is ``"reference"``.
     nl_weight : float, callable or None, default=None
         Negative-learning weight per round: a constant, or ``nl_weight(r)`` for the r-th
         annotated round (r = 0, 1, ...); None is the reference schedule ``0.4 + 0.06 r``
@@ -137,7 +135,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, annotators=None, featurizer=None, classifier=None, mixture=None,
                  strategy="random", n_rounds: int = 9, batch_size: int = 50,
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
-                 discrepancy: str | None = "mixture_confidence", nl_weight=None,
+                 discrepancy: str | None = None, nl_weight=None,
                  nl_threshold: float | None = None, nl_source: str = "signals",
                  soft_labels: bool = False, output_dir=None, random_state=None,
                  show_progress: bool = False, cascade: float | None = None, budget=None,

@@ -7,9 +7,8 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
    the state saved after each chunk;
 3. **label**: the mixture model is refitted on every signal seen so far plus the gold seed
    (seed rows carry their gold label, annotated rows ``-1``) and labels the annotated rows;
-4. **weigh**: sample weights of the annotated rows by the ``discrepancy`` mode (see
-   :func:`~skmollal.label_noise.noise_weights`): by default each row weighs the mixture's
-   posterior of its label (at least ``discrepancy_weight``); in the reference
+4. **weigh** (off by default): sample weights of the annotated rows by the ``discrepancy``
+   mode (see :func:`~skmollal.label_noise.noise_weights`); in the reference
    (``discrepancy="reference"``), rows where the current classifier disagrees with the
    mixture label get the discrepancy weight (0.5): the queried rows, once, when they are
    annotated (``discrepancy_update="query"``) or every annotated row again each round
@@ -19,10 +18,9 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
    ``nl_threshold`` is set, negative labels: classes whose mean LLM probability, or fused
    posterior, is at most ``nl_threshold``) and the round's negative-learning weight.
 
-The defaults follow the active-learning benchmark (see its page): the reference discrepancy
-weights cost a fine-tuned MiniLM about ten points and negative labels helped neither
-classifier, so neither is on; the mixture-confidence weights were neutral to slightly
-positive with both. The reference MoLLIA is ``discrepancy="reference", nl_threshold=0.001``.
+Both noise-handling parts are off by default, as the active-learning benchmark says (see its
+page): the reference discrepancy weights cost a fine-tuned MiniLM about ten points, negative
+labels about one, and no weighting mode helped either classifier beyond seed noise. The reference MoLLIA is ``discrepancy="reference", nl_threshold=0.001``.
 
 Each round's history record also says what its LLM calls cost per annotator (``cost``, and
 ``cost_total`` since the start; see :mod:`skmollal.annotators.costs`) and what the stopping
@@ -144,17 +142,16 @@ class MoLLIALoop:
         row, against the classifier of the round that queried it, with the label it got
         then. ``"round"``: every round, for every annotated row, against the classifier
         about to be retrained and with the row's current mixture label.
-    discrepancy : {"reference", "confident", "mixture_confidence"} or None, \
-            default="mixture_confidence"
+    discrepancy : {"reference", "confident", "mixture_confidence"} or None, default=None
         How annotated rows are weighed (see :func:`~skmollal.label_noise.noise_weights`).
         ``"reference"`` (MoLLIA): every row whose mixture label the classifier disagrees
         with gets ``discrepancy_weight``; those weights are only as good as the classifier
         that sets them, and with a transformer fine-tuned a few epochs per round they
         encode its own errors (see the active-learning benchmark page). ``"confident"``:
         only rows where the classifier disagrees *and* is surer of its prediction than the
-        mixture is of its label. ``"mixture_confidence"`` (the default): the mixture's
-        posterior of each row's label (recomputed every round, at least
-        ``discrepancy_weight``), no classifier involved. None: all weights 1.
+        mixture is of its label. ``"mixture_confidence"``: the mixture's posterior of each
+        row's label (recomputed every round, at least ``discrepancy_weight``), no classifier
+        involved. None (the default): all weights 1.
     nl_weight : float, callable or None, default=None
         The negative-learning weight per round: a constant, or ``nl_weight(r)`` for the
         r-th annotated round (r = 0, 1, ...); None means the reference schedule
@@ -215,7 +212,7 @@ class MoLLIALoop:
 
     def __init__(self, estimator, panel, X, y, texts=None, mixture=None, strategy="random",
                  batch_size: int = 50, discrepancy_weight: float | None = 0.5,
-                 discrepancy_update: str = "query", discrepancy: str | None = "mixture_confidence",
+                 discrepancy_update: str = "query", discrepancy: str | None = None,
                  nl_weight: float | Callable[[int], float] | None = None,
                  nl_threshold: float | None = None, nl_source: str = "signals",
                  soft_labels: bool = False,
