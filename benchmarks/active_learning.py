@@ -12,14 +12,31 @@ best-single    the single LLM most accurate on the 50-question gold seed (no oth
 majority       majority vote of all 50 answers (LLMs-V)
 mean           summed probabilities (LLMs-L)
 dawid-skene    Dawid-Skene over the five LLMs' answers
-mollia         the mixture model + discrepancy weights + negative learning
-mollia-no-disc MoLLIA without the discrepancy weights
-mollia-no-nl   MoLLIA without negative learning
-mollia-rerate  MoLLIA with discrepancy weights recomputed every round for every annotated
-               row against the latest classifier (``discrepancy_update="round"``)
-mixture-only   the mixture model's labels with neither discrepancy weights nor negative
-               learning (not in the default list; name it with ``--methods``)
+mollia         the mixture model with the loop's default noise handling (``MoLLIALoop``'s
+               ``discrepancy`` / ``nl_threshold`` / ``nl_source`` defaults)
+mollia-ref     the reference MoLLIA: mixture + discrepancy weights (0.5 on every
+               disagreement with the classifier) + negative labels from the LLMs' mean
+               probabilities
+mollia-no-disc the reference without the discrepancy weights
+mollia-no-nl   the reference without negative learning
+mollia-rerate  the reference with discrepancy weights recomputed every round for every
+               annotated row against the latest classifier (``discrepancy_update="round"``)
+mixture-only   the mixture model's labels with neither weights nor negative learning
+mixture+confident   mixture labels, down-weighted only where the classifier disagrees and
+               is surer than the mixture (``discrepancy="confident"``), no NL
+mixture+mixconf     mixture labels weighted by the mixture's posterior of the label
+               (``discrepancy="mixture_confidence"``), no NL
+mixture+nl-post     mixture labels + negative labels from the fused posterior
+               (``nl_source="posterior"``), no weights
+two-view       :class:`~skmollal.aggregation.TwoViewMixture` labels (signals + the
+               embeddings, MLP only), with neither weights nor negative learning (pairs
+               with ``mixture-only``)
+selector       :class:`~skmollal.aggregation.FusionSelector` labels (two-view mixture,
+               Dawid-Skene or best LLM by gold-row CV), as ``two-view``
 ============== =============================================================================
+
+Methods from ``mixture-only`` on are not in the default list; name them with ``--methods``.
+Each run's JSON record holds the loop settings it ran with (``settings``).
 
 Gold labels beyond the seed never steer anything: accuracy on the held-out questions is
 recorded per round for the learning curve only, and no checkpoint is chosen on it.
@@ -68,16 +85,31 @@ from skmollal.experiment import (  # noqa: E402
 
 logger = logging.getLogger("benchmarks.active_learning")
 
-METHODS = ["oracle", "best-single", "majority", "mean", "dawid-skene", "mollia",
+METHODS = ["oracle", "best-single", "majority", "mean", "dawid-skene", "mollia", "mollia-ref",
            "mollia-no-disc", "mollia-no-nl", "mollia-rerate"]
-#: MoLLIA and its ablations: (discrepancy_weight, nl_threshold, discrepancy_update)
+#: the reference MoLLIA's noise handling (the paper's)
+REFERENCE = {"discrepancy": "reference", "discrepancy_weight": 0.5,
+             "discrepancy_update": "query", "nl_threshold": 0.001, "nl_source": "signals"}
+#: no noise handling: the mixture's labels only
+PLAIN = {**REFERENCE, "discrepancy": None, "nl_threshold": None}
+#: MoLLIA and its ablations: loop settings (empty: the loop's defaults)
 MOLLIA_VARIANTS = {
-    "mollia": (0.5, 0.001, "query"),
-    "mollia-no-disc": (None, 0.001, "query"),
-    "mollia-no-nl": (0.5, None, "query"),
-    "mixture-only": (None, None, "query"),
-    "mollia-rerate": (0.5, 0.001, "round"),
+    "mollia": {},
+    "mollia-ref": REFERENCE,
+    "mollia-no-disc": {**REFERENCE, "discrepancy": None},
+    "mollia-no-nl": {**REFERENCE, "nl_threshold": None},
+    "mollia-rerate": {**REFERENCE, "discrepancy_update": "round"},
+    "mixture-only": PLAIN,
+    "mixture+confident": {**PLAIN, "discrepancy": "confident"},
+    "mixture+mixconf": {**PLAIN, "discrepancy": "mixture_confidence"},
+    "mixture+nl-post": {**PLAIN, "nl_threshold": 0.001, "nl_source": "posterior"},
+    "two-view": PLAIN,
+    "selector": PLAIN,
 }
+#: variants whose labels come from another fusion than the plain mixture
+VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector"}
+#: the loop settings a method row may set
+NOISE_SETTINGS = tuple(REFERENCE)
 #: stopping rules replayed on each run's history: name -> rule
 STOPPING = {
     "kappa": KappaAverage(kappa=0.99, window=3),
@@ -86,8 +118,9 @@ STOPPING = {
 }
 #: what the rules read: kept out of the JSON's histories (long lists)
 RULE_INPUTS = ("stop_predictions", "pool_labels")
-#: the paper's TREC accuracies (printed beside the results of ``--task trec`` only)
-PAPER = {"oracle": 0.926, "mollia": 0.907, "majority": 0.825, "best-single": 0.849}
+#: the papers' accuracies per task (the "paper" column; printed only for a task listed here)
+PAPER = {"trec": {"oracle": 0.926, "mollia-ref": 0.907, "majority": 0.825,
+                  "best-single": 0.849}}
 
 
 class GoldAnnotator:
@@ -124,23 +157,35 @@ class SingleAnswer(ClassifierMixin, BaseEstimator):
         return np.eye(votes.shape[1])[votes.argmax(axis=1)]
 
 
+def loop_defaults() -> dict:
+    """The noise-handling defaults of :class:`~skmollal.active_learning.MoLLIALoop`."""
+    import inspect
+
+    from skmollal.active_learning import MoLLIALoop
+
+    params = inspect.signature(MoLLIALoop).parameters
+    return {name: params[name].default for name in NOISE_SETTINGS}
+
+
 def method_setup(method: str, rec, annotator_names):
-    """Return (panel, mixture, discrepancy_weight, nl_threshold, discrepancy_update)."""
+    """Return (panel, mixture, loop settings) of ``method``: the noise handling it runs with."""
+    from skmollal import aggregation
     from skmollal.annotators.recorded import RecordedAnnotator
 
     def all_llms():
         return [RecordedAnnotator(rec, name) for name in annotator_names]
 
-    plain = (None, None, "query")
     if method == "oracle":
-        return ([GoldAnnotator(rec.texts, rec.target, rec.target_names)],
-                SingleAnswer(), *plain)
+        return ([GoldAnnotator(rec.texts, rec.target, rec.target_names)], SingleAnswer(),
+                PLAIN)
     if method.startswith("llm:"):
-        return [RecordedAnnotator(rec, method[4:])], SingleAnswer(), *plain
+        return [RecordedAnnotator(rec, method[4:])], SingleAnswer(), PLAIN
     if method in MOLLIA_VARIANTS:
-        return all_llms(), make_aggregator("mollia"), *MOLLIA_VARIANTS[method]
+        mixture = (getattr(aggregation, VARIANT_FUSION[method])() if method in VARIANT_FUSION
+                   else make_aggregator("mollia"))
+        return all_llms(), mixture, {**loop_defaults(), **MOLLIA_VARIANTS[method]}
     if method in ("best-single", "majority", "mean", "dawid-skene"):
-        return all_llms(), make_aggregator(method), *plain
+        return all_llms(), make_aggregator(method), PLAIN
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -166,12 +211,12 @@ def run_one(args, rec, E, seed, strategy, method):
         X, X_test = texts, test_texts
     else:
         X, X_test = E[train], E[test_idx]
-    panel, mixture, disc, nl, disc_update = method_setup(method, rec, rec.annotator_names)
+    panel, mixture, settings = method_setup(method, rec, rec.annotator_names)
     curve = not args.final_only
     loop = make_loop(
         make_classifier(args.classifier, seed, args.max_epochs), panel, X, y, texts=texts,
-        mixture=mixture, strategy=strategy, batch_size=args.batch, discrepancy_weight=disc,
-        discrepancy_update=disc_update, nl_threshold=nl, X_val=X_test if curve else None,
+        mixture=mixture, strategy=strategy, batch_size=args.batch, **settings,
+        X_val=X_test if curve else None,
         y_val=rec.target[test_idx] if curve else None,
         y_monitor=rec.target[train], random_state=seed, show_progress=False,
     )
@@ -191,6 +236,9 @@ def run_one(args, rec, E, seed, strategy, method):
         # accuracy of the labels the classifier was trained on (annotated pool rows, last
         # round); gold is read only to report this, never to decide anything
         "label_accuracy": float(history[-1].get("mixture_label_accuracy", float("nan"))),
+        # share of the negative labels (last round) that ruled out the true class
+        "negative_label_hits": float(history[-1].get("negative_label_hits", float("nan"))),
+        "settings": settings, "fusion": type(mixture).__name__,
         "llm_calls": loop.llm_calls,
         "wall_s": time.perf_counter() - t0,
         "stopping": stopping_report(history, len(panel)) if curve else {},
@@ -288,14 +336,38 @@ def summarise(runs):
     for (clf, strategy, method), rs in groups.items():
         row = {"classifier": clf, "strategy": strategy, "method": method, "n_seeds": len(rs)}
         for key in ("test_accuracy", "test_macro_f1", "auc_accuracy", "label_accuracy",
-                    "mean_annotation_s",
+                    "negative_label_hits", "mean_annotation_s",
                     "mean_mixture_s", "mean_fit_s", "mean_query_s"):
-            vals = np.asarray([r[key] for r in rs], dtype=float)
+            vals = np.asarray([r.get(key, np.nan) for r in rs], dtype=float)
             row[key] = float(vals.mean())
             row[key + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         row["final_labeled"] = rs[0]["n_labeled"]
+        row["settings"] = rs[0].get("settings")
         rows.append(row)
+    add_paired_differences(rows, runs)
     return rows
+
+
+#: rows every method is compared with, seed by seed (``summary[i]["vs_<base>"]``)
+PAIRED_BASES = ("mixture-only", "majority")
+
+
+def add_paired_differences(rows, runs) -> None:
+    """Add to each summary row its test accuracy minus each base's of :data:`PAIRED_BASES`,
+    paired on the seeds both ran: ``vs_<base>`` (mean), ``vs_<base>_up`` (seeds above the
+    base) and ``vs_<base>_seeds`` (seeds compared)."""
+    acc = {(r["classifier"], r["strategy"], r["method"], r["seed"]): r["test_accuracy"]
+           for r in runs}
+    for row in rows:
+        for base in PAIRED_BASES:
+            diffs = [acc[(c, st, m, seed)] - acc[(c, st, base, seed)]
+                     for (c, st, m, seed) in acc
+                     if (c, st, m) == (row["classifier"], row["strategy"], row["method"])
+                     and (c, st, base, seed) in acc]
+            if diffs:
+                row[f"vs_{base}"] = float(np.mean(diffs))
+                row[f"vs_{base}_up"] = int(sum(d > 0 for d in diffs))
+                row[f"vs_{base}_seeds"] = len(diffs)
 
 
 def _paper_cell(paper: dict | None, method: str) -> str:
@@ -309,16 +381,18 @@ def _paper_cell(paper: dict | None, method: str) -> str:
 def print_table(rows, paper: dict | None = None):
     """Print the summary rows; with ``paper`` (method -> accuracy), a "paper" column too."""
     paper_head = "" if paper is None else f" {'paper':>6}"
-    head = (f"{'classifier':<10} {'strategy':<10} {'method':<16} {'acc':>13} {'macro-F1':>13} "
-            f"{'AUC':>7} {'labels':>6}{paper_head} {'s/round ann|mix|fit|query':>28}")
+    head = (f"{'classifier':<10} {'strategy':<10} {'method':<18} {'acc':>13} {'macro-F1':>13} "
+            f"{'AUC':>7} {'labels':>6} {'NL hit':>6}{paper_head} "
+            f"{'s/round ann|mix|fit|query':>28}")
     print(head)
     print("-" * len(head))
     for r in rows:
         anchor = _paper_cell(paper, r["method"])
-        print(f"{r['classifier']:<10} {r['strategy']:<10} {r['method']:<16} "
+        print(f"{r['classifier']:<10} {r['strategy']:<10} {r['method']:<18} "
               f"{r['test_accuracy']:.3f}±{r['test_accuracy_sd']:.3f} "
               f"{r['test_macro_f1']:.3f}±{r['test_macro_f1_sd']:.3f} "
-              f"{r['auc_accuracy']:>7.3f} {r['label_accuracy']:>6.3f}{anchor} "
+              f"{r['auc_accuracy']:>7.3f} {r['label_accuracy']:>6.3f} "
+              f"{r['negative_label_hits']:>6.3f}{anchor} "
               f"{r['mean_annotation_s']:>6.2f}|{r['mean_mixture_s']:.2f}|"
               f"{r['mean_fit_s']:.2f}|{r['mean_query_s']:.2f}")
 
@@ -358,6 +432,41 @@ def replot(json_path: Path, plot: str | None) -> None:
     plot_runs(data["runs"], args, Path(plot) if plot else Path(json_path).with_suffix(".png"))
 
 
+def merge(json_paths, out_path: Path) -> list[dict]:
+    """One JSON from the runs of several invocations (e.g. seeds or methods run apart), or
+    the finished runs of one that is still going.
+
+    ``config`` is the first file's, with the seeds, strategies and methods of the runs the
+    files hold (what one invocation would have to run to make them); ``merged_from`` keeps
+    every path and config. Runs of the same (classifier, strategy, method, seed) must not
+    repeat, and the files must agree on every other setting but the output.
+    """
+    parts = [(str(p), json.loads(Path(p).read_text())) for p in json_paths]
+    runs = [r for _, d in parts for r in d["runs"]]
+    keys = [(r["classifier"], r["strategy"], r["method"], r["seed"]) for r in runs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("the files hold the same run twice")
+    varying = {"seeds", "strategies", "methods", "output", "plot", "merge", "jobs"}
+    config = dict(parts[0][1]["config"])
+    for path, d in parts[1:]:
+        differ = sorted(k for k in set(config) & set(d["config"])
+                        if k not in varying and config[k] != d["config"][k])
+        if differ:
+            raise ValueError(f"{path} was run with other settings: {', '.join(differ)}")
+    config.update(seeds=sorted({r["seed"] for r in runs}),
+                  strategies=list(dict.fromkeys(r["strategy"] for r in runs)),
+                  methods=list(dict.fromkeys(r["method"] for r in runs)), merge=None,
+                  output=str(out_path))
+    rows = summarise(runs)
+    out_path.write_text(json.dumps({
+        "config": config,
+        "merged_from": [{"path": p, "config": d["config"]} for p, d in parts],
+        "summary": rows, "stopping": summarise_stopping(runs), "runs": runs}, indent=1))
+    print_table(rows)
+    print(f"json: {out_path}")
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--recordings", default=str(default_recordings_path()))
@@ -387,7 +496,11 @@ def main(argv=None):
     p.add_argument("--final-only", action="store_true",
                    help="evaluate on the test split only after the last round (no learning "
                         "curve; saves a test-set pass per round, e.g. when fine-tuning)")
+    p.add_argument("--merge", metavar="JSON", nargs="+", default=None,
+                   help="only merge the runs of finished JSONs into --output (no run)")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, Path(args.output))
     if args.replot:
         return replot(Path(args.replot), args.plot)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -422,7 +535,7 @@ def main(argv=None):
                                         "stopping": summarise_stopping(runs),
                                         "runs": runs}, indent=1))
     rows = summarise(runs)
-    print_table(rows, PAPER if args.task == "trec" else None)
+    print_table(rows, PAPER.get(args.task))
     print_stopping_table(summarise_stopping(runs))
     plot_runs(runs, args, Path(args.plot) if args.plot else out_path.with_suffix(".png"))
     print(f"json: {out_path}")

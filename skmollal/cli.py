@@ -32,9 +32,11 @@ from .active_learning.cost_report import format_costs
 from .active_learning.review import REVIEW_STRATEGIES, ReviewPending
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
+from .active_learning.targets import NL_SOURCES
 from .annotators.specs import SPEC_FORMS
 from .experiment import (AGGREGATORS, NO_TEST, RUN_DEFAULTS, ConfigError, recordings_summary,
                          run_experiment)
+from .label_noise import DISCREPANCY_MODES
 
 __all__ = ["main", "build_parser", "recordings_summary"]
 
@@ -177,11 +179,24 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                         "fine-tuned on the texts; --featurizer is then unused), or auto "
                         "(mlp or logreg, whichever cross-validates better on the gold seed)")
     p.add_argument("--max-epochs", type=int, default=d["max_epochs"])
-    p.add_argument("--no-discrepancy", action="store_true", help="ablation: all weights 1")
+    p.add_argument("--no-discrepancy", action="store_true",
+                   help="ablation: all weights 1")
     p.add_argument("--discrepancy-update", choices=["query", "round"],
                    default=d["discrepancy_update"],
                    help="weigh rows once when queried (reference) or all rows every round")
-    p.add_argument("--no-negative-learning", action="store_true", help="ablation: no NL")
+    p.add_argument("--discrepancy", choices=list(DISCREPANCY_MODES),
+                   default=d["discrepancy"],
+                   help="weigh annotated texts (default: not at all): reference (the "
+                        "paper's: 0.5 on every disagreement with the classifier), confident "
+                        "(only where the classifier is surer than the mixture) or "
+                        "mixture_confidence (the mixture's posterior of the label, >= 0.5)")
+    p.add_argument("--negative-learning", action="store_true",
+                   help="negative labels (classes at probability <= 0.001), off by default")
+    p.add_argument("--no-negative-learning", action="store_true",
+                   help="no negative labels (wins over --negative-learning)")
+    p.add_argument("--nl-source", choices=list(NL_SOURCES), default=d["nl_source"],
+                   help="negative labels from the LLMs' mean probabilities (signals) or the "
+                        "mixture's fused posterior")
     p.add_argument("--cascade", type=_threshold, default=d["cascade"], metavar="THRESHOLD",
                    help="ask the LLMs one at a time (best on the gold seed first) and stop for "
                         "a text once the fused posterior reaches THRESHOLD (e.g. 0.8; 'auto': "

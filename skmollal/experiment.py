@@ -327,9 +327,11 @@ def run_experiment(config: Mapping | Any) -> dict:
         make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
         prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
         strategy=cfg["strategy"], batch_size=cfg["batch"],
-        discrepancy_weight=None if cfg["no_discrepancy"] else 0.5,
+        discrepancy=None if cfg["no_discrepancy"] else cfg["discrepancy"],
         discrepancy_update=cfg["discrepancy_update"],
-        nl_threshold=None if cfg["no_negative_learning"] else 0.001,
+        nl_threshold=0.001 if cfg["negative_learning"] and not cfg["no_negative_learning"]
+        else None,
+        nl_source=cfg["nl_source"],
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
         output_dir=out / "state", random_state=cfg["seed"],
         show_progress=not cfg["no_progress"],

@@ -6,7 +6,13 @@ Small pure functions used to train a classifier on noisy LLM labels:
   probability at most ``threshold``); a negative-learning loss then pushes the classifier's
   probability of those classes down (see :mod:`skmollal.negative_learning`).
 * :func:`discrepancy_weights` down-weights texts whose LLM (mixture) label disagrees with the
-  current classifier's prediction.
+  current classifier's prediction (the reference);
+  :func:`confident_discrepancy_weights` only where the classifier is also more sure of its
+  own prediction than the mixture is of its label; :func:`mixture_confidence_weights` weighs
+  each text by the mixture's posterior of its label, no classifier involved;
+  :func:`noise_weights` picks one of them by name (:data:`DISCREPANCY_MODES`).
+* :func:`negative_label_hits` reports the share of negative labels that rule out the true
+  class (for a report with hidden gold, never for a decision).
 * :func:`nl_weight_schedule` is the reference schedule of the negative-learning weight over
   active-learning rounds, ``0.4 + 0.06 * round``.
 """
@@ -17,7 +23,12 @@ import numbers
 
 import numpy as np
 
-__all__ = ["negative_labels", "discrepancy_weights", "nl_weight_schedule"]
+__all__ = ["DISCREPANCY_MODES", "confident_discrepancy_weights", "discrepancy_weights",
+           "mixture_confidence_weights", "negative_label_hits", "negative_labels",
+           "nl_weight_schedule", "noise_weights"]
+
+#: How sample weights of noisy labels are set (see :func:`noise_weights`).
+DISCREPANCY_MODES = ("reference", "confident", "mixture_confidence")
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +142,147 @@ def discrepancy_weights(classifier_proba, mixture_labels, weight: float = 0.5) -
             f"{mix_labels.shape[0]}"
         )
     return np.where(clf_pred == mix_labels, 1.0, float(weight))
+
+
+def _check_weight(weight) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight <= 1:
+        raise ValueError(f"weight must be a number in [0, 1], got {weight!r}")
+    return float(weight)
+
+
+def _paired_proba(classifier_proba, mixture_proba) -> tuple[np.ndarray, np.ndarray]:
+    clf = _as_2d_finite(classifier_proba, "classifier_proba")
+    mix = _as_2d_finite(mixture_proba, "mixture_proba")
+    if clf.shape != mix.shape:
+        raise ValueError(f"classifier_proba has shape {clf.shape} but mixture_proba has "
+                         f"{mix.shape}")
+    return clf, mix
+
+
+def confident_discrepancy_weights(classifier_proba, mixture_proba,
+                                  weight: float = 0.5) -> np.ndarray:
+    """Down-weight a text only where a *confident* classifier disagrees with the mixture.
+
+    The reference weights (:func:`discrepancy_weights`) down-weight every disagreement, so a
+    classifier that is wrong on many texts (a transformer fine-tuned a few epochs on few
+    labels) down-weights correct labels by its own errors. Here a text is down-weighted only
+    when the classifier predicts another class *and* gives that prediction a higher
+    probability than the mixture gives its own label: the classifier must be surer of being
+    right than the mixture is.
+
+    Parameters
+    ----------
+    classifier_proba : array-like of shape (n_samples, n_classes)
+        The current classifier's class probabilities.
+    mixture_proba : array-like of shape (n_samples, n_classes)
+        The mixture's posterior of each text; its argmax is the text's label.
+    weight : float, default=0.5
+        Weight of a down-weighted text; the others get 1.
+
+    Returns
+    -------
+    ndarray of float, shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        On shape mismatches, NaN values, or a weight outside ``[0, 1]``.
+    """
+    weight = _check_weight(weight)
+    clf, mix = _paired_proba(classifier_proba, mixture_proba)
+    clf_pred, mix_label = clf.argmax(axis=1), mix.argmax(axis=1)
+    down = (clf_pred != mix_label) & (clf.max(axis=1) > mix.max(axis=1))
+    return np.where(down, weight, 1.0)
+
+
+def mixture_confidence_weights(mixture_proba, floor: float = 0.0) -> np.ndarray:
+    """Weigh each text by the mixture's posterior probability of its own label.
+
+    No classifier is involved, so the weights cannot encode the classifier's errors: a text
+    the panel agrees on counts fully, one the mixture is unsure of counts less.
+
+    Parameters
+    ----------
+    mixture_proba : array-like of shape (n_samples, n_classes)
+        The mixture's posterior of each text.
+    floor : float, default=0.0
+        The lowest weight a text gets (weights are ``max(posterior of the label, floor)``).
+
+    Returns
+    -------
+    ndarray of float, shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        On a non 2-d or non-finite ``mixture_proba``, or a floor outside ``[0, 1]``.
+    """
+    floor = _check_weight(floor)
+    mix = _as_2d_finite(mixture_proba, "mixture_proba")
+    return np.clip(mix.max(axis=1), floor, 1.0)
+
+
+def noise_weights(mode: str, mixture_proba, classifier_proba=None,
+                  weight: float = 0.5) -> np.ndarray:
+    """Sample weights of noisy (mixture) labels, computed the way ``mode`` names.
+
+    Parameters
+    ----------
+    mode : {"reference", "confident", "mixture_confidence"}
+        ``"reference"``: :func:`discrepancy_weights` (every disagreement with the classifier
+        gets ``weight``); ``"confident"``: :func:`confident_discrepancy_weights`;
+        ``"mixture_confidence"``: :func:`mixture_confidence_weights` with ``weight`` as the
+        floor.
+    mixture_proba : array-like of shape (n_samples, n_classes)
+        The mixture's posterior of each text.
+    classifier_proba : array-like of shape (n_samples, n_classes), optional
+        The current classifier's probabilities (needed by the first two modes).
+    weight : float, default=0.5
+        The lowest weight a text gets.
+
+    Returns
+    -------
+    ndarray of float, shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        On an unknown mode, or a classifier-based mode without ``classifier_proba``.
+    """
+    if mode not in DISCREPANCY_MODES:
+        raise ValueError(f"discrepancy mode must be one of {DISCREPANCY_MODES}, got {mode!r}")
+    if mode == "mixture_confidence":
+        return mixture_confidence_weights(mixture_proba, floor=weight)
+    if classifier_proba is None:
+        raise ValueError(f"discrepancy mode {mode!r} needs the classifier's probabilities")
+    if mode == "confident":
+        return confident_discrepancy_weights(classifier_proba, mixture_proba, weight=weight)
+    return discrepancy_weights(classifier_proba, mixture_proba, weight=weight)
+
+
+def negative_label_hits(negative_mask, y_true) -> float:
+    """Share of negative labels that rule out the text's true class (lower is better).
+
+    Parameters
+    ----------
+    negative_mask : array-like of bool, shape (n_samples, n_classes)
+        Negative labels, as given to the classifier.
+    y_true : array-like of int, shape (n_samples,)
+        True class indices (hidden gold: for a report, never for a decision).
+
+    Returns
+    -------
+    float
+        Negative labels on the true class / all negative labels; NaN when there are none.
+    """
+    mask = np.asarray(negative_mask, dtype=bool)
+    y_true = np.asarray(y_true, dtype=int)
+    if mask.ndim != 2 or len(y_true) != mask.shape[0]:
+        raise ValueError(f"negative_mask {mask.shape} and y_true {y_true.shape} do not match")
+    total = int(mask.sum())
+    if total == 0:
+        return float("nan")
+    return float(mask[np.arange(len(y_true)), y_true].sum() / total)
 
 
 def _as_int_labels(a: np.ndarray, name: str) -> np.ndarray:

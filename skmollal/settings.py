@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from .active_learning.targets import NL_SOURCES
 from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
 from .featurizers import FEATURIZERS
+from .label_noise import DISCREPANCY_MODES
 
 __all__ = [
     "AGGREGATORS", "ALL_GOLD_SPLIT", "FEATURIZERS", "NO_TEST", "RUN_DEFAULTS", "ConfigError",
@@ -29,7 +31,8 @@ RUN_DEFAULTS = {
     "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
     "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "no_negative_learning": False,
+    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": None,
+    "negative_learning": False, "no_negative_learning": False, "nl_source": "signals",
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
@@ -114,6 +117,10 @@ def check_settings(cfg: Mapping) -> None:
     if cfg["discrepancy_update"] not in ("query", "round"):
         raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
                           f"{cfg['discrepancy_update']!r}")
+    for name, known in (("discrepancy", (None, *DISCREPANCY_MODES)), ("nl_source", NL_SOURCES)):
+        if cfg[name] not in known:
+            raise ConfigError(f"--{name.replace('_', '-')} must be one of {known}; got "
+                              f"{cfg[name]!r}")
     loop_stopping(cfg)
 
 

@@ -26,6 +26,14 @@ def test_parser_defaults_and_specs():
     assert args.discrepancy_update == "query"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "--discrepancy-update", "never"])
+    # noise handling: off by default; the reference is two options away
+    assert args.discrepancy is None and not args.negative_learning
+    ref = cli.build_parser().parse_args(["run", "--discrepancy", "reference",
+                                         "--negative-learning", "--nl-source", "posterior"])
+    assert (ref.discrepancy, ref.negative_learning, ref.nl_source) == ("reference", True,
+                                                                       "posterior")
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--discrepancy", "sometimes"])
 
 
 def test_bad_setting_exits_with_its_message(tmp_path, capsys, monkeypatch):

@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skmollal.label_noise import discrepancy_weights, negative_labels, nl_weight_schedule
+from skmollal.active_learning.targets import pool_negative_mask
+from skmollal.label_noise import (confident_discrepancy_weights, discrepancy_weights,
+                                  mixture_confidence_weights, negative_label_hits,
+                                  negative_labels, nl_weight_schedule, noise_weights)
 
 
 def test_negative_labels_threshold_is_inclusive():
@@ -88,3 +91,83 @@ def test_nl_weight_schedule():
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="round_"):
             nl_weight_schedule(bad)
+
+
+def _noisy_setting(n=300, n_classes=4, seed=0):
+    """Mixture posteriors (confident, mostly right) and a classifier that is always wrong."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_classes, n)
+    mixture = rng.dirichlet(np.full(n_classes, 0.3), size=n) * 0.1
+    mixture[np.arange(n), truth] += 0.9  # the mixture's label is the truth, posterior >= 0.9
+    wrong = (truth + 1) % n_classes
+    unsure = np.full((n, n_classes), 0.2 / (n_classes - 1))
+    unsure[np.arange(n), wrong] = 0.8  # predicts a wrong class with probability 0.8
+    return truth, mixture, unsure
+
+
+def test_confident_weights_ignore_a_wrong_classifier_less_sure_than_the_mixture():
+    truth, mixture, clf = _noisy_setting()
+    # the reference down-weights every (correct) mixture label the classifier disagrees with
+    np.testing.assert_array_equal(discrepancy_weights(clf, mixture), 0.5)
+    # gated: the classifier (0.8) is less sure than the mixture (>= 0.9): nothing moves
+    np.testing.assert_array_equal(confident_discrepancy_weights(clf, mixture), 1.0)
+
+
+def test_confident_weights_follow_a_classifier_surer_than_the_mixture():
+    mixture = np.array([[0.6, 0.4], [0.6, 0.4], [0.95, 0.05], [0.3, 0.7]])
+    clf = np.array([[0.1, 0.9], [0.45, 0.55], [0.01, 0.99], [0.2, 0.8]])
+    w = confident_discrepancy_weights(clf, mixture, weight=0.25)
+    # row 0: disagrees, surer (0.9 > 0.6); row 1: disagrees, less sure; row 2: disagrees,
+    # surer (0.99 > 0.95); row 3: agrees
+    np.testing.assert_array_equal(w, [0.25, 1.0, 0.25, 1.0])
+    # where it fires, it is a subset of the reference's down-weighting
+    assert (w >= discrepancy_weights(clf, mixture, weight=0.25)).all()
+
+
+def test_mixture_confidence_weights_are_the_posterior_of_the_label():
+    truth, mixture, _ = _noisy_setting()
+    np.testing.assert_allclose(mixture_confidence_weights(mixture), mixture.max(axis=1))
+    unsure = np.array([[0.4, 0.35, 0.25], [0.9, 0.05, 0.05]])
+    np.testing.assert_allclose(mixture_confidence_weights(unsure, floor=0.5), [0.5, 0.9])
+    with pytest.raises(ValueError, match="weight"):
+        mixture_confidence_weights(unsure, floor=2.0)
+
+
+def test_noise_weights_dispatch_by_mode():
+    _, mixture, clf = _noisy_setting(n=50)
+    np.testing.assert_array_equal(noise_weights("reference", mixture, clf, weight=0.3),
+                                  discrepancy_weights(clf, mixture, weight=0.3))
+    np.testing.assert_array_equal(noise_weights("confident", mixture, clf),
+                                  confident_discrepancy_weights(clf, mixture))
+    np.testing.assert_allclose(noise_weights("mixture_confidence", mixture, weight=0.95),
+                               np.clip(mixture.max(1), 0.95, 1))
+    with pytest.raises(ValueError, match="mode"):
+        noise_weights("sometimes", mixture, clf)
+    with pytest.raises(ValueError, match="classifier"):
+        noise_weights("confident", mixture)
+    with pytest.raises(ValueError, match="shape"):
+        noise_weights("confident", mixture, clf[:, :3])
+
+
+def test_negative_label_hits_counts_negatives_on_the_true_class():
+    mask = np.array([[False, True, True], [True, False, False], [False, False, False]])
+    assert negative_label_hits(mask, [0, 0, 2]) == pytest.approx(1 / 3)
+    assert negative_label_hits(mask, [0, 1, 2]) == 0.0
+    assert np.isnan(negative_label_hits(np.zeros((2, 3), bool), [0, 1]))
+    with pytest.raises(ValueError, match="match"):
+        negative_label_hits(mask, [0, 1])
+
+
+def test_pool_negative_mask_from_signals_or_posterior():
+    # two LLMs; the second is unreliable and gives class 2 some probability
+    signals = np.zeros((2, 2, 2, 3))
+    signals[:, 0, 0] = [[0.9995, 0.0, 0.0005], [0.0, 0.9995, 0.0005]]
+    signals[:, 1, 0] = [[0.5, 0.0, 0.5], [0.0, 0.5, 0.5]]
+    posterior = np.array([[0.9999, 0.00005, 0.00005], [0.0005, 0.999, 0.0005]])
+    from_signals = pool_negative_mask(signals, posterior, 0.001, "signals")
+    np.testing.assert_array_equal(from_signals, [[False, True, False], [True, False, False]])
+    from_posterior = pool_negative_mask(signals, posterior, 0.001, "posterior")
+    np.testing.assert_array_equal(from_posterior, [[False, True, True], [True, False, True]])
+    assert not pool_negative_mask(signals, posterior, None, "posterior").any()
+    with pytest.raises(ValueError, match="nl_source"):
+        pool_negative_mask(signals, posterior, 0.001, "llms")

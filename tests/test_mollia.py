@@ -120,7 +120,7 @@ def test_rounds_bookkeeping(pool, tmp_path):
     spy = SpyClassifier()
     loop = MoLLIALoop(spy, p, X, ys, texts=texts, mixture=MeanProbMixture(),
                       batch_size=10, X_val=X, y_val=y, y_monitor=y, random_state=0,
-                      output_dir=tmp_path)
+                      output_dir=tmp_path, discrepancy="reference", nl_threshold=0.001)
     hist = loop.run(3)
     assert loop.estimator is not spy and not hasattr(spy, "calls_")  # cloned, not mutated
     assert [h["round"] for h in hist] == [0, 1, 2, 3]
@@ -294,7 +294,8 @@ def test_pipeline_step_that_requests_nothing_gets_nothing_and_a_warning(pool, ca
 
     X, texts, y = pool
     loop = MoLLIALoop(make_pipeline(TfidfVectorizer(), SpyClassifier()), panel(), texts,
-                      seed_y(y), mixture=MeanProbMixture(), batch_size=10, random_state=0)
+                      seed_y(y), mixture=MeanProbMixture(), batch_size=10, random_state=0,
+                      discrepancy="reference", nl_threshold=0.001)
     with caplog.at_level("WARNING", logger="skmollal"):
         loop.run(2)
     call = loop.estimator[-1].calls_[-1]
@@ -364,7 +365,7 @@ def test_discrepancy_update_query_keeps_round_recomputes(pool, update):
     ys = seed_y(y)
     loop = MoLLIALoop(CyclingClassifier(), panel(), X, ys, texts=texts,
                       mixture=MeanProbMixture(), batch_size=10, discrepancy_update=update,
-                      nl_threshold=None, random_state=0)
+                      discrepancy="reference", nl_threshold=None, random_state=0)
     loop.run(3)
     rows = loop.training_rows()[len(loop.seed_idx):]  # annotated pool rows, in order
     labels = loop.mixture_.predict_proba(np.stack([loop.signals[i] for i in rows])).argmax(1)
@@ -380,6 +381,17 @@ def test_discrepancy_update_must_be_known(pool):
     with pytest.raises(ValueError, match="discrepancy_update"):
         MoLLIALoop(CyclingClassifier(), panel(), X, seed_y(y), texts=texts,
                    discrepancy_update="sometimes").run(1)
+
+
+def test_noise_handling_is_off_by_default(pool):
+    X, texts, y = pool
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, random_state=0)
+    loop.run(2)
+    call = loop.estimator.calls_[-1]
+    np.testing.assert_array_equal(call["sample_weight"], 1.0)
+    assert not call["negative_mask"].any()
+    assert loop.history[-1]["n_downweighted"] == 0
 
 
 def test_learning_curve_plot_tells_many_curves_apart(tmp_path):
@@ -414,3 +426,91 @@ def test_a_second_writer_on_the_same_folder_is_refused(pool, tmp_path):
     hist = MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw).run(2)
     assert [h["round"] for h in hist] == [0, 1, 2]  # run() releases at its end
     MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw).run(3)
+
+
+class WrongClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts a wrong class (the next one) for every row, with probability 0.6; records
+    the weights and negative labels it was fitted with."""
+
+    def __init__(self, y_true=None):
+        self.y_true = y_true
+
+    def fit(self, X, y, sample_weight=None, negative_mask=None):
+        self.weights_ = np.asarray(sample_weight)
+        self.negative_ = np.asarray(negative_mask)
+        self.classes_ = np.arange(3)
+        return self
+
+    def predict_proba(self, X):
+        wrong = (np.asarray(self.y_true)[X[:, -1].astype(int)] + 1) % 3
+        proba = np.full((len(X), 3), 0.2)
+        proba[np.arange(len(X)), wrong] = 0.6
+        return proba
+
+
+def _with_row_index(X):
+    return np.column_stack([X, np.arange(len(X))])
+
+
+@pytest.mark.parametrize("mode, expected", [("reference", 0.5), ("confident", 1.0)])
+def test_confident_discrepancy_ignores_a_wrong_unsure_classifier(pool, mode, expected):
+    X, texts, y = pool
+    loop = MoLLIALoop(WrongClassifier(y), [CountingAnnotator("a", 0.0, 1)], _with_row_index(X),
+                      seed_y(y), texts=texts, batch_size=10, discrepancy=mode,
+                      nl_threshold=None, random_state=0)
+    loop.run(2)
+    pool_weights = loop.estimator.weights_[len(loop.seed_idx):]
+    # a noiseless LLM: the mixture labels are right and surer (0.999) than the classifier
+    assert len(pool_weights) == 20
+    np.testing.assert_array_equal(pool_weights, expected)
+
+
+def test_mixture_confidence_weights_every_row_by_its_posterior(pool):
+    X, texts, y = pool
+    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, discrepancy="mixture_confidence",
+                      discrepancy_weight=0.0, nl_threshold=None, random_state=0)
+    loop.run(3)
+    rows = loop.training_rows()[len(loop.seed_idx):]
+    posterior = loop.mixture_.predict_proba(loop.signals[rows])
+    weights = loop.estimator.calls_[-1]["sample_weight"][len(loop.seed_idx):]
+    np.testing.assert_allclose(weights, posterior.max(axis=1))
+    assert (weights < 1).any()
+
+
+class FirstLLMMixture(MeanProbMixture):
+    """A mixture that trusts only the first LLM (not the panel's mean)."""
+
+    def predict_proba(self, S):
+        return S[:, 0, 0] / S[:, 0, 0].sum(axis=1, keepdims=True)
+
+
+def test_negative_labels_from_the_posterior_and_their_hits(pool):
+    X, texts, y = pool
+    ys = seed_y(y)
+    runs = {}
+    for source in ("signals", "posterior"):
+        loop = MoLLIALoop(SpyClassifier(), panel(), X, ys, texts=texts,
+                          mixture=FirstLLMMixture(), batch_size=10, nl_source=source,
+                          nl_threshold=0.01, discrepancy=None, y_monitor=y, random_state=0)
+        loop.run(2)
+        rows = loop.training_rows()[len(loop.seed_idx):]
+        runs[source] = (loop.estimator.calls_[-1]["negative_mask"][len(loop.seed_idx):],
+                        loop.history[-1]["negative_label_hits"], rows, loop)
+    mask, hits, rows, loop = runs["posterior"]
+    posterior = loop.mixture_.predict_proba(loop.signals[rows])
+    expected = posterior <= 0.01
+    expected[np.arange(len(rows)), posterior.argmax(1)] = False
+    np.testing.assert_array_equal(mask, expected)
+    assert not np.array_equal(mask, runs["signals"][0])
+    for mask, hits, rows, _ in runs.values():
+        gold = y[rows]
+        assert hits == pytest.approx(mask[np.arange(len(rows)), gold].sum() / mask.sum())
+
+
+@pytest.mark.parametrize("param, value", [("discrepancy", "always"), ("nl_source", "llms")])
+def test_noise_modes_must_be_known(pool, param, value):
+    X, texts, y = pool
+    with pytest.raises(ValueError, match=param):
+        MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+                   **{param: value}).run(1)

@@ -44,18 +44,25 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     n_rounds : int, default=9
     batch_size : int, default=50
     discrepancy_weight : float or None, default=0.5
-        Weight of rows whose mixture label disagrees with the classifier; None: all 1.
+        The lowest sample weight of an annotated row (the weight of a down-weighted row);
+        None: all 1.
     discrepancy_update : {"query", "round"}, default="query"
         Weigh each row once when it is queried (the reference), or every annotated row
         again each round against the latest classifier (see
         :class:`~skmollal.active_learning.MoLLIALoop`).
+    discrepancy : {"reference", "confident", "mixture_confidence"} or None, default=None
+        How annotated rows are weighed (see :class:`~skmollal.active_learning.MoLLIALoop`
+        and :func:`~skmollal.label_noise.noise_weights`); None (the default): all weights
+        1. The reference MoLLIA is ``"reference"``.
     nl_weight : float, callable or None, default=None
         Negative-learning weight per round: a constant, or ``nl_weight(r)`` for the r-th
         annotated round (r = 0, 1, ...); None is the reference schedule ``0.4 + 0.06 r``
         (see :class:`~skmollal.active_learning.MoLLIALoop`).
-    nl_threshold : float or None, default=0.001
-        Mean LLM probability at or below which a class is a negative label; None turns
-        negative learning off.
+    nl_threshold : float or None, default=None
+        Probability at or below which a class is a negative label; None (the default) turns
+        negative learning off. The reference MoLLIA uses 0.001.
+    nl_source : {"signals", "posterior"}, default="signals"
+        That probability: the LLMs' mean (the reference) or the mixture's fused posterior.
     soft_labels : bool, default=False
         Train on the mixture's probabilities rather than its labels.
     output_dir : str or None, default=None
@@ -138,7 +145,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, annotators=None, featurizer=None, classifier=None, mixture=None,
                  strategy="random", n_rounds: int = 9, batch_size: int = 50,
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
-                 nl_weight=None, nl_threshold: float | None = 0.001,
+                 discrepancy: str | None = None, nl_weight=None,
+                 nl_threshold: float | None = None, nl_source: str = "signals",
                  soft_labels: bool = False, output_dir=None, random_state=None,
                  show_progress: bool = False, cascade: float | str | None = None, budget=None,
                  stopping=None, prices=None, oracle=None, review_size: int = 0,
@@ -152,8 +160,10 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.discrepancy_weight = discrepancy_weight
         self.discrepancy_update = discrepancy_update
+        self.discrepancy = discrepancy
         self.nl_weight = nl_weight
         self.nl_threshold = nl_threshold
+        self.nl_source = nl_source
         self.soft_labels = soft_labels
         self.output_dir = output_dir
         self.random_state = random_state
@@ -219,8 +229,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         params = dict(
             texts=texts, mixture=self.mixture, strategy=self.strategy,
             batch_size=self.batch_size, discrepancy_weight=self.discrepancy_weight,
-            discrepancy_update=self.discrepancy_update, nl_weight=self.nl_weight,
-            nl_threshold=self.nl_threshold, soft_labels=self.soft_labels,
+            discrepancy_update=self.discrepancy_update, discrepancy=self.discrepancy,
+            nl_weight=self.nl_weight, nl_threshold=self.nl_threshold,
+            nl_source=self.nl_source, soft_labels=self.soft_labels,
             random_state=self.random_state, show_progress=self.show_progress,
             budget=self.budget, stopping=self.stopping, prices=self.prices,
             oracle=self.oracle, review_size=self.review_size,

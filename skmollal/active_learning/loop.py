@@ -10,14 +10,20 @@ One round of *Mixture of LLMs in the Loop Active Learning*:
    With ``review_size``, a person (``oracle``) then answers that many annotated rows the
    panel disputes most; their answers are gold from then on and the mixture is refitted
    with them (see :mod:`.review`);
-4. **weigh**: rows where the current classifier disagrees with the mixture label get the
-   discrepancy weight (default 0.5): the queried rows, once, when they are annotated
-   (``discrepancy_update="query"``, the reference) or every annotated row again each round
+4. **weigh** (off by default): sample weights of the annotated rows by the ``discrepancy``
+   mode (see :func:`~skmollal.label_noise.noise_weights`); in the reference
+   (``discrepancy="reference"``), rows where the current classifier disagrees with the
+   mixture label get the discrepancy weight (0.5): the queried rows, once, when they are
+   annotated (``discrepancy_update="query"``) or every annotated row again each round
    (``"round"``);
 5. **train**: the classifier is refitted on seed + annotated rows with the targets of
-   :func:`~skmollal.active_learning.targets.training_targets` (labels, weights, negative
-   labels: classes whose mean LLM probability is at most ``nl_threshold``) and the round's
-   negative-learning weight.
+   :func:`~skmollal.active_learning.targets.training_targets` (labels, weights, and, when
+   ``nl_threshold`` is set, negative labels: classes whose mean LLM probability, or fused
+   posterior, is at most ``nl_threshold``) and the round's negative-learning weight.
+
+Both noise-handling parts are off by default, as the active-learning benchmark says (see its
+page): the reference discrepancy weights cost a fine-tuned MiniLM about ten points, negative
+labels about one, and no weighting mode helped either classifier beyond seed noise. The reference MoLLIA is ``discrepancy="reference", nl_threshold=0.001``.
 
 Each round's history record also says what its LLM calls cost per annotator (``cost``, and
 ``cost_total`` since the start; see :mod:`skmollal.annotators.costs`) and what the stopping
@@ -57,6 +63,7 @@ from ..annotators.costs import cost_names, price_for
 from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_annotators,
                                 panel_labels)
 from ..cascade import is_cascade
+from ..label_noise import DISCREPANCY_MODES, negative_label_hits, noise_weights
 from .fingerprint import fingerprint_differences, run_fingerprint
 from .learner import ActiveLearner, take_rows
 from .review import (REVIEW_STRATEGIES, ask_oracle, human_targets, review_info,
@@ -66,7 +73,7 @@ from .state import FolderLock, LoopState
 from .stopping import (STOP_SAMPLE_SIZE, Budget, Upcoming, check_stopping,
                        stopping_rules, stopping_sample)
 from .strategies import get_strategy
-from .targets import negative_mask_from_signals, round_nl_weight, training_targets
+from .targets import NL_SOURCES, pool_negative_mask, round_nl_weight, training_targets
 
 __all__ = ["MoLLIALoop"]
 
@@ -131,24 +138,39 @@ class MoLLIALoop:
         Rows queried per round. When fewer pool rows are left, the round takes them all (a
         warning is logged); with none left, :meth:`step` returns None.
     discrepancy_weight : float or None, default=0.5
-        Weight of rows whose mixture label disagrees with the classifier's prediction;
-        None disables the discrepancy weighting (all weights 1). The weights are only as
-        good as the classifier that sets them: with a transformer fine-tuned a few epochs
-        per round, they lowered MoLLIA's test accuracy in the benchmark (see the
-        active-learning benchmark page); use None there.
+        The lowest sample weight of an annotated row: the weight of a down-weighted row
+        (``discrepancy`` ``"reference"`` / ``"confident"``) or the floor of the mixture's
+        confidence (``"mixture_confidence"``); None disables the weighting (all weights
+        1), as ``discrepancy=None`` does.
     discrepancy_update : {"query", "round"}, default="query"
-        When the weights are computed. ``"query"`` (the reference): once per row, against
-        the classifier of the round that queried it, with the label it got then.
-        ``"round"``: every round, for every annotated row, against the classifier about to
-        be retrained and with the row's current mixture label.
+        When classifier-based weights are computed. ``"query"`` (the reference): once per
+        row, against the classifier of the round that queried it, with the label it got
+        then. ``"round"``: every round, for every annotated row, against the classifier
+        about to be retrained and with the row's current mixture label.
+    discrepancy : {"reference", "confident", "mixture_confidence"} or None, default=None
+        How annotated rows are weighed (see :func:`~skmollal.label_noise.noise_weights`).
+        ``"reference"`` (MoLLIA): every row whose mixture label the classifier disagrees
+        with gets ``discrepancy_weight``; those weights are only as good as the classifier
+        that sets them, and with a transformer fine-tuned a few epochs per round they
+        encode its own errors (see the active-learning benchmark page). ``"confident"``:
+        only rows where the classifier disagrees *and* is surer of its prediction than the
+        mixture is of its label. ``"mixture_confidence"``: the mixture's posterior of each
+        row's label (recomputed every round, at least ``discrepancy_weight``), no classifier
+        involved. None (the default): all weights 1.
     nl_weight : float, callable or None, default=None
         The negative-learning weight per round: a constant, or ``nl_weight(r)`` for the
         r-th annotated round (r = 0, 1, ...); None means the reference schedule
         ``label_noise.nl_weight_schedule`` (0.4 + 0.06 r). The loop sets it on its clone of
         the classifier before each round's fit.
-    nl_threshold : float or None, default=0.001
-        Classes whose mean LLM probability is ``<=`` this are negative labels; None disables
-        negative learning.
+    nl_threshold : float or None, default=None
+        Classes whose probability (see ``nl_source``) is ``<=`` this are negative labels;
+        None (the default) disables negative learning; the reference is 0.001.
+    nl_source : {"signals", "posterior"}, default="signals"
+        Where that probability comes from: ``"signals"`` (the reference), each class's mean
+        probability over the LLMs; ``"posterior"``, the mixture's fused posterior (see
+        :func:`~skmollal.active_learning.targets.pool_negative_mask`). With ``y_monitor``,
+        each round's record reports ``negative_label_hits``, the share of negative labels
+        that rule out the true class.
     soft_labels : bool, default=False
         Train on the mixture's probabilities instead of its argmax labels.
     relabel : bool, default=True
@@ -208,9 +230,10 @@ class MoLLIALoop:
 
     def __init__(self, estimator, panel, X, y, texts=None, mixture=None, strategy="random",
                  batch_size: int = 50, discrepancy_weight: float | None = 0.5,
-                 discrepancy_update: str = "query",
+                 discrepancy_update: str = "query", discrepancy: str | None = None,
                  nl_weight: float | Callable[[int], float] | None = None,
-                 nl_threshold: float | None = 0.001, soft_labels: bool = False,
+                 nl_threshold: float | None = None, nl_source: str = "signals",
+                 soft_labels: bool = False,
                  relabel: bool = True, annotate_chunk: int = 16, X_val=None, y_val=None,
                  y_monitor=None, output_dir=None, random_state=None,
                  show_progress: bool = False, budget: Budget | None = None,
@@ -226,8 +249,10 @@ class MoLLIALoop:
         self.batch_size = batch_size
         self.discrepancy_weight = discrepancy_weight
         self.discrepancy_update = discrepancy_update
+        self.discrepancy = discrepancy
         self.nl_weight = nl_weight
         self.nl_threshold = nl_threshold
+        self.nl_source = nl_source
         self.soft_labels = soft_labels
         self.relabel = relabel
         self.annotate_chunk = annotate_chunk
@@ -328,6 +353,11 @@ class MoLLIALoop:
         if self.discrepancy_update not in ("query", "round"):
             raise ValueError("discrepancy_update must be 'query' or 'round', got "
                              f"{self.discrepancy_update!r}")
+        if self.discrepancy is not None and self.discrepancy not in DISCREPANCY_MODES:
+            raise ValueError(f"discrepancy must be one of {DISCREPANCY_MODES} or None, got "
+                             f"{self.discrepancy!r}")
+        if self.nl_source not in NL_SOURCES:
+            raise ValueError(f"nl_source must be one of {NL_SOURCES}, got {self.nl_source!r}")
         if isinstance(self.estimator_in, ActiveLearner):
             strategy = self.strategy or self.estimator_in.query_strategy
             estimator = self.estimator_in.estimator
@@ -344,8 +374,9 @@ class MoLLIALoop:
             seed_y=self._seed_y, estimator=self.learner.estimator,
             strategy=self.learner.query_strategy, mixture=self.mixture,
             settings={**{name: getattr(self, name) for name in (
-                "batch_size", "discrepancy_weight", "discrepancy_update", "nl_weight",
-                "nl_threshold", "soft_labels", "relabel", "random_state")},
+                "batch_size", "discrepancy_weight", "discrepancy_update", "discrepancy",
+                "nl_weight", "nl_threshold", "nl_source", "soft_labels", "relabel",
+                "random_state")},
                 "cascade": _cascade_settings(self.panel), **self._review_settings()})
 
     def _review_settings(self) -> dict:
@@ -627,19 +658,27 @@ class MoLLIALoop:
             return proba
         return self._label(reviewed=True)[1]
 
-    def _weigh(self, rows: list[int], labels: np.ndarray) -> None:
-        """Discrepancy weights of ``rows`` against the current classifier."""
-        if not rows or self.discrepancy_weight is None:
-            return
-        from ..label_noise import discrepancy_weights
+    @property
+    def _weighing(self) -> bool:
+        return self.discrepancy is not None and self.discrepancy_weight is not None
 
-        clf_proba = full_proba(self.learner, take_rows(self.X, rows), self.n_classes)
-        self.state.weights[rows] = discrepancy_weights(clf_proba, labels,
-                                                       weight=self.discrepancy_weight)
+    def _weigh(self, rows: list[int], proba: np.ndarray) -> None:
+        """Weights of ``rows`` (mixture posterior ``proba``) by the ``discrepancy`` mode."""
+        if not rows or not self._weighing:
+            return
+        clf_proba = (None if self.discrepancy == "mixture_confidence" else
+                     full_proba(self.learner, take_rows(self.X, rows), self.n_classes))
+        self.state.weights[rows] = noise_weights(self.discrepancy, proba, clf_proba,
+                                                 weight=self.discrepancy_weight)
+
+    def _negative(self, pool_rows: np.ndarray, pool_proba: np.ndarray) -> np.ndarray:
+        """Negative labels of the annotated pool rows (``nl_source``, ``nl_threshold``)."""
+        return pool_negative_mask(self.state.signals[pool_rows], pool_proba,
+                                  self.nl_threshold, self.nl_source)
 
     def _fit_arguments(self, targets) -> dict:
         taken = fit_arguments_taken(self.learner.estimator, FIT_ARGUMENTS)
-        wanted = {"sample_weight": self.discrepancy_weight is not None,
+        wanted = {"sample_weight": self._weighing,
                   "negative_mask": self.nl_threshold is not None}
         for name in FIT_ARGUMENTS:
             if wanted[name] and name not in taken and name not in self._warned:
@@ -656,14 +695,15 @@ class MoLLIALoop:
         """Fit the learner on seed + annotated rows; return seconds."""
         t0 = time.perf_counter()
         state = self.state
+        human = state.partial_labels(include_pending=round_ > state.round)[pool_rows]
+        pool_negative = np.where((human >= 0)[:, None], False,  # a person's answer is gold
+                                 self._negative(pool_rows, pool_proba))
         pool_proba, pool_weights = human_targets(  # a person's answer: their label, weight 1
-            pool_proba, state.weights[pool_rows] if self.discrepancy_weight is not None
-            else None, state.partial_labels(include_pending=round_ > state.round)[pool_rows])
+            pool_proba, state.weights[pool_rows] if self._weighing else None, human)
         targets = training_targets(
             state.seed_y, pool_proba,
             pool_weights=pool_weights,
-            pool_negative=negative_mask_from_signals(state.signals[pool_rows],
-                                                     self.nl_threshold),
+            pool_negative=pool_negative,
             soft_labels=self.soft_labels,
         )
         set_round_params(self.learner.estimator, n_classes=self.n_classes, y=targets.y,
@@ -780,10 +820,12 @@ class MoLLIALoop:
         proba = self._review(round_, pool_rows, proba)
         mixture_labels = proba.argmax(axis=1)
         pos = {int(i): k for k, i in enumerate(pool_rows)}
-        # "round": every annotated row; "query": rows not weighed yet; both with current labels
+        # "round" (and the mixture's own confidence): every annotated row; "query": rows not
+        # weighed yet; both with current labels
         weigh = ([int(i) for i in pool_rows] if self.discrepancy_update == "round"
+                 or self.discrepancy == "mixture_confidence"
                  else [i for i in queried if not np.isfinite(state.weights[i])])
-        self._weigh(weigh, proba[[pos[i] for i in weigh]].argmax(axis=1) if weigh else None)
+        self._weigh(weigh, proba[[pos[i] for i in weigh]])
         fresh = [i for i in queried if not np.isfinite(state.first_labels[i]).all()]
         state.first_labels[fresh] = proba[[pos[i] for i in fresh]]
         if not self.relabel:
@@ -809,6 +851,9 @@ class MoLLIALoop:
         if self._y_monitor is not None:  # reporting only, never used for a decision
             gold = self._y_monitor[pool_rows]
             record["mixture_label_accuracy"] = float((proba.argmax(1) == gold).mean())
+            negative = self._negative(pool_rows, proba)
+            negative[np.arange(len(gold)), proba.argmax(1)] = False  # as in training
+            record["negative_label_hits"] = negative_label_hits(negative, gold)
         state.history.append(record)
         self._save()
         logger.info("round %d: %d labeled, %d LLM calls%s", round_, record["n_labeled"],

@@ -14,7 +14,11 @@ from sklearn.utils import Bunch
 from ..annotators.base import PROBS
 from ..label_noise import negative_labels, nl_weight_schedule
 
-__all__ = ["negative_mask_from_signals", "round_nl_weight", "training_targets"]
+__all__ = ["NL_SOURCES", "negative_mask_from_signals", "pool_negative_mask", "round_nl_weight",
+           "training_targets"]
+
+#: Where negative labels come from (see :func:`negative_mask`).
+NL_SOURCES = ("signals", "posterior")
 
 
 def negative_mask_from_signals(signals: np.ndarray, threshold: float | None) -> np.ndarray:
@@ -37,6 +41,36 @@ def negative_mask_from_signals(signals: np.ndarray, threshold: float | None) -> 
         return np.zeros((n, C), dtype=bool)
     mean_probs = np.nanmean(signals[:, :, PROBS], axis=1)  # NaN: LLMs a cascade did not ask
     return np.asarray(negative_labels(mean_probs, threshold=threshold), dtype=bool)
+
+
+def pool_negative_mask(signals: np.ndarray, posterior: np.ndarray, threshold: float | None,
+                       source: str = "signals") -> np.ndarray:
+    """Negative labels of annotated rows, from the panel's raw signals or the fused posterior.
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_rows, n_llms, 2, n_classes)
+        The rows' panel signals.
+    posterior : ndarray of shape (n_rows, n_classes)
+        The mixture's posterior of the rows.
+    threshold : float or None
+        A class is negative when its probability is ``<= threshold``; None: no negative
+        labels.
+    source : {"signals", "posterior"}, default="signals"
+        ``"signals"`` (the reference): the LLMs' mean probability
+        (:func:`negative_mask_from_signals`); ``"posterior"``: the mixture's fused posterior,
+        which weighs each LLM by how reliable the mixture found it (selective negative
+        labels: only classes the fused evidence rules out).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows, n_classes)
+    """
+    if source not in NL_SOURCES:
+        raise ValueError(f"nl_source must be one of {NL_SOURCES}, got {source!r}")
+    if source == "signals" or threshold is None or len(posterior) == 0:
+        return negative_mask_from_signals(signals, threshold)
+    return np.asarray(negative_labels(posterior, threshold=threshold), dtype=bool)
 
 
 def training_targets(seed_y: np.ndarray, pool_proba: np.ndarray, *,
