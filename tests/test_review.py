@@ -106,6 +106,22 @@ def test_reviewed_rows_become_gold_for_the_mixture_and_the_classifier(pool):
     np.testing.assert_array_equal(call["sample_weight"][at], 1.0)
 
 
+def test_reviewed_rows_get_no_negative_labels(pool):
+    """A person's answer is gold: the LLMs' negative labels (which may rule out the true
+    class) are not used on it, as on the seed."""
+    X, texts, y = pool
+    oracle = GoldOracle(y)
+    loop = make_loop(pool, oracle, review_size=3, nl_threshold=0.4)
+    loop.run(2)
+    call = loop.estimator.calls_[-1]
+    train = loop.training_rows()
+    asked = np.concatenate([rows for _, rows, _ in oracle.asked])
+    reviewed = np.isin(train, asked)
+    pool_rows = np.isin(train, loop.state.pool_rows()) & ~reviewed
+    assert call["negative_mask"][pool_rows].any()  # the threshold does make negatives
+    assert not call["negative_mask"][reviewed].any()
+
+
 def test_skipped_rows_are_not_gold_and_not_asked_again(pool):
     X, texts, y = pool
     first = GoldOracle(y)
