@@ -15,7 +15,8 @@ picks among the two-view mixture, Dawid-Skene and the best single LLM), ``two_vi
 texts, so on IMDB it is the calibrated mixture) and, read off the same fit, the mixture alone
 (``ours``), Dawid-Skene and the best single LLM on the seed. It also prints the held-out
 expected calibration error (ECE) of the mixture's raw probabilities and of the calibrated
-ones. Embeddings are cached under ``benchmarks/results/embeddings``.
+ones. ``--n-iter K`` gives the two-view mixture ``K`` co-training rounds (default 0, one
+step). Embeddings are cached under ``benchmarks/results/embeddings``.
 
 Usage::
 
