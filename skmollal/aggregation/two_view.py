@@ -76,7 +76,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     classes_ : ndarray
         Class labels (those of the fitted mixture).
     mixture_ : estimator
-        The signal view fitted on all of ``y``.
+        The signal view fitted on all of ``y`` (refitted on the fused posterior when
+        ``n_iter > 0``).
     text_estimator_ : classifier or None
         The text view, None when fitted without ``X_text``.
     view_weights_ : ndarray of shape (n_views,)
