@@ -15,7 +15,8 @@ picks among the two-view mixture, Dawid-Skene and the best single LLM), ``two_vi
 texts, so on IMDB it is the calibrated mixture) and, read off the same fit, the mixture alone
 (``ours``), Dawid-Skene and the best single LLM on the seed. It also prints the held-out
 expected calibration error (ECE) of the mixture's raw probabilities and of the calibrated
-ones. Embeddings are cached under ``benchmarks/results/embeddings``.
+ones. ``--n-iter K`` gives the two-view mixture ``K`` co-training rounds (default 0, one
+step). Embeddings are cached under ``benchmarks/results/embeddings``.
 
 Usage::
 
@@ -36,8 +37,9 @@ from sklearn.model_selection import train_test_split
 
 from skmollal.aggregation import (
     BestSingleLLM, DawidSkene, FusionSelector, MajorityVote, MeanProbability,
-    MixtureAggregator, expected_calibration_error, fit_view_weights,
+    MixtureAggregator, TwoViewMixture, expected_calibration_error, fit_view_weights,
 )
+from skmollal.aggregation.selection import default_candidates
 from skmollal.aggregation.calibration import combine_views, safe_log
 from skmollal.datasets import default_recordings_path, load_recordings
 
@@ -138,7 +140,7 @@ def embeddings(bunch):
     return emb.fit_transform(bunch.texts).astype(float)
 
 
-def run_two_view_seed(S, y, E, task, seed, n_gold):
+def run_two_view_seed(S, y, E, task, seed, n_gold, n_iter=0):
     """The issue-15 fusions on one split; one FusionSelector fit gives every row."""
     from threadpoolctl import threadpool_limits
 
@@ -146,7 +148,8 @@ def run_two_view_seed(S, y, E, task, seed, n_gold):
         pool, test, y_pool = split(y, seed, n_gold)
         t0 = time.perf_counter()
         text = {} if E is None else {"X_text": E[pool]}
-        sel = FusionSelector().fit(S[pool], y_pool, **text)
+        cands = [("two_view", TwoViewMixture(n_iter=n_iter)), *default_candidates()[1:]]
+        sel = FusionSelector(candidates=cands).fit(S[pool], y_pool, **text)
         seconds = time.perf_counter() - t0
         test_text = {} if E is None else {"X_text": E[test]}
         tv = sel.candidates_["two_view"]
@@ -177,12 +180,12 @@ def run_two_view_seed(S, y, E, task, seed, n_gold):
     return rows
 
 
-def run_two_view(bunch, task, seeds, n_gold, jobs=1):
+def run_two_view(bunch, task, seeds, n_gold, jobs=1, n_iter=0):
     from joblib import Parallel, delayed
 
     E = embeddings(bunch)
     runs = Parallel(n_jobs=jobs)(
-        delayed(run_two_view_seed)(bunch.signals, bunch.target, E, task, seed, n_gold)
+        delayed(run_two_view_seed)(bunch.signals, bunch.target, E, task, seed, n_gold, n_iter)
         for seed in range(seeds)
     )
     return [r for rs in runs for r in rs]
@@ -256,6 +259,8 @@ def main(argv=None):
     ap.add_argument("--two-view", action="store_true",
                     help="run the issue-15 fusions (FusionSelector, TwoViewMixture)")
     ap.add_argument("--jobs", type=int, default=1, help="seeds in parallel (--two-view)")
+    ap.add_argument("--n-iter", type=int, default=0,
+                    help="co-training rounds of the two-view mixture (--two-view)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     name = "mixture_accuracy_two_view.json" if args.two_view else "mixture_accuracy.json"
@@ -264,7 +269,7 @@ def main(argv=None):
     for task in args.tasks:
         bunch = load_recordings(args.recordings, task)
         if args.two_view:
-            rows += run_two_view(bunch, task, args.seeds, args.n_gold, args.jobs)
+            rows += run_two_view(bunch, task, args.seeds, args.n_gold, args.jobs, args.n_iter)
         else:
             rows += run_task(bunch, task, args.seeds, args.n_gold)
     summary = summarise(rows)

@@ -179,3 +179,17 @@ def test_first_name_is_an_alias():
 
     assert MixtureOfLLMsAnnotator is MixtureAggregator
     assert skmollal.MixtureOfLLMsAnnotator is skmollal.MixtureAggregator is MixtureAggregator
+
+
+def test_init_proba_replaces_the_dawid_skene_start():
+    S, y = make_signals(n=400, noise=(0.6, 0.6, 0.7), seed=5)
+    yl = _semi(y, n_gold=20)
+    truth = np.eye(3)[y]
+    told = MixtureAggregator(max_iter=0).fit(S, yl, init_proba=truth)
+    plain = MixtureAggregator(max_iter=0).fit(S, yl)
+    # fitted on the true labels of every row, it labels them better than from Dawid-Skene
+    assert told.score(S, y) > plain.score(S, y) + 0.02
+    with pytest.raises(ValueError, match="init_proba must be non-negative, of shape"):
+        MixtureAggregator().fit(S, yl, init_proba=truth[:-1])
+    with pytest.raises(ValueError, match="init_proba needs pseudo_labels='soft'"):
+        MixtureAggregator(pseudo_labels="hard").fit(S, yl, init_proba=truth)

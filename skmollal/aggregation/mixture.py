@@ -121,6 +121,15 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         if not (isinstance(self.gold_weight, (int, float)) and self.gold_weight > 0):
             raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
 
+    def _check_init_proba(self, init_proba, n: int, n_classes: int) -> np.ndarray:
+        if self.pseudo_labels != "soft":
+            raise ValueError("init_proba needs pseudo_labels='soft'")
+        post = np.asarray(init_proba, dtype=float)
+        if post.shape != (n, n_classes) or not np.all(np.isfinite(post)) or (post < 0).any():
+            raise ValueError(f"init_proba must be non-negative, of shape {(n, n_classes)}; "
+                             f"got shape {post.shape}")
+        return post
+
     def _encode_y(self, y, n: int, n_classes: int | None) -> np.ndarray:
         """Return encoded labels (0..K-1, -1 unlabeled) and set ``classes_``.
 
@@ -173,7 +182,7 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         return enc
 
     # ------------------------------------------------------------------ API
-    def fit(self, S, y):
+    def fit(self, S, y, init_proba=None):
         """Fit on signals and gold labels with ``-1`` for unlabeled rows.
 
         Parameters
@@ -182,6 +191,11 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
             Panel signals, or already flattened features.
         y : array-like of shape (n_texts,)
             Gold labels; ``-1`` marks unlabeled rows.
+        init_proba : array-like of shape (n_texts, n_classes), optional
+            Soft labels to start soft self-training from, instead of Dawid-Skene's
+            posteriors (columns in ``classes_`` order; gold rows keep their label). Used by
+            :class:`~skmollal.aggregation.TwoViewMixture` to refit the signal view on the
+            fused posterior of both views. Needs ``pseudo_labels="soft"``.
 
         Returns
         -------
@@ -210,7 +224,10 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         use_ds = self.init == "dawid_skene" or (self.init == "auto" and four_d)
         if use_ds and not four_d:
             raise ValueError("init='dawid_skene' needs 4-d signals (n, L, 2, C)")
-        post = dawid_skene(S4[:, :, VOTES], enc)[0] if use_ds else None
+        if init_proba is not None:
+            post = self._check_init_proba(init_proba, X.shape[0], n_classes)
+        else:
+            post = dawid_skene(S4[:, :, VOTES], enc)[0] if use_ds else None
         base = self.estimator
         if base is None:
             base = LogisticRegression(C=0.1, max_iter=5000)

@@ -9,6 +9,11 @@ The LLM panel's signals and the text itself are two views of one label.
    embeddings): a classifier on ``X_text`` fitted to those posteriors as soft labels (one
    weighted copy of each row per class), gold rows counted ``gold_weight`` times. It
    generalises the panel's labels along the geometry of the text;
+   With ``n_iter > 0`` the views are co-trained: each round fuses them into one posterior
+   per row, ``softmax(log p_signals + log p_text)`` (gold rows keep their label; the text
+   view's probability of each row is cross-fitted, from a fit without that row), then
+   refits the mixture's meta-learner on that posterior (``init_proba``, one fit) and the
+   text view on it;
 3. *weights*: both views are refitted once per fold of the gold rows with that fold's labels
    hidden (:mod:`~skmollal.aggregation.gold_cv`); the out-of-fold log-probabilities of the
    gold rows fix the weights of ``softmax(w_s log p_signals + w_t log p_text)`` by log loss
@@ -28,7 +33,7 @@ import numpy as np
 from sklearn.utils import _safe_indexing
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, has_fit_parameter
 
 from .base import expand_proba, fit_soft_targets
 from .calibration import combine_views, fit_view_weights, safe_log
@@ -57,13 +62,22 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         Folds over the gold rows used to weigh the views.
     random_state : int, default=0
         Seed of the fold split.
+    n_iter : int, default=0
+        Co-training rounds (used only with ``X_text``); each refits both views on their
+        fused posterior, and is repeated inside every gold fold. Measured on recorded TREC
+        (50 gold, docs page "Mixture accuracy"): each view alone gets a little more accurate,
+        but the views agree more, the text view's cross-validated weight drops, and the
+        fused held-out accuracy stays within noise of one step, at several times the cost;
+        with a text view that carries nothing the extra rounds still move the signal view.
+        Hence 0, the one-step fusion.
 
     Attributes
     ----------
     classes_ : ndarray
         Class labels (those of the fitted mixture).
     mixture_ : estimator
-        The signal view fitted on all of ``y``.
+        The signal view fitted on all of ``y`` (refitted on the fused posterior when
+        ``n_iter > 0``).
     text_estimator_ : classifier or None
         The text view, None when fitted without ``X_text``.
     view_weights_ : ndarray of shape (n_views,)
@@ -82,12 +96,13 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, mixture=None, text_estimator=None, gold_weight: float = 5.0,
-                 cv: int = 5, random_state=0):
+                 cv: int = 5, random_state=0, n_iter: int = 0):
         self.mixture = mixture
         self.text_estimator = text_estimator
         self.gold_weight = gold_weight
         self.cv = cv
         self.random_state = random_state
+        self.n_iter = n_iter
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self) -> None:
@@ -95,6 +110,11 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
         if not (isinstance(self.cv, (int, np.integer)) and self.cv >= 2):
             raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
+        if not (isinstance(self.n_iter, (int, np.integer)) and self.n_iter >= 0):
+            raise ValueError(f"n_iter must be a non-negative integer, got {self.n_iter!r}")
+
+    def _base_mixture(self):
+        return MixtureAggregator() if self.mixture is None else self.mixture
 
     def _check_text(self, X_text, n_rows: int):
         if X_text is None:
@@ -120,9 +140,44 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     def _text_proba(self, text, E: np.ndarray) -> np.ndarray:
         return expand_proba(text.predict_proba(E), text.classes_, len(self.classes_))
 
+    def _cotrain(self, model, S, y_fit, enc: np.ndarray, E: np.ndarray, cols: np.ndarray):
+        """The text view and the signal view ``model`` (fitted on ``y_fit``), co-trained.
+
+        ``enc``: ``y_fit`` as class indices; ``cols``: the columns of ``classes_`` that the
+        signal view's ``classes_`` stand for. Returns the (refitted) signal view and the text
+        view after ``n_iter`` rounds.
+        """
+        mixture = self._base_mixture()
+        n_classes = len(self.classes_)
+        post = target = expand_proba(model.predict_proba(S), cols, n_classes)
+        for _ in range(self.n_iter):
+            fused = combine_views([safe_log(post), safe_log(self._text_oof(E, target, enc))],
+                                  [1.0, 1.0])
+            refit = clone(mixture)
+            if "max_iter" in refit.get_params():
+                refit.set_params(max_iter=0)  # one fit on the fused posterior
+            model = refit.fit(S, y_fit, init_proba=fused[:, cols])
+            post, target = expand_proba(model.predict_proba(S), cols, n_classes), fused
+        return model, self._fit_text(E, target, enc)
+
+    def _text_oof(self, E: np.ndarray, posterior: np.ndarray, enc: np.ndarray) -> np.ndarray:
+        """The text view's probabilities of the rows, each from a fit that left it out.
+
+        Cross-fitted over ``cv`` parts of the rows: a text view that only memorised its
+        targets (features that carry nothing) then adds nothing to the fused posterior.
+        """
+        out = np.empty_like(posterior)
+        rng = np.random.default_rng(self.random_state)
+        for part in np.array_split(rng.permutation(E.shape[0]), self.cv):
+            keep = np.ones(E.shape[0], dtype=bool)
+            keep[part] = False
+            text = self._fit_text(E[keep], posterior[keep], enc[keep])
+            out[part] = self._text_proba(text, E[part])
+        return out
+
     def _cv_log_probas(self, S, enc: np.ndarray, E) -> tuple[np.ndarray, list[np.ndarray]]:
         """Out-of-fold log-probabilities of the gold rows, per view."""
-        mixture = MixtureAggregator() if self.mixture is None else self.mixture
+        mixture = self._base_mixture()
         rows, views = [], []
         for fold in gold_folds(enc, self.cv, self.random_state):
             y_fold = enc.copy()
@@ -130,9 +185,10 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             if np.unique(y_fold[y_fold >= 0]).size < 2:
                 continue
             model = clone(mixture).fit(S, y_fold)
+            if E is not None:
+                model, text = self._cotrain(model, S, y_fold, y_fold, E, model.classes_)
             logs = [safe_log(self._signal_proba(model, _safe_indexing(S, fold)))]
             if E is not None:
-                text = self._fit_text(E, self._signal_proba(model, S), y_fold)
                 logs.append(safe_log(self._text_proba(text, E[fold])))
             rows.append(fold)
             views.append(logs)
@@ -169,8 +225,11 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        mixture = MixtureAggregator() if self.mixture is None else self.mixture
-        self.mixture_ = clone(mixture).fit(S, y)
+        if X_text is not None and self.n_iter and not has_fit_parameter(
+                self._base_mixture(), "init_proba"):
+            raise ValueError(f"n_iter > 0 needs a mixture whose fit takes init_proba; "
+                             f"{type(self._base_mixture()).__name__}'s does not")
+        self.mixture_ = clone(self._base_mixture()).fit(S, y)
         self.classes_ = self.mixture_.classes_
         self.n_features_in_ = self.mixture_.n_features_in_
         S = S if hasattr(S, "iloc") else np.asarray(S)
@@ -178,7 +237,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         E = self._check_text(X_text, enc.shape[0])
         self.text_estimator_ = None
         if E is not None:
-            self.text_estimator_ = self._fit_text(E, self.mixture_.predict_proba(S), enc)
+            self.mixture_, self.text_estimator_ = self._cotrain(
+                self.mixture_, S, y, enc, E, np.arange(len(self.classes_)))
         rows, logs = self._cv_log_probas(S, enc, E)
         n_views = 1 if E is None else 2
         if rows.size:
