@@ -109,8 +109,7 @@ def discrepancy_weights(classifier_proba, mixture_labels, weight: float = 0.5) -
     ValueError
         On length or class-count mismatches, NaN values, or a weight outside ``[0, 1]``.
     """
-    if not isinstance(weight, numbers.Real) or not 0 <= weight <= 1:
-        raise ValueError(f"weight must be a number in [0, 1], got {weight!r}")
+    weight = _check_weight(weight)
     clf = np.asarray(classifier_proba)
     mix = np.asarray(mixture_labels)
     n_classes = None

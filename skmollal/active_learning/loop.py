@@ -276,6 +276,7 @@ class MoLLIALoop:
         self._resumed = False  # state loaded by resume() (a crash may precede round 0's end)
         self._warned: set[str] = set()
         self._writer: FolderLock | None = None  # the output_dir lock while writing
+        self._cascade_fitted_on: tuple | None = None  # what the cascade was last fitted on
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -531,7 +532,7 @@ class MoLLIALoop:
         # classifier and the mixture, not for the order / prefix models (they need every LLM)
         y = np.where(np.isfinite(S[:, :, 0, 0]).all(axis=1), state.partial_labels()[rows], -1)
         seen = (len(rows), state.llm_calls, y.tobytes())
-        if getattr(self, "_cascade_fitted_on", None) == seen:
+        if self._cascade_fitted_on == seen:
             return
         self.panel.fit_signals(S, y)
         self._cascade_fitted_on = seen
@@ -548,19 +549,19 @@ class MoLLIALoop:
         rows = state.annotated_rows()
         if upto_round:
             rows = rows[~np.isin(rows, self._pending_rows())]
-        y = state.partial_labels(include_pending=reviewed)
-        if self.mixture is None:
-            from ..aggregation import MixtureAggregator
-
-            mixture = MixtureAggregator()
-        else:
-            mixture = clone(self.mixture)
-        mixture = _masked_for_cascade(self.panel, mixture)
-        if (not upto_round and not reviewed and hasattr(self.panel, "masked_fusion")
+        if (not upto_round and not reviewed and is_cascade(self.panel)
                 and self.panel.fuses_like(self.mixture)):  # its prefix models are that fit
             self._fit_cascade()
             mixture = self.panel.masked_fusion()
         else:
+            if self.mixture is None:
+                from ..aggregation import MixtureAggregator
+
+                mixture = MixtureAggregator()
+            else:
+                mixture = clone(self.mixture)
+            mixture = _masked_for_cascade(self.panel, mixture)
+            y = state.partial_labels(include_pending=reviewed)
             mixture.fit(state.signals[rows], y[rows], **self._text_view(mixture, rows))
         self.mixture_, self.mixture_rows_ = mixture, rows
         pool_rows = state.pool_rows()
