@@ -334,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except ReviewPending as exc:
-        print(f"skmollal {args.command}: paused for review: {exc}; run the same command "
-              "again to continue (nothing already paid is paid again)")
+        print(f"skmollal {args.command}: paused for review: {exc} (nothing already paid is "
+              "paid again)")
         return REVIEW_PENDING_STATUS
     except KeyboardInterrupt:
         print(f"skmollal {args.command}: interrupted; answers already received are kept, run "

@@ -69,7 +69,8 @@ class CsvReviewOracle:
         self._write(texts, ids, info)
         raise ReviewPending(
             f"{len(ids)} texts wait for review in {self.path}: fill its 'label' column (a "
-            f"class name: {', '.join(info.labels)}; or 'skip') and run again to continue",
+            f"class name: {', '.join(info.labels)}; or 'skip') and run the same command again "
+            "to continue",
             path=self.path, n_rows=len(ids))
 
     def _archive(self, round_: int) -> Path:

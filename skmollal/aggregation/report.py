@@ -181,10 +181,11 @@ def format_label_report(report: Bunch, class_names: Sequence[str] | None = None,
     ]
     if report.view_weights is not None:
         lines.append("view weights " + ", ".join(f"{w:.2f}" for w in report.view_weights))
-    lines.append(f"{'LLM':20} {'gold acc':>8} {'influence':>9}")
+    width = max([20] + [len(str(name)) for name in report.annotator_names])
+    lines.append(f"{'LLM':{width}} {'gold acc':>8} {'influence':>9}")
     for name, acc, infl in zip(report.annotator_names, report.llm_gold_accuracy,
                                report.llm_influence):
-        lines.append(f"{name:20} {acc:8.3f} {infl:9.3f}")
+        lines.append(f"{name:{width}} {acc:8.3f} {infl:9.3f}")
     lines.append(f"{len(report.suspects)} rows most likely mislabelled (row: label, confidence"
                  + (", views disagree)" if report.suspect_views_disagree is not None else ")"))
     for k, row in enumerate(report.suspects):
