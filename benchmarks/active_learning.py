@@ -166,6 +166,20 @@ class SingleAnswer(ClassifierMixin, BaseEstimator):
         return np.eye(votes.shape[1])[votes.argmax(axis=1)]
 
 
+class StandIn(ClassifierMixin, BaseEstimator):
+    """``--train-once``'s classifier for the rounds: uniform probabilities, any inputs (texts
+    too), fitted in no time; nothing the run decides reads it."""
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y)
+        self.classes_ = np.arange(y.shape[1]) if y.ndim == 2 else np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
+        return np.full((n, len(self.classes_)), 1.0 / len(self.classes_))
+
+
 def loop_defaults() -> dict:
     """The noise-handling defaults of :class:`~skmollal.active_learning.MoLLIALoop`."""
     import inspect
@@ -224,9 +238,7 @@ def run_one(args, rec, E, seed, strategy, method):
     curve = not args.final_only
     if args.train_once:
         check_train_once(args, strategy, settings)
-        from sklearn.dummy import DummyClassifier
-
-        estimator = DummyClassifier()  # random queries and these settings never read it
+        estimator = StandIn()  # random queries and these settings never read it
     else:
         estimator = classifier(args, seed)
     loop = make_loop(

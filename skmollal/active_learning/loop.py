@@ -900,7 +900,8 @@ class MoLLIALoop:
 
         Returns
         -------
-        self
+        MoLLIALoop
+            This loop, its classifier (``learner``) trained.
 
         Raises
         ------
