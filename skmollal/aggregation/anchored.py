@@ -156,32 +156,12 @@ class VoteAnchoredMixture(ClassifierMixin, BaseEstimator):
         return {"mixture": mixture, "votes": np.exp(vote_log_proba(S, self.smoothing))}
 
     def predict_proba(self, S) -> np.ndarray:
-        """Fused class probabilities, shape (n_texts, n_classes).
-
-        Parameters
-        ----------
-        S : array-like of shape (n_texts, n_llms, 2, n_classes)
-            Panel signals.
-
-        Returns
-        -------
-        ndarray of shape (n_texts, n_classes)
-        """
+        """Fused class probabilities, shape (n_texts, n_classes)."""
         views = self.view_proba(S)
         return combine_views([safe_log(views["mixture"]), safe_log(views["votes"])],
                              self.view_weights_)
 
     def predict(self, S) -> np.ndarray:
-        """Most probable class per text.
-
-        Parameters
-        ----------
-        S : array-like of shape (n_texts, n_llms, 2, n_classes)
-            Panel signals.
-
-        Returns
-        -------
-        ndarray of shape (n_texts,)
-        """
+        """Most probable class per text."""
         proba = self.predict_proba(S)
         return self.classes_[proba.argmax(axis=1)]
