@@ -33,6 +33,8 @@ two-view       :class:`~skmollal.aggregation.TwoViewMixture` labels (signals + t
                with ``mixture-only``)
 selector       :class:`~skmollal.aggregation.FusionSelector` labels (two-view mixture,
                Dawid-Skene or best LLM by gold-row CV), as ``two-view``
+anchored       :class:`~skmollal.aggregation.VoteAnchoredMixture` labels (the mixture and
+               majority vote weighed by gold-row log loss), as ``mixture-only`` otherwise
 mollia-soft    ``mollia`` trained on the mixture's posteriors instead of its argmax labels
                (``soft_labels=True``)
 ============== =============================================================================
@@ -113,10 +115,12 @@ MOLLIA_VARIANTS = {
     "mixture+nl-post": {**PLAIN, "nl_threshold": 0.001, "nl_source": "posterior"},
     "two-view": PLAIN,
     "selector": PLAIN,
+    "anchored": PLAIN,
     "mollia-soft": {"soft_labels": True},
 }
 #: variants whose labels come from another fusion than the plain mixture
-VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector"}
+VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector",
+                  "anchored": "VoteAnchoredMixture"}
 #: the loop settings a method row may set
 NOISE_SETTINGS = tuple(REFERENCE)
 #: stopping rules replayed on each run's history: name -> rule

@@ -12,7 +12,14 @@ are scored against gold (read only to score). Fusions:
 * ``selector``: :class:`~skmollal.aggregation.FusionSelector` choosing among the mixture,
   Dawid-Skene and majority vote by gold-row CV (one-SE rule);
 * ``blend``: the argmax of the mixture's posterior plus majority vote's vote shares (a shrink
-  of the mixture toward majority vote).
+  of the mixture toward majority vote);
+* ``anchored``: :class:`~skmollal.aggregation.VoteAnchoredMixture`, the mixture and majority
+  vote's smoothed vote shares weighed as two views by the gold rows' out-of-fold log loss.
+
+Each fusion's labels are compared with majority vote's on the same rows, row by row: the
+summary counts the cases below majority vote, the worst difference, and the cases below it
+by more than sampling noise (an exact McNemar test on the rows where the two disagree,
+two-sided p < 0.05).
 
 Usage::
 
@@ -35,7 +42,7 @@ from skmollal import aggregation as A  # noqa: E402
 from skmollal.datasets import default_recordings_path, load_recordings  # noqa: E402
 from skmollal.experiment import split_rows  # noqa: E402
 
-FUSIONS = ("mixture", "majority", "dawid_skene", "selector", "blend")
+FUSIONS = ("mixture", "majority", "dawid_skene", "selector", "blend", "anchored")
 
 
 def task_signals(recordings: str, task: str):
@@ -60,9 +67,23 @@ def fused_accuracy(S_fit, y_fit, S_rows, gold) -> dict:
                          ("dawid_skene", A.DawidSkene()), ("selector", selector)):
         proba[name] = fusion.fit(S_fit, y_fit).predict_proba(S_rows)
     proba["blend"] = proba["mixture"] + proba["majority"]
-    out = {name: float((p.argmax(axis=1) == gold).mean()) for name, p in proba.items()}
+    anchored = A.VoteAnchoredMixture().fit(S_fit, y_fit)
+    proba["anchored"] = anchored.predict_proba(S_rows)
+    right = {name: p.argmax(axis=1) == gold for name, p in proba.items()}
+    out = {name: float(r.mean()) for name, r in right.items()}
+    for name, r in right.items():  # rows only it / only majority vote got right
+        out[f"{name}_discordant"] = [int((r & ~right["majority"]).sum()),
+                                     int((~r & right["majority"]).sum())]
     out["chosen"] = selector.chosen_
+    out["anchored_weights"] = anchored.view_weights_.round(4).tolist()
     return out
+
+
+def mcnemar_p(wins: int, losses: int) -> float:
+    """Two-sided exact McNemar p-value of ``wins`` against ``losses`` discordant rows."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0
 
 
 def run(recordings: str, task: str, seeds, sizes, seed_size: int) -> list[dict]:
@@ -88,8 +109,8 @@ def run(recordings: str, task: str, seeds, sizes, seed_size: int) -> list[dict]:
 
 
 def summarise(records) -> list[dict]:
-    """Per (task, panel size, n): mean accuracy of each fusion, and how often (and by how
-    much at worst) it fell below majority vote."""
+    """Per (task, panel size, n): mean accuracy of each fusion, how often (and by how much
+    at worst) it fell below majority vote, and how often significantly (McNemar)."""
     groups = {}
     for r in records:
         groups.setdefault((r["task"], len(r["panel"]), r["n"]), []).append(r)
@@ -101,6 +122,9 @@ def summarise(records) -> list[dict]:
             row[name] = float(np.mean([r[name] for r in rs]))
             row[f"{name}_below_majority"] = int((diff < 0).sum())
             row[f"{name}_worst_vs_majority"] = float(diff.min())
+            row[f"{name}_significantly_below"] = int(sum(
+                d < 0 and mcnemar_p(*r[f"{name}_discordant"]) < 0.05
+                for d, r in zip(diff, rs) if f"{name}_discordant" in r))
         rows.append(row)
     return rows
 

@@ -7,6 +7,8 @@ the held-out rows only. No method sees held-out gold labels; nothing is tuned on
 Two rows are references, not methods: ``ceiling:lr_all_gold`` / ``ceiling:hgb_all_gold`` fit
 a logistic regression / gradient boosting on the gold labels of *every* pool row (about 4,400
 TREC or 8,000 IMDB rows instead of 50), to show how far the signals themselves can go.
+``vote_anchored`` is :class:`~skmollal.aggregation.VoteAnchoredMixture` (the mixture and
+majority vote weighed by the gold rows' log loss); ``--methods`` runs a subset of the rows.
 
 ``--two-view`` runs the fusions of issue 15 instead, on the same splits, and writes
 ``mixture_accuracy_two_view.json``: ``FusionSelector`` (``default``: the fusion gold-row CV
@@ -16,11 +18,15 @@ texts, so on IMDB it is the calibrated mixture) and, read off the same fit, the 
 (``ours``), Dawid-Skene and the best single LLM on the seed. It also prints the held-out
 expected calibration error (ECE) of the mixture's raw probabilities and of the calibrated
 ones. ``--n-iter K`` gives the two-view mixture ``K`` co-training rounds (default 0, one
-step). Embeddings are cached under ``benchmarks/results/embeddings``.
+step). Where there are texts, a reference row ``bound:text_share_on_heldout`` weighs the
+same two views with the text-view share that scores best on the held-out rows themselves: it
+reads held-out gold, so it is no method, only a bound on what any weighing of these two views
+could reach. Embeddings are cached under ``benchmarks/results/embeddings``.
 
 Usage::
 
     .venv/bin/python benchmarks/mixture_accuracy.py --seeds 5 --tasks trec imdb
+    .venv/bin/python benchmarks/mixture_accuracy.py --methods majority_vote ours vote_anchored
     .venv/bin/python benchmarks/mixture_accuracy.py --two-view --seeds 5 --jobs 5
 """
 from __future__ import annotations
@@ -37,7 +43,8 @@ from sklearn.model_selection import train_test_split
 
 from skmollal.aggregation import (
     BestSingleLLM, DawidSkene, FusionSelector, MajorityVote, MeanProbability,
-    MixtureAggregator, TwoViewMixture, expected_calibration_error, fit_view_weights,
+    MixtureAggregator, TwoViewMixture, VoteAnchoredMixture, expected_calibration_error,
+    fit_view_weights,
 )
 from skmollal.aggregation.selection import default_candidates
 from skmollal.aggregation.calibration import combine_views, safe_log
@@ -90,7 +97,20 @@ class ReferenceMoLAM:
         return self._proba(S.reshape(len(S), -1)).argmax(axis=1)
 
 
-REFERENCES = ("ceiling:lr_all_gold", "ceiling:hgb_all_gold")
+REFERENCES = ("ceiling:lr_all_gold", "ceiling:hgb_all_gold", "bound:text_share_on_heldout")
+
+#: text-view shares (``w_t / w_s``) the held-out bound tries
+BOUND_SHARES = np.linspace(0.0, 3.0, 61)
+
+
+def text_share_bound(views: dict, y_test: np.ndarray) -> np.ndarray:
+    """Not a method: the two views' fusion with the text view's share that scores best on
+    the held-out rows themselves (``softmax(log p_signals + r log p_text)`` over
+    :data:`BOUND_SHARES`). It reads held-out gold, so it only bounds what any weighing of
+    these two views can reach; the probabilities of the best share are returned."""
+    log_s, log_t = safe_log(views["signals"]), safe_log(views["text"])
+    accs = [np.mean((log_s + r * log_t).argmax(axis=1) == y_test) for r in BOUND_SHARES]
+    return combine_views([log_s, log_t], [1.0, BOUND_SHARES[int(np.argmax(accs))]])
 
 
 def supervised_ceiling(estimator=None):
@@ -110,6 +130,7 @@ def methods(names, seed):
         "dawid_skene": DawidSkene(),
         "reference_molam_xgb": ReferenceMoLAM(seed=seed),
         "ours": MixtureAggregator(),
+        "vote_anchored": VoteAnchoredMixture(),
         "ceiling:lr_all_gold": supervised_ceiling(),
         "ceiling:hgb_all_gold": supervised_ceiling(HistGradientBoostingClassifier(
             random_state=seed)),
@@ -163,11 +184,14 @@ def run_two_view_seed(S, y, E, task, seed, n_gold, n_iter=0):
             "dawid_skene": sel.candidates_["dawid_skene"].predict_proba(S[test]),
             "best_single_llm": sel.candidates_["best_single_llm"].predict_proba(S[test]),
         }
+        if E is not None:
+            probas["bound:text_share_on_heldout"] = text_share_bound(
+                tv.view_proba(S[test], **test_text), y[test])
         rows = []
         for name, proba in probas.items():
             pred = proba.argmax(axis=1)
             rows.append({
-                "task": task, "seed": seed, "method": name, "reference": False,
+                "task": task, "seed": seed, "method": name, "reference": name in REFERENCES,
                 "accuracy": float(accuracy_score(y[test], pred)),
                 "macro_f1": float(f1_score(y[test], pred, average="macro")),
                 "ece": expected_calibration_error(y[test], proba),
@@ -191,12 +215,14 @@ def run_two_view(bunch, task, seeds, n_gold, jobs=1, n_iter=0):
     return [r for rs in runs for r in rs]
 
 
-def run_task(bunch, task, seeds, n_gold):
+def run_task(bunch, task, seeds, n_gold, only=None):
     S, y = bunch.signals, bunch.target
     rows = []
     for seed in range(seeds):
         pool, test, y_pool = split(y, seed, n_gold)
         for name, method in methods(bunch.annotator_names, seed).items():
+            if only and name not in only:
+                continue
             t0 = time.perf_counter()
             if method is None:  # single LLM: its vote argmax
                 j = bunch.annotator_names.index(name.split(":", 1)[1])
@@ -261,6 +287,8 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1, help="seeds in parallel (--two-view)")
     ap.add_argument("--n-iter", type=int, default=0,
                     help="co-training rounds of the two-view mixture (--two-view)")
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help="run only these methods (names as in the table; not --two-view)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     name = "mixture_accuracy_two_view.json" if args.two_view else "mixture_accuracy.json"
@@ -271,7 +299,7 @@ def main(argv=None):
         if args.two_view:
             rows += run_two_view(bunch, task, args.seeds, args.n_gold, args.jobs, args.n_iter)
         else:
-            rows += run_task(bunch, task, args.seeds, args.n_gold)
+            rows += run_task(bunch, task, args.seeds, args.n_gold, args.methods)
     summary = summarise(rows)
     print(f"{'task':6} {'method':22} {'acc mean':>9} {'acc std':>8} {'macroF1':>8} {'ECE':>6}")
     for s in summary:

@@ -12,6 +12,9 @@
   :mod:`~skmollal.aggregation.cascade_seed`: a cascade's threshold from the gold rows;
 * :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
   view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
+* :mod:`~skmollal.aggregation.anchored`: :class:`VoteAnchoredMixture`, the mixture and
+  majority vote weighed as two views by the gold rows' log loss (labels that a few
+  misleading gold rows cannot pull far below majority vote's);
 * :mod:`~skmollal.aggregation.selection`: :class:`FusionSelector`, the fusion (two-view,
   Dawid-Skene, best single LLM) that gold-row CV supports, calibrated;
 * :mod:`~skmollal.aggregation.gold_cv`, :mod:`~skmollal.aggregation.calibration`: out-of-fold
@@ -22,6 +25,7 @@
 All take signals ``S`` of shape ``(n_texts, n_llms, 2, n_classes)`` and ``y`` with ``-1`` for
 unlabeled rows.
 """
+from .anchored import VoteAnchoredMixture, vote_log_proba
 from .base import SignalAggregator, expand_proba
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene
@@ -37,6 +41,8 @@ __all__ = [
     "MixtureAggregator",
     "MixtureOfLLMsAnnotator",
     "TwoViewMixture",
+    "VoteAnchoredMixture",
+    "vote_log_proba",
     "FusionSelector",
     "choose_by_gold_cv",
     "cross_val_gold_proba",
