@@ -35,6 +35,8 @@ selector       :class:`~skmollal.aggregation.FusionSelector` labels (two-view mi
                Dawid-Skene or best LLM by gold-row CV), as ``two-view``
 anchored       :class:`~skmollal.aggregation.VoteAnchoredMixture` labels (the mixture and
                majority vote weighed by gold-row log loss), as ``mixture-only`` otherwise
+mollia-soft    ``mollia`` trained on the mixture's posteriors instead of its argmax labels
+               (``soft_labels=True``)
 ============== =============================================================================
 
 Methods from ``mixture-only`` on are not in the default list; name them with ``--methods``.
@@ -57,6 +59,12 @@ Stopping rules (:mod:`skmollal.active_learning.stopping`) are replayed on every 
 (no extra runs): where each rule of :data:`STOPPING` would have stopped the run, and the
 held-out accuracy given up there against the last round (the learning curve's points, so not
 with ``--final-only``). A second table and the JSON's ``stopping`` hold them.
+
+``--train-once`` (with ``--final-only``, random queries and methods whose rounds never read
+the classifier: no ``discrepancy`` or ``"mixture_confidence"``) runs the rounds with a
+stand-in classifier and trains ``--classifier`` once on the last round's targets
+(:meth:`~skmollal.active_learning.MoLLIALoop.refit`): the model a full run ends with, for the
+cost of its last fit (what makes fine-tuning recipes affordable on a CPU).
 """
 from __future__ import annotations
 
@@ -108,6 +116,7 @@ MOLLIA_VARIANTS = {
     "two-view": PLAIN,
     "selector": PLAIN,
     "anchored": PLAIN,
+    "mollia-soft": {"soft_labels": True},
 }
 #: variants whose labels come from another fusion than the plain mixture
 VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector",
@@ -159,6 +168,20 @@ class SingleAnswer(ClassifierMixin, BaseEstimator):
     def predict_proba(self, S):
         votes = np.asarray(S)[:, 0, 1]
         return np.eye(votes.shape[1])[votes.argmax(axis=1)]
+
+
+class StandIn(ClassifierMixin, BaseEstimator):
+    """``--train-once``'s classifier for the rounds: uniform probabilities, any inputs (texts
+    too), fitted in no time; nothing the run decides reads it."""
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y)
+        self.classes_ = np.arange(y.shape[1]) if y.ndim == 2 else np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
+        return np.full((n, len(self.classes_)), 1.0 / len(self.classes_))
 
 
 def loop_defaults() -> dict:
@@ -217,8 +240,13 @@ def run_one(args, rec, E, seed, strategy, method):
         X, X_test = E[train], E[test_idx]
     panel, mixture, settings = method_setup(method, rec, rec.annotator_names)
     curve = not args.final_only
+    if args.train_once:
+        check_train_once(args, strategy, settings)
+        estimator = StandIn()  # random queries and these settings never read it
+    else:
+        estimator = classifier(args, seed)
     loop = make_loop(
-        make_classifier(args.classifier, seed, args.max_epochs), panel, X, y, texts=texts,
+        estimator, panel, X, y, texts=texts,
         mixture=mixture, strategy=strategy, batch_size=args.batch, **settings,
         X_val=X_test if curve else None,
         y_val=rec.target[test_idx] if curve else None,
@@ -226,6 +254,8 @@ def run_one(args, rec, E, seed, strategy, method):
     )
     t0 = time.perf_counter()
     history = loop.run(args.rounds)
+    if args.train_once:
+        loop.refit(classifier(args, seed))
     pred = loop.learner.predict(X_test)
     y_test = rec.target[test_idx]
     labels = np.arange(len(rec.target_names))
@@ -243,6 +273,8 @@ def run_one(args, rec, E, seed, strategy, method):
         # share of the negative labels (last round) that ruled out the true class
         "negative_label_hits": float(history[-1].get("negative_label_hits", float("nan"))),
         "settings": settings, "fusion": type(mixture).__name__,
+        "classifier_params": classifier_params(args),
+        "train_once": bool(args.train_once),
         "llm_calls": loop.llm_calls,
         "wall_s": time.perf_counter() - t0,
         "stopping": stopping_report(history, len(panel)) if curve else {},
@@ -255,6 +287,32 @@ def run_one(args, rec, E, seed, strategy, method):
     if hasattr(loop.mixture_, "best_llm_"):  # BestSingleLLM: chosen on the gold seed only
         out["chosen_llm"] = rec.annotator_names[int(loop.mixture_.best_llm_)]
     return out
+
+
+def classifier_params(args) -> dict:
+    """The classifier settings a run changes from the estimator's defaults."""
+    out = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    if args.warmup is not None and args.classifier == "finetune":
+        out["warmup"] = None if args.warmup == "none" else float(args.warmup)
+    return out
+
+
+def classifier(args, seed):
+    """A fresh ``--classifier`` with the run's settings (:func:`classifier_params`)."""
+    est = make_classifier(args.classifier, seed)
+    params = classifier_params(args)
+    return est.set_params(**params) if params else est
+
+
+def check_train_once(args, strategy: str, settings: dict) -> None:
+    """``--train-once`` only where the rounds never read the classifier."""
+    if not args.final_only:
+        raise ValueError("--train-once needs --final-only (no learning curve: the rounds "
+                         "train a stand-in)")
+    if strategy != "random" or settings.get("discrepancy") not in (None,
+                                                                  "mixture_confidence"):
+        raise ValueError("--train-once needs random queries and no classifier-based "
+                         f"discrepancy; got {strategy!r} and {settings.get('discrepancy')!r}")
 
 
 def stopping_report(history, n_llms):
@@ -500,6 +558,13 @@ def main(argv=None):
     p.add_argument("--final-only", action="store_true",
                    help="evaluate on the test split only after the last round (no learning "
                         "curve; saves a test-set pass per round, e.g. when fine-tuning)")
+    p.add_argument("--warmup", default=None,
+                   help="fine-tuning: warm-up share of the learning-rate schedule, or 'none' "
+                        "for a constant rate (default: the classifier's)")
+    p.add_argument("--train-once", action="store_true",
+                   help="with --final-only and random queries: rounds with a stand-in "
+                        "classifier, then --classifier trained once on the final targets "
+                        "(the same final model; see the module docstring)")
     p.add_argument("--merge", metavar="JSON", nargs="+", default=None,
                    help="only merge the runs of finished JSONs into --output (no run)")
     args = p.parse_args(argv)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from skorch.callbacks import Callback
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import BertConfig, PreTrainedTokenizerFast
 
@@ -156,3 +157,38 @@ def test_minilm_folder_builds_and_trains_one_epoch():
     clf.fit(texts, y)
     assert clf.module_.model.config.num_labels == 2
     assert clf.predict_proba(texts[:3]).shape == (3, 2)
+
+
+class _LrRecorder(Callback):
+    """Records the learning rate each training batch runs with."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.lrs = []
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.lrs.append(net.optimizer_.param_groups[0]["lr"])
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    texts, y = sentiment_texts(n=40)  # 3 batches of 16 per epoch, 4 epochs: 12 steps
+    rec = _LrRecorder()
+    tiny_clf(max_epochs=4, warmup=0.25, callbacks=[("rec", rec)]).fit(texts, y)
+    lrs = np.asarray(rec.lrs)
+    assert len(lrs) == 12
+    np.testing.assert_allclose(lrs[:3], 3e-3 * np.arange(1, 4) / 4)  # 3 warm-up steps
+    assert lrs.max() == pytest.approx(3e-3)
+    assert np.all(np.diff(lrs[3:]) < 0) and lrs[-1] == pytest.approx(3e-3 / 9)
+    # a second fit (a new round of the loop) runs the same schedule again
+    tiny_clf(max_epochs=4, warmup=0.25, callbacks=[("rec", rec)]).fit(texts, y)
+    np.testing.assert_allclose(rec.lrs, lrs)
+    constant = _LrRecorder()
+    tiny_clf(max_epochs=2, warmup=None, callbacks=[("rec", constant)]).fit(texts, y)
+    np.testing.assert_allclose(constant.lrs, 3e-3)
+
+
+def test_bad_warmup_is_a_clear_error():
+    texts, y = sentiment_texts(n=8)
+    with pytest.raises(ValueError, match=r"warmup must be a number in \[0, 1\)"):
+        tiny_clf(max_epochs=1, warmup=1.5).fit(texts, y)
+    assert "lr_schedule" not in dict(tiny_clf(warmup=None).get_default_callbacks())

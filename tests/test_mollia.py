@@ -514,3 +514,58 @@ def test_noise_modes_must_be_known(pool, param, value):
     with pytest.raises(ValueError, match=param):
         MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
                    **{param: value}).run(1)
+
+
+def test_refit_trains_another_classifier_on_the_final_targets(pool):
+    from sklearn.dummy import DummyClassifier
+
+    X, texts, y = pool
+    params = dict(texts=texts, mixture=MeanProbMixture(), batch_size=10, random_state=0,
+                  discrepancy="mixture_confidence")
+    full = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), **params)
+    full.run(3)
+    # random queries and mixture-only weights: the rounds never read their classifier
+    cheap = MoLLIALoop(DummyClassifier(), panel(), X, seed_y(y), **params)
+    cheap.run(3)
+    given = SpyClassifier()
+    assert cheap.refit(given) is cheap
+    assert not hasattr(given, "calls_")  # a clone was trained
+    last, again = full.estimator.calls_[-1], cheap.estimator.calls_[-1]
+    assert again["n"] == last["n"] == 45
+    np.testing.assert_array_equal(again["y"], last["y"])
+    np.testing.assert_allclose(again["sample_weight"], last["sample_weight"])
+    assert (again["sample_weight"] < 1).any()
+    np.testing.assert_allclose(cheap.learner.predict_proba(X), full.learner.predict_proba(X))
+    with pytest.raises(ValueError, match="started loop"):
+        MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), **params).refit()
+
+
+class SoftSpy(ClassifierMixin, BaseEstimator):
+    """Records the targets of each fit (any shape); predicts class 0."""
+
+    def fit(self, X, y):
+        self.y_ = np.asarray(y)
+        self.classes_ = np.arange(3)
+        return self
+
+    def predict_proba(self, X):
+        return np.tile([1.0, 0.0, 0.0], (len(X), 1))
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+
+def test_soft_labels_train_on_the_mixture_posterior(pool):
+    X, texts, y = pool
+    ys = seed_y(y)
+    loop = MoLLIALoop(SoftSpy(), panel(), X, ys, texts=texts, mixture=MeanProbMixture(),
+                      batch_size=10, soft_labels=True, random_state=0)
+    loop.run(2)
+    target = loop.estimator.y_
+    seed = np.flatnonzero(ys >= 0)
+    pool_rows = loop.state.pool_rows()
+    assert target.shape == (len(seed) + len(pool_rows), 3)
+    np.testing.assert_array_equal(target[:len(seed)], np.eye(3)[ys[seed]])
+    np.testing.assert_allclose(target[len(seed):],
+                               MeanProbMixture().predict_proba(loop.state.signals[pool_rows]))
+    assert (target[len(seed):].max(axis=1) < 1).all()  # not one-hot

@@ -884,6 +884,39 @@ class MoLLIALoop:
         finally:
             self.release()
 
+    def refit(self, estimator=None) -> "MoLLIALoop":
+        """Train the classifier again on the last finished round's targets (no LLM call).
+
+        With ``estimator``, a clone of it replaces the loop's classifier first: e.g. a costly
+        classifier trained once on the labels of a run whose rounds did not read their
+        classifier (random queries, no classifier-based ``discrepancy``), which is then the
+        model that run would have ended with.
+
+        Parameters
+        ----------
+        estimator : classifier, optional
+            The classifier to train (cloned; the object given is never changed); None
+            retrains the loop's own.
+
+        Returns
+        -------
+        MoLLIALoop
+            This loop, its classifier (``learner``) trained.
+
+        Raises
+        ------
+        ValueError
+            Before :meth:`start` has fitted round 0.
+        """
+        self._setup()
+        if not self.state.started:
+            raise ValueError("refit needs a started loop: call start() or run() first")
+        if estimator is not None:
+            self.learner = ActiveLearner(clone(estimator),
+                                         query_strategy=self.learner.query_strategy)
+        self._refit_from_state()
+        return self
+
     def upcoming(self) -> Upcoming:
         """What the next round would annotate: its new texts and the panel size."""
         self._setup()
