@@ -36,7 +36,9 @@ selector       :class:`~skmollal.aggregation.FusionSelector` labels (two-view mi
 anchored       :class:`~skmollal.aggregation.VoteAnchoredMixture` labels (the mixture and
                majority vote weighed by gold-row log loss), as ``mixture-only`` otherwise
 mollia-soft    ``mollia`` trained on the mixture's posteriors instead of its argmax labels
-               (``soft_labels=True``)
+               (``soft_labels=True``; the default ``"auto"`` does so for the MLP and the
+               fine-tuned classifier)
+mollia-hard    ``mollia`` trained on the argmax labels (``soft_labels=False``)
 ============== =============================================================================
 
 Methods from ``mixture-only`` on are not in the default list; name them with ``--methods``.
@@ -99,7 +101,8 @@ METHODS = ["oracle", "best-single", "majority", "mean", "dawid-skene", "mollia",
            "mollia-no-disc", "mollia-no-nl", "mollia-rerate"]
 #: the reference MoLLIA's noise handling (the paper's)
 REFERENCE = {"discrepancy": "reference", "discrepancy_weight": 0.5,
-             "discrepancy_update": "query", "nl_threshold": 0.001, "nl_source": "signals"}
+             "discrepancy_update": "query", "nl_threshold": 0.001, "nl_source": "signals",
+             "soft_labels": False}
 #: no noise handling: the mixture's labels only
 PLAIN = {**REFERENCE, "discrepancy": None, "nl_threshold": None}
 #: MoLLIA and its ablations: loop settings (empty: the loop's defaults)
@@ -117,6 +120,7 @@ MOLLIA_VARIANTS = {
     "selector": PLAIN,
     "anchored": PLAIN,
     "mollia-soft": {"soft_labels": True},
+    "mollia-hard": {"soft_labels": False},
 }
 #: variants whose labels come from another fusion than the plain mixture
 VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector",

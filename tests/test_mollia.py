@@ -569,3 +569,45 @@ def test_soft_labels_train_on_the_mixture_posterior(pool):
     np.testing.assert_allclose(target[len(seed):],
                                MeanProbMixture().predict_proba(loop.state.signals[pool_rows]))
     assert (target[len(seed):].max(axis=1) < 1).all()  # not one-hot
+
+
+def test_soft_labels_auto_follows_the_classifier():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skmollal.active_learning.targets import resolve_soft_labels
+    from skmollal.negative_learning import NegativeLearningClassifier
+
+    nl = NegativeLearningClassifier(max_epochs=1)
+    assert resolve_soft_labels("auto", nl) is True
+    assert resolve_soft_labels("auto", make_pipeline(StandardScaler(), nl)) is True
+    assert resolve_soft_labels("auto", LogisticRegression()) is False
+    assert resolve_soft_labels(False, nl) is False
+    assert resolve_soft_labels(True, LogisticRegression()) is True
+    with pytest.raises(ValueError, match="soft_labels must be"):
+        resolve_soft_labels("yes", nl)
+
+
+def test_default_loop_trains_an_nl_classifier_on_probabilities_and_others_on_labels(pool):
+    from skmollal.negative_learning import NegativeLearningClassifier
+
+    class NLSpy(NegativeLearningClassifier):
+        """A NegativeLearningClassifier that records its targets instead of training."""
+
+        classes_ = np.arange(3)
+
+        def fit(self, X, y, **fit_params):
+            self.y_ = np.asarray(y)
+            return self
+
+        def predict_proba(self, X):
+            return np.tile([1.0, 0.0, 0.0], (len(X), 1))
+
+    X, texts, y = pool
+    ys = seed_y(y)
+    for spy, ndim in ((NLSpy(max_epochs=1), 2), (SoftSpy(), 1)):
+        loop = MoLLIALoop(spy, panel(), X, ys, texts=texts, mixture=MeanProbMixture(),
+                          batch_size=10, random_state=0)
+        loop.run(1)
+        assert loop.estimator.y_.ndim == ndim, type(spy).__name__

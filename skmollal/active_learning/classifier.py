@@ -63,8 +63,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         negative learning off. The reference MoLLIA uses 0.001.
     nl_source : {"signals", "posterior"}, default="signals"
         That probability: the LLMs' mean (the reference) or the mixture's fused posterior.
-    soft_labels : bool, default=False
-        Train on the mixture's probabilities rather than its labels.
+    soft_labels : bool or "auto", default="auto"
+        Train on the mixture's probabilities rather than its labels; ``"auto"``: when the
+        classifier's loss takes probabilities (see :class:`MoLLIALoop`).
     output_dir : str or None, default=None
         Save the loop's state after every round in a sub-folder of it named after the run,
         ``run-<12 hex digits>``: a hash of everything that defines the run (texts, gold
@@ -147,7 +148,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                  discrepancy_weight: float | None = 0.5, discrepancy_update: str = "query",
                  discrepancy: str | None = None, nl_weight=None,
                  nl_threshold: float | None = None, nl_source: str = "signals",
-                 soft_labels: bool = False, output_dir=None, random_state=None,
+                 soft_labels: bool | str = "auto", output_dir=None, random_state=None,
                  show_progress: bool = False, cascade: float | str | None = None, budget=None,
                  stopping=None, prices=None, oracle=None, review_size: int = 0,
                  review_strategy: str = "least_confident") -> None:

@@ -13,9 +13,10 @@ from sklearn.utils import Bunch
 
 from ..annotators.base import PROBS
 from ..label_noise import negative_labels, nl_weight_schedule
+from .routing import final_estimator
 
-__all__ = ["NL_SOURCES", "negative_mask_from_signals", "pool_negative_mask", "round_nl_weight",
-           "training_targets"]
+__all__ = ["NL_SOURCES", "negative_mask_from_signals", "pool_negative_mask", "resolve_soft_labels",
+           "round_nl_weight", "training_targets"]
 
 #: Where negative labels come from (see :func:`negative_mask`).
 NL_SOURCES = ("signals", "posterior")
@@ -71,6 +72,41 @@ def pool_negative_mask(signals: np.ndarray, posterior: np.ndarray, threshold: fl
     if source == "signals" or threshold is None or len(posterior) == 0:
         return negative_mask_from_signals(signals, threshold)
     return np.asarray(negative_labels(posterior, threshold=threshold), dtype=bool)
+
+
+def resolve_soft_labels(soft_labels: bool | str, estimator) -> bool:
+    """Whether a round trains on the mixture's probabilities (``soft_labels``, ``"auto"``
+    resolved for ``estimator``).
+
+    ``"auto"`` is True when the classifier (the last step of a pipeline) is a
+    :class:`~skmollal.negative_learning.NegativeLearningClassifier` (also the fine-tuned
+    :class:`~skmollal.finetune.TransformerTextClassifier`), whose loss takes probability
+    targets, and False for any other classifier, which takes class labels only.
+
+    Parameters
+    ----------
+    soft_labels : bool or "auto"
+        The loop's setting.
+    estimator : estimator
+        The classifier the round trains (the last step of a Pipeline is what is checked,
+        see :func:`~skmollal.active_learning.routing.final_estimator`).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If ``soft_labels`` is neither a bool nor ``"auto"``.
+    """
+    if isinstance(soft_labels, (bool, np.bool_)):
+        return bool(soft_labels)
+    if soft_labels != "auto":
+        raise ValueError(f"soft_labels must be True, False or 'auto'; got {soft_labels!r}")
+    from ..negative_learning import NegativeLearningClassifier
+
+    return isinstance(final_estimator(estimator), NegativeLearningClassifier)
 
 
 def training_targets(seed_y: np.ndarray, pool_proba: np.ndarray, *,
