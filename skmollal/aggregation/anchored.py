@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..signals import VOTES, check_signals
 from .base import expand_proba
 from .calibration import combine_views, fit_view_weights, safe_log
-from .gold_cv import cross_val_gold_proba, encode_partial
+from .gold_cv import check_cv, cross_val_gold_proba, encode_partial
 from .mixture import MixtureAggregator
 
 __all__ = ["VoteAnchoredMixture", "vote_log_proba"]
@@ -115,8 +115,7 @@ class VoteAnchoredMixture(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if not (isinstance(self.cv, (int, np.integer)) and self.cv >= 2):
-            raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
+        check_cv(self.cv)
         S = check_signals(S, name="S")
         votes = vote_log_proba(S, self.smoothing)
         mixture = MixtureAggregator() if self.mixture is None else self.mixture
@@ -150,16 +149,18 @@ class VoteAnchoredMixture(ClassifierMixin, BaseEstimator):
         -------
         dict of str to ndarray of shape (n_texts, n_classes)
         """
+        return {"mixture": self._mixture_proba(S),
+                "votes": np.exp(vote_log_proba(S, self.smoothing))}
+
+    def _mixture_proba(self, S) -> np.ndarray:
         check_is_fitted(self, "view_weights_")
-        mixture = expand_proba(self.mixture_.predict_proba(S), self.mixture_.classes_,
-                               len(self.classes_))
-        return {"mixture": mixture, "votes": np.exp(vote_log_proba(S, self.smoothing))}
+        return expand_proba(self.mixture_.predict_proba(S), self.mixture_.classes_,
+                            len(self.classes_))
 
     def predict_proba(self, S) -> np.ndarray:
         """Fused class probabilities, shape (n_texts, n_classes)."""
-        views = self.view_proba(S)
-        return combine_views([safe_log(views["mixture"]), safe_log(views["votes"])],
-                             self.view_weights_)
+        return combine_views([safe_log(self._mixture_proba(S)),
+                              vote_log_proba(S, self.smoothing)], self.view_weights_)
 
     def predict(self, S) -> np.ndarray:
         """Most probable class per text."""

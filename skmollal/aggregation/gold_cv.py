@@ -17,7 +17,19 @@ from sklearn.base import clone
 
 from .base import expand_proba
 
-__all__ = ["accepts_text", "cross_val_gold_proba", "encode_partial", "gold_folds"]
+__all__ = ["accepts_text", "check_cv", "cross_val_gold_proba", "encode_partial", "gold_folds"]
+
+
+def check_cv(cv) -> None:
+    """Raise a ValueError naming ``cv`` unless it is an integer >= 2 (a number of folds).
+
+    Parameters
+    ----------
+    cv : int
+        Number of folds over the gold rows.
+    """
+    if not (isinstance(cv, (int, np.integer)) and cv >= 2):
+        raise ValueError(f"cv must be an integer >= 2, got {cv!r}")
 
 
 def gold_folds(y, cv: int = 5, random_state=0) -> list[np.ndarray]:
@@ -37,8 +49,7 @@ def gold_folds(y, cv: int = 5, random_state=0) -> list[np.ndarray]:
     list of ndarray
         Row indices of each fold; together, every gold row once.
     """
-    if not (isinstance(cv, (int, np.integer)) and cv >= 2):
-        raise ValueError(f"cv must be an integer >= 2, got {cv!r}")
+    check_cv(cv)
     gold = np.flatnonzero(np.asarray(y) >= 0)
     if gold.size < 2:
         return []

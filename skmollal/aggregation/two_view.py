@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, has_fit_param
 
 from .base import expand_proba, fit_soft_targets
 from .calibration import combine_views, fit_view_weights, safe_log
-from .gold_cv import encode_partial, gold_folds
+from .gold_cv import check_cv, encode_partial, gold_folds
 from .mixture import MixtureAggregator
 
 __all__ = ["TwoViewMixture"]
@@ -108,8 +108,7 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if not (isinstance(self.gold_weight, (int, float)) and self.gold_weight > 0):
             raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
-        if not (isinstance(self.cv, (int, np.integer)) and self.cv >= 2):
-            raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
+        check_cv(self.cv)
         if not (isinstance(self.n_iter, (int, np.integer)) and self.n_iter >= 0):
             raise ValueError(f"n_iter must be a non-negative integer, got {self.n_iter!r}")
 
