@@ -23,11 +23,20 @@ same two views with the text-view share that scores best on the held-out rows th
 reads held-out gold, so it is no method, only a bound on what any weighing of these two views
 could reach. Embeddings are cached under ``benchmarks/results/embeddings``.
 
+``--finetuned-text-view`` (tasks with texts) fits, on the same splits, the two-view mixture
+whose text view is a fine-tuned MiniLM (:class:`~skmollal.finetune.TransformerTextClassifier`
+on the raw texts, ``--text-epochs`` epochs, default 3) fitted once on the rows without gold
+(``TwoViewMixture(text_fit="once")``), and writes ``mixture_accuracy_two_view_finetuned.json``:
+rows ``two_view_finetuned``, ``two_view_once`` (the embedding text view, also fitted once: what
+``"once"`` itself costs) and the bound ``bound:finetuned_text_share_on_heldout``. About 10
+minutes of one CPU core per TREC seed; seconds on a GPU.
+
 Usage::
 
     .venv/bin/python benchmarks/mixture_accuracy.py --seeds 5 --tasks trec imdb
     .venv/bin/python benchmarks/mixture_accuracy.py --methods majority_vote ours vote_anchored
     .venv/bin/python benchmarks/mixture_accuracy.py --two-view --seeds 5 --jobs 5
+    .venv/bin/python benchmarks/mixture_accuracy.py --finetuned-text-view --tasks trec
 """
 from __future__ import annotations
 
@@ -97,7 +106,8 @@ class ReferenceMoLAM:
         return self._proba(S.reshape(len(S), -1)).argmax(axis=1)
 
 
-REFERENCES = ("ceiling:lr_all_gold", "ceiling:hgb_all_gold", "bound:text_share_on_heldout")
+REFERENCES = ("ceiling:lr_all_gold", "ceiling:hgb_all_gold", "bound:text_share_on_heldout",
+              "bound:finetuned_text_share_on_heldout")
 
 #: text-view shares (``w_t / w_s``) the held-out bound tries
 BOUND_SHARES = np.linspace(0.0, 3.0, 61)
@@ -187,21 +197,65 @@ def run_two_view_seed(S, y, E, task, seed, n_gold, n_iter=0):
         if E is not None:
             probas["bound:text_share_on_heldout"] = text_share_bound(
                 tv.view_proba(S[test], **test_text), y[test])
-        rows = []
-        for name, proba in probas.items():
-            pred = proba.argmax(axis=1)
-            rows.append({
-                "task": task, "seed": seed, "method": name, "reference": name in REFERENCES,
-                "accuracy": float(accuracy_score(y[test], pred)),
-                "macro_f1": float(f1_score(y[test], pred, average="macro")),
-                "ece": expected_calibration_error(y[test], proba),
-                "seconds": seconds,
-                "chosen": sel.chosen_ if name == "default" else None,
-                "cv_correct": ({k: v.astype(int).tolist() for k, v in sel.cv_correct_.items()}
-                               if name == "default" else None),
-                "view_weights": tv.view_weights_.tolist() if name == "two_view" else None,
-            })
+        rows = [fusion_row(
+            task, seed, name, y[test], proba, seconds,
+            chosen=sel.chosen_ if name == "default" else None,
+            cv_correct=({k: v.astype(int).tolist() for k, v in sel.cv_correct_.items()}
+                        if name == "default" else None),
+            view_weights=tv.view_weights_.tolist() if name == "two_view" else None)
+            for name, proba in probas.items()]
     return rows
+
+
+def fusion_row(task, seed, name, y_test, proba, seconds, **extra) -> dict:
+    """One result row: held-out accuracy, macro-F1 and ECE of ``proba``."""
+    pred = proba.argmax(axis=1)
+    return {"task": task, "seed": seed, "method": name, "reference": name in REFERENCES,
+            "accuracy": float(accuracy_score(y_test, pred)),
+            "macro_f1": float(f1_score(y_test, pred, average="macro")),
+            "ece": expected_calibration_error(y_test, proba), "seconds": seconds, **extra}
+
+
+def run_finetuned_view_seed(S, y, E, texts, task, seed, n_gold, epochs=3):
+    """``--finetuned-text-view`` on one split: the text view fitted once, as embeddings
+    (logistic regression) and as a fine-tuned MiniLM on the raw texts."""
+    from threadpoolctl import threadpool_limits
+
+    from skmollal.finetune import TransformerTextClassifier
+
+    n_classes = S.shape[-1]
+    pool, test, y_pool = split(y, seed, n_gold)
+    rows = []
+    with threadpool_limits(limits=1):
+        variants = {
+            "two_view_once": (TwoViewMixture(text_fit="once"), E),
+            "two_view_finetuned": (TwoViewMixture(text_fit="once", text_estimator=(
+                TransformerTextClassifier(max_epochs=epochs, random_state=seed,
+                                          classes=np.arange(n_classes)))), texts),
+        }
+        for name, (model, X_text) in variants.items():
+            t0 = time.perf_counter()
+            model.fit(S[pool], y_pool, X_text=X_text[pool])
+            seconds = time.perf_counter() - t0
+            views = model.view_proba(S[test], X_text=X_text[test])
+            rows.append(fusion_row(task, seed, name, y[test], model.predict_proba(
+                S[test], X_text=X_text[test]), seconds,
+                view_weights=model.view_weights_.tolist(),
+                text_view_accuracy=float(np.mean(views["text"].argmax(1) == y[test]))))
+            print(f"{task} seed {seed} {name}: {rows[-1]['accuracy']:.4f} "
+                  f"({seconds:.0f} s)", flush=True)
+        rows.append(fusion_row(task, seed, "bound:finetuned_text_share_on_heldout", y[test],
+                               text_share_bound(views, y[test]), seconds))
+    return rows
+
+
+def run_finetuned_view(bunch, task, seeds, n_gold, epochs=3):
+    if bunch.texts is None:
+        print(f"{task}: the recordings carry no texts; no fine-tuned text view")
+        return []
+    E, texts = embeddings(bunch), np.asarray(bunch.texts, dtype=object)
+    return [r for seed in range(seeds) for r in run_finetuned_view_seed(
+        bunch.signals, bunch.target, E, texts, task, seed, n_gold, epochs)]
 
 
 def run_two_view(bunch, task, seeds, n_gold, jobs=1, n_iter=0):
@@ -285,18 +339,25 @@ def main(argv=None):
     ap.add_argument("--two-view", action="store_true",
                     help="run the issue-15 fusions (FusionSelector, TwoViewMixture)")
     ap.add_argument("--jobs", type=int, default=1, help="seeds in parallel (--two-view)")
+    ap.add_argument("--finetuned-text-view", action="store_true",
+                    help="the two-view mixture with a fine-tuned MiniLM text view")
+    ap.add_argument("--text-epochs", type=int, default=3,
+                    help="epochs of the fine-tuned text view (--finetuned-text-view)")
     ap.add_argument("--n-iter", type=int, default=0,
                     help="co-training rounds of the two-view mixture (--two-view)")
     ap.add_argument("--methods", nargs="+", default=None,
                     help="run only these methods (names as in the table; not --two-view)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    name = "mixture_accuracy_two_view.json" if args.two_view else "mixture_accuracy.json"
+    name = ("mixture_accuracy_two_view_finetuned.json" if args.finetuned_text_view else
+            "mixture_accuracy_two_view.json" if args.two_view else "mixture_accuracy.json")
     args.out = args.out or str(HERE / "results" / name)
     rows = []
     for task in args.tasks:
         bunch = load_recordings(args.recordings, task)
-        if args.two_view:
+        if args.finetuned_text_view:
+            rows += run_finetuned_view(bunch, task, args.seeds, args.n_gold, args.text_epochs)
+        elif args.two_view:
             rows += run_two_view(bunch, task, args.seeds, args.n_gold, args.jobs, args.n_iter)
         else:
             rows += run_task(bunch, task, args.seeds, args.n_gold, args.methods)

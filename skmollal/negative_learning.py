@@ -243,6 +243,11 @@ class NegativeLearningClassifier(NeuralNetClassifier):
     (3,)
     """
 
+    #: ``fit`` takes probability targets ``(n, n_classes)``
+    #: (:func:`~skmollal.aggregation.base.takes_proba_targets`): the loop's soft labels and a
+    #: two-view mixture's text view train on the posteriors themselves.
+    takes_proba_targets = True
+
     # The loop passes per-sample weights and negative labels; request them by default so a
     # Pipeline routes them here (scikit-learn metadata routing) without set_fit_request.
     __metadata_request__fit = {"sample_weight": True, "negative_mask": True}

@@ -585,6 +585,11 @@ def test_soft_labels_auto_follows_the_classifier():
     assert resolve_soft_labels("auto", LogisticRegression()) is False
     assert resolve_soft_labels(False, nl) is False
     assert resolve_soft_labels(True, LogisticRegression()) is True
+
+    class OwnSoftClassifier(LogisticRegression):  # a user's classifier that declares it
+        takes_proba_targets = True
+
+    assert resolve_soft_labels("auto", OwnSoftClassifier()) is True
     with pytest.raises(ValueError, match="soft_labels must be"):
         resolve_soft_labels("yes", nl)
 

@@ -1,10 +1,13 @@
 """Tests of TwoViewMixture: the mixture plus a text view, weighed from the gold rows."""
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import check_estimator
 
 from skmollal.aggregation import MixtureAggregator, TwoViewMixture
+from skmollal.aggregation.base import fit_soft_targets, takes_proba_targets
 from skmollal.testing import hide_labels, make_signals
 
 
@@ -140,3 +143,77 @@ def test_cotraining_errors():
 
     with pytest.raises(ValueError, match="needs a mixture whose fit takes init_proba"):
         TwoViewMixture(mixture=DawidSkene(), n_iter=1).fit(S, yl, X_text=E)
+
+
+class _WordCounts(ClassifierMixin, BaseEstimator):
+    """A text view that reads raw texts: logistic regression on word counts. It keeps the
+    texts it was fitted on (``seen_``)."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.vectorizer_ = CountVectorizer().fit(X)
+        self.model_ = LogisticRegression(max_iter=1000).fit(
+            self.vectorizer_.transform(X), y, sample_weight=sample_weight)
+        self.classes_, self.seen_ = self.model_.classes_, set(X)
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self.vectorizer_.transform(X))
+
+
+def _texts(y, signal: float, seed=0):
+    """Raw texts: a class word ``c<k>`` with probability ``signal``, else a random class
+    word, plus filler words and a unique row word."""
+    rng = np.random.default_rng(seed)
+    n_classes = int(y.max()) + 1
+    word = np.where(rng.random(len(y)) < signal, y, rng.integers(0, n_classes, len(y)))
+    return np.asarray([f"c{w} f{rng.integers(0, 50)} f{rng.integers(0, 50)} row{i}"
+                       for i, w in enumerate(word)], dtype=object)
+
+
+def test_text_fit_once_reads_texts_and_never_trains_on_gold_rows():
+    S, y, yl = _task()
+    texts = _texts(y, signal=0.9)
+    held = yl < 0
+    tv = TwoViewMixture(text_estimator=_WordCounts(), text_fit="once").fit(
+        S, yl, X_text=list(texts))
+    # one fit, on exactly the rows without gold: its opinion of a gold row is out of sample
+    assert tv.text_estimator_.seen_ == set(texts[yl < 0])
+    mix = MixtureAggregator().fit(S, yl)
+    assert tv.view_weights_[1] > 0.1
+    assert tv.score(S[held], y[held], X_text=texts[held]) > mix.score(S[held], y[held]) + 0.05
+    assert set(tv.view_proba(S[:3], X_text=texts[:3])) == {"signals", "text"}
+    # a text view that carries nothing gets (almost) no weight, fitted once as well
+    noise = TwoViewMixture(text_estimator=_WordCounts(), text_fit="once").fit(
+        S, yl, X_text=_texts(y, signal=0.0))
+    assert noise.view_weights_[1] < 0.25 * noise.view_weights_[0]
+
+
+def test_text_fit_once_errors():
+    S, y, yl = _task(n=200)
+    E = _text(y, 1.0)
+    with pytest.raises(ValueError, match="text_fit must be one of"):
+        TwoViewMixture(text_fit="twice").fit(S, yl, X_text=E)
+    with pytest.raises(ValueError, match="co-training"):
+        TwoViewMixture(text_fit="once", n_iter=1).fit(S, yl, X_text=E)
+    with pytest.raises(ValueError, match="every row has a gold label"):
+        TwoViewMixture(text_fit="once", cv=2).fit(S, y, X_text=E)
+    with pytest.raises(ValueError, match="single string"):
+        TwoViewMixture(text_fit="once").fit(S, yl, X_text="one text")
+
+
+def test_fit_soft_targets_gives_posteriors_to_a_proba_target_estimator():
+    class Spy(ClassifierMixin, BaseEstimator):
+        takes_proba_targets = True
+
+        def fit(self, X, y, sample_weight=None):
+            self.y_, self.sample_weight_ = y, sample_weight
+            return self
+
+    post = np.array([[0.7, 0.3], [0.2, 0.8], [1.0, 0.0]])
+    gold = np.array([False, False, True])
+    spy = fit_soft_targets(Spy(), np.zeros((3, 1)), post, gold, gold_weight=5.0)
+    np.testing.assert_array_equal(spy.y_, post)
+    np.testing.assert_array_equal(spy.sample_weight_, [1.0, 1.0, 5.0])
+    assert takes_proba_targets(spy) and not takes_proba_targets(LogisticRegression())
+    with pytest.raises(ValueError, match="fewer than two classes"):
+        fit_soft_targets(Spy(), np.zeros((3, 1)), np.c_[np.ones(3), np.zeros(3)], gold)

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..aggregation.base import takes_proba_targets
 from ..annotators.base import PROBS
 from ..label_noise import negative_labels, nl_weight_schedule
 from .routing import final_estimator
@@ -78,10 +79,12 @@ def resolve_soft_labels(soft_labels: bool | str, estimator) -> bool:
     """Whether a round trains on the mixture's probabilities (``soft_labels``, ``"auto"``
     resolved for ``estimator``).
 
-    ``"auto"`` is True when the classifier (the last step of a pipeline) is a
-    :class:`~skmollal.negative_learning.NegativeLearningClassifier` (also the fine-tuned
-    :class:`~skmollal.finetune.TransformerTextClassifier`), whose loss takes probability
-    targets, and False for any other classifier, which takes class labels only.
+    ``"auto"`` is True when the classifier (the last step of a pipeline) takes probability
+    targets (:func:`~skmollal.aggregation.base.takes_proba_targets`: a
+    :class:`~skmollal.negative_learning.NegativeLearningClassifier`, also the fine-tuned
+    :class:`~skmollal.finetune.TransformerTextClassifier`, or a classifier of one's own that
+    declares ``takes_proba_targets = True``), and False for any other classifier, which
+    takes class labels only.
 
     Parameters
     ----------
@@ -104,9 +107,7 @@ def resolve_soft_labels(soft_labels: bool | str, estimator) -> bool:
         return bool(soft_labels)
     if soft_labels != "auto":
         raise ValueError(f"soft_labels must be True, False or 'auto'; got {soft_labels!r}")
-    from ..negative_learning import NegativeLearningClassifier
-
-    return isinstance(final_estimator(estimator), NegativeLearningClassifier)
+    return takes_proba_targets(final_estimator(estimator))
 
 
 def training_targets(seed_y: np.ndarray, pool_proba: np.ndarray, *,

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_partial_labels
 from ..signals import check_signals, normalise_rows
 
-__all__ = ["SignalAggregator", "expand_proba", "fit_soft_targets"]
+__all__ = ["SignalAggregator", "expand_proba", "fit_soft_targets", "takes_proba_targets"]
 
 
 def expand_proba(proba, classes, n_classes: int) -> np.ndarray:
@@ -39,16 +39,40 @@ def expand_proba(proba, classes, n_classes: int) -> np.ndarray:
     return out
 
 
+def takes_proba_targets(estimator) -> bool:
+    """Whether ``estimator.fit`` takes probability targets: ``y`` of shape (n, n_classes).
+
+    An estimator declares it with the class attribute ``takes_proba_targets = True`` (as
+    :class:`~skmollal.negative_learning.NegativeLearningClassifier` and so the fine-tuned
+    :class:`~skmollal.finetune.TransformerTextClassifier` do); any other estimator is
+    taken to want class labels.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Fitted or not.
+
+    Returns
+    -------
+    bool
+    """
+    return getattr(estimator, "takes_proba_targets", False) is True
+
+
 def fit_soft_targets(estimator, X, posterior, gold, gold_weight: float = 1.0):
-    """Fit a classifier to soft labels: one copy of each row per class, weighted by its
-    posterior; gold rows (one-hot posteriors) count ``gold_weight`` times.
+    """Fit a classifier to soft labels, gold rows (one-hot posteriors) counted
+    ``gold_weight`` times.
+
+    An estimator that :func:`takes_proba_targets` is fitted on the posteriors themselves
+    (``sample_weight``: ``gold_weight`` on gold rows, else 1); any other gets one copy of
+    each row per class, weighted by its posterior.
 
     Parameters
     ----------
     estimator : classifier
         A fresh estimator whose ``fit`` takes ``sample_weight`` (it is fitted in place).
-    X : ndarray of shape (n_rows, n_features)
-        Features.
+    X : ndarray of shape (n_rows, n_features) or (n_rows,)
+        Features (or texts, for an estimator that reads them).
     posterior : ndarray of shape (n_rows, n_classes)
         Soft label of each row.
     gold : ndarray of bool, shape (n_rows,)
@@ -67,6 +91,10 @@ def fit_soft_targets(estimator, X, posterior, gold, gold_weight: float = 1.0):
         If the weighted rows show fewer than two classes.
     """
     n, n_classes = posterior.shape
+    if takes_proba_targets(estimator):
+        if np.count_nonzero(posterior.sum(axis=0) > 1e-4) < 2:
+            raise ValueError("training rows show fewer than two classes")
+        return estimator.fit(X, posterior, sample_weight=np.where(gold, gold_weight, 1.0))
     rows = np.repeat(np.arange(n), n_classes)
     cls = np.tile(np.arange(n_classes), n)
     weight = posterior.ravel() * np.where(gold[rows], gold_weight, 1.0)

@@ -21,6 +21,12 @@ The LLM panel's signals and the text itself are two views of one label.
    nothing gets ``w_t = 0``; ``w_s`` alone is temperature scaling, so ``predict_proba`` is
    calibrated from the gold rows, with or without text.
 
+A text view that is costly to fit (a fine-tuned transformer reading the raw texts, e.g.
+:class:`~skmollal.finetune.TransformerTextClassifier`) is fitted once instead
+(``text_fit="once"``): on the rows *without* gold, to the signal view's posteriors, so that
+its probabilities of the gold rows, which it never saw, weigh the views. One text fit
+instead of ``cv + 1``.
+
 Without ``X_text`` (e.g. IMDB recordings, which carry no texts) it is the mixture with a
 temperature learned from the gold rows: the same labels, calibrated probabilities. No step
 reads any label beyond ``y``.
@@ -40,7 +46,10 @@ from .calibration import combine_views, fit_view_weights, safe_log
 from .gold_cv import check_cv, encode_partial, gold_folds
 from .mixture import MixtureAggregator
 
-__all__ = ["TwoViewMixture"]
+__all__ = ["TEXT_FITS", "TwoViewMixture"]
+
+#: How the text view is fitted (``TwoViewMixture(text_fit=...)``).
+TEXT_FITS = ("folds", "once")
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +64,11 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         with its defaults.
     text_estimator : classifier, optional
         The text view, cloned; its ``fit`` must take ``sample_weight``. Default:
-        ``LogisticRegression(C=1.0, max_iter=1000)``.
+        ``LogisticRegression(C=1.0, max_iter=1000)``. One that
+        :func:`~skmollal.aggregation.base.takes_proba_targets` is fitted on the posteriors
+        themselves, any other on one weighted copy of each row per class. One that reads
+        raw texts (a :class:`~skmollal.finetune.TransformerTextClassifier`) takes the texts
+        as ``X_text``.
     gold_weight : float, default=5.0
         Weight of a gold row relative to a soft-labelled row in the text view.
     cv : int, default=5
@@ -70,6 +83,15 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         fused held-out accuracy stays within noise of one step, at several times the cost;
         with a text view that carries nothing the extra rounds still move the signal view.
         Hence 0, the one-step fusion.
+    text_fit : {"folds", "once"}, default="folds"
+        How the text view is fitted and weighed. ``"folds"``: on every row (gold rows
+        ``gold_weight`` times), and again inside each gold fold for the weights. ``"once"``:
+        a single fit on the rows without gold, used both for the weights (its
+        probabilities of the gold rows are out of sample) and for predictions: the choice
+        for a costly text view such as a fine-tuned transformer. Its targets come from the
+        signal view fitted on all gold rows, so the gold rows' labels reach it through the
+        meta-learner, never as its own training rows. Needs ``n_iter=0`` and rows without
+        gold.
 
     Attributes
     ----------
@@ -96,13 +118,14 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, mixture=None, text_estimator=None, gold_weight: float = 5.0,
-                 cv: int = 5, random_state=0, n_iter: int = 0):
+                 cv: int = 5, random_state=0, n_iter: int = 0, text_fit: str = "folds"):
         self.mixture = mixture
         self.text_estimator = text_estimator
         self.gold_weight = gold_weight
         self.cv = cv
         self.random_state = random_state
         self.n_iter = n_iter
+        self.text_fit = text_fit
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self) -> None:
@@ -111,14 +134,27 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         check_cv(self.cv)
         if not (isinstance(self.n_iter, (int, np.integer)) and self.n_iter >= 0):
             raise ValueError(f"n_iter must be a non-negative integer, got {self.n_iter!r}")
+        if self.text_fit not in TEXT_FITS:
+            raise ValueError(f"text_fit must be one of {TEXT_FITS}, got {self.text_fit!r}")
+        if self.text_fit == "once" and self.n_iter:
+            raise ValueError("text_fit='once' fits the text view a single time; co-training "
+                             "(n_iter > 0) refits it every round: use text_fit='folds'")
 
     def _base_mixture(self):
         return MixtureAggregator() if self.mixture is None else self.mixture
 
     def _check_text(self, X_text, n_rows: int):
+        """``X_text`` as a float matrix, or as a 1-d object array when it holds texts."""
         if X_text is None:
             return None
-        E = check_array(X_text, dtype=np.float64, input_name="X_text")
+        if isinstance(X_text, str):
+            raise ValueError("X_text must hold one entry per row, got a single string")
+        texts = np.asarray(X_text, dtype=object) if hasattr(X_text, "__len__") else None
+        if texts is not None and texts.ndim == 1 and len(texts) and all(
+                isinstance(t, str) for t in texts):
+            E = texts
+        else:
+            E = check_array(X_text, dtype=np.float64, input_name="X_text")
         if E.shape[0] != n_rows:
             raise ValueError(f"X_text has {E.shape[0]} rows but S has {n_rows}")
         return E
@@ -174,8 +210,20 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             out[part] = self._text_proba(text, E[part])
         return out
 
+    def _fit_text_once(self, S, enc: np.ndarray, E: np.ndarray):
+        """``text_fit="once"``: the text view fitted on the rows without gold, to the signal
+        view's posteriors (so its probabilities of the gold rows are out of sample)."""
+        train = enc < 0
+        if not train.any():
+            raise ValueError("text_fit='once' fits the text view on the rows without gold; "
+                             "every row has a gold label")
+        post = self.mixture_.predict_proba(_safe_indexing(S, np.flatnonzero(train)))
+        return self._fit_text(E[train], post, enc[train])
+
     def _cv_log_probas(self, S, enc: np.ndarray, E) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Out-of-fold log-probabilities of the gold rows, per view."""
+        """Out-of-fold log-probabilities of the gold rows, per view (with ``text_fit="once"``
+        the text view's are those of its single fit, which never saw a gold row)."""
+        once = E is not None and self.text_fit == "once"
         mixture = self._base_mixture()
         rows, views = [], []
         for fold in gold_folds(enc, self.cv, self.random_state):
@@ -184,7 +232,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             if np.unique(y_fold[y_fold >= 0]).size < 2:
                 continue
             model = clone(mixture).fit(S, y_fold)
-            if E is not None:
+            text = self.text_estimator_
+            if E is not None and not once:
                 model, text = self._cotrain(model, S, y_fold, y_fold, E, model.classes_)
             logs = [safe_log(self._signal_proba(model, _safe_indexing(S, fold)))]
             if E is not None:
@@ -235,7 +284,9 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         enc = encode_partial(y, self.classes_)
         E = self._check_text(X_text, enc.shape[0])
         self.text_estimator_ = None
-        if E is not None:
+        if E is not None and self.text_fit == "once":
+            self.text_estimator_ = self._fit_text_once(S, enc, E)
+        elif E is not None:
             self.mixture_, self.text_estimator_ = self._cotrain(
                 self.mixture_, S, y, enc, E, np.arange(len(self.classes_)))
         rows, logs = self._cv_log_probas(S, enc, E)
