@@ -39,6 +39,10 @@ mollia-soft    ``mollia`` trained on the mixture's posteriors instead of its arg
                (``soft_labels=True``; the default ``"auto"`` does so for the MLP and the
                fine-tuned classifier)
 mollia-hard    ``mollia`` trained on the argmax labels (``soft_labels=False``)
+mollia-two-view ``mollia`` (the loop's defaults, soft labels where the classifier takes
+               them) with :class:`~skmollal.aggregation.TwoViewMixture` labels: the
+               mixture's posteriors temperature-scaled from the gold rows, plus the
+               embeddings' text view with the MLP (the fine-tuned classifier reads texts)
 ============== =============================================================================
 
 Methods from ``mixture-only`` on are not in the default list; name them with ``--methods``.
@@ -121,9 +125,11 @@ MOLLIA_VARIANTS = {
     "anchored": PLAIN,
     "mollia-soft": {"soft_labels": True},
     "mollia-hard": {"soft_labels": False},
+    "mollia-two-view": {},
 }
 #: variants whose labels come from another fusion than the plain mixture
-VARIANT_FUSION = {"two-view": "TwoViewMixture", "selector": "FusionSelector",
+VARIANT_FUSION = {"two-view": "TwoViewMixture", "mollia-two-view": "TwoViewMixture",
+                  "selector": "FusionSelector",
                   "anchored": "VoteAnchoredMixture"}
 #: the loop settings a method row may set
 NOISE_SETTINGS = tuple(REFERENCE)
