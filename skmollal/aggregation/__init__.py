@@ -26,7 +26,7 @@ All take signals ``S`` of shape ``(n_texts, n_llms, 2, n_classes)`` and ``y`` wi
 unlabeled rows.
 """
 from .anchored import VoteAnchoredMixture, vote_log_proba
-from .base import SignalAggregator, expand_proba
+from .base import SignalAggregator, expand_proba, takes_proba_targets
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene
 from .masked import MaskedAggregator, asked_mask, check_masked_signals, join_masked
@@ -58,6 +58,7 @@ __all__ = [
     "dawid_skene",
     "SignalAggregator",
     "expand_proba",
+    "takes_proba_targets",
     "MaskedAggregator",
     "asked_mask",
     "check_masked_signals",
