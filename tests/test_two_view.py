@@ -199,6 +199,8 @@ def test_text_fit_once_errors():
         TwoViewMixture(text_fit="once", cv=2).fit(S, y, X_text=E)
     with pytest.raises(ValueError, match="single string"):
         TwoViewMixture(text_fit="once").fit(S, yl, X_text="one text")
+    with pytest.raises(ValueError, match="default text view .* needs numeric features"):
+        TwoViewMixture().fit(S, yl, X_text=list(_texts(y, 0.9)))
 
 
 def test_fit_soft_targets_gives_posteriors_to_a_proba_target_estimator():

@@ -152,6 +152,12 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         texts = np.asarray(X_text, dtype=object) if hasattr(X_text, "__len__") else None
         if texts is not None and texts.ndim == 1 and len(texts) and all(
                 isinstance(t, str) for t in texts):
+            if self.text_estimator is None:
+                raise ValueError(
+                    "X_text holds texts, but the default text view (a logistic regression) "
+                    "needs numeric features: pass sentence embeddings (e.g. "
+                    "SentenceEmbedder().fit_transform(texts)), or a text_estimator that "
+                    "reads texts (e.g. TransformerTextClassifier, with text_fit='once')")
             E = texts
         else:
             E = check_array(X_text, dtype=np.float64, input_name="X_text")
