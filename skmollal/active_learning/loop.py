@@ -58,6 +58,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from .._validation import check_partial_labels, check_texts, warn_blank_texts
+from ..aggregation.gold_cv import accepts_text
 from ..annotators.base import relocate_text_error
 from ..annotators.costs import cost_names, price_for
 from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_annotators,
@@ -625,7 +626,7 @@ class MoLLIALoop:
         matrix (embeddings); else nothing."""
         dense = isinstance(self.X, np.ndarray) and self.X.ndim == 2 and np.issubdtype(
             self.X.dtype, np.number)
-        if not dense or "X_text" not in inspect.signature(mixture.fit).parameters:
+        if not dense or not accepts_text(mixture):
             return {}
         return {"X_text": take_rows(self.X, rows)}
 

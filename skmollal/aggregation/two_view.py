@@ -41,6 +41,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_array, check_is_fitted, has_fit_parameter
 
+from .._validation import check_texts
 from .base import expand_proba, fit_soft_targets
 from .calibration import combine_views, fit_view_weights, safe_log
 from .gold_cv import check_cv, encode_partial, gold_folds
@@ -52,6 +53,12 @@ __all__ = ["TEXT_FITS", "TwoViewMixture"]
 TEXT_FITS = ("folds", "once")
 
 logger = logging.getLogger(__name__)
+
+
+def _holds_texts(X_text) -> bool:
+    """Whether ``X_text`` is a 1-d sequence of texts (its first entry a str), not features."""
+    return (getattr(X_text, "ndim", 1) == 1 and len(X_text) > 0
+            and isinstance(next(iter(X_text)), str))
 
 
 class TwoViewMixture(ClassifierMixin, BaseEstimator):
@@ -149,16 +156,14 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             return None
         if isinstance(X_text, str):
             raise ValueError("X_text must hold one entry per row, got a single string")
-        texts = np.asarray(X_text, dtype=object) if hasattr(X_text, "__len__") else None
-        if texts is not None and texts.ndim == 1 and len(texts) and all(
-                isinstance(t, str) for t in texts):
+        if _holds_texts(X_text):
             if self.text_estimator is None:
                 raise ValueError(
                     "X_text holds texts, but the default text view (a logistic regression) "
                     "needs numeric features: pass sentence embeddings (e.g. "
                     "SentenceEmbedder().fit_transform(texts)), or a text_estimator that "
                     "reads texts (e.g. TransformerTextClassifier, with text_fit='once')")
-            E = texts
+            E = np.asarray(check_texts(X_text, f"{type(self).__name__} X_text"), dtype=object)
         else:
             E = check_array(X_text, dtype=np.float64, input_name="X_text")
         if E.shape[0] != n_rows:
@@ -231,6 +236,7 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         the text view's are those of its single fit, which never saw a gold row)."""
         once = E is not None and self.text_fit == "once"
         mixture = self._base_mixture()
+        text = self.text_estimator_  # with text_fit="once": the same fit in every fold
         rows, views = [], []
         for fold in gold_folds(enc, self.cv, self.random_state):
             y_fold = enc.copy()
@@ -238,7 +244,6 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             if np.unique(y_fold[y_fold >= 0]).size < 2:
                 continue
             model = clone(mixture).fit(S, y_fold)
-            text = self.text_estimator_
             if E is not None and not once:
                 model, text = self._cotrain(model, S, y_fold, y_fold, E, model.classes_)
             logs = [safe_log(self._signal_proba(model, _safe_indexing(S, fold)))]
