@@ -1,9 +1,11 @@
 """skmollal: Mixture of LLMs in the Loop Active Learning, scikit-learn style.
 
 The top level holds what a user imports: data loaders, annotators and the panel, the
-aggregators, the classifiers and the active-learning estimators. Helpers stay in their
-modules (``skmollal.annotators.parsing.parse_label``, ``skmollal.label_noise.negative_labels``,
-``skmollal.annotators.base.AnnotationResult``, ...).
+aggregators, the classifiers and the active-learning estimators. Everything else is in a
+subpackage (``skmollal.aggregation``, ``skmollal.annotators``, ``skmollal.active_learning``,
+whose ``__all__`` lists what a user imports there) or, for helpers, in its module
+(``skmollal.label_noise.negative_labels``, ...). Experimental estimators are in
+``skmollal.experimental``.
 
 Public names are imported lazily, so ``import skmollal`` stays cheap and loads torch,
 transformers or sentence-transformers only when an estimator that needs them is used.
@@ -13,13 +15,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._deprecation import moved_names
+
 __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS = {
     # data
     "load_recordings": "skmollal.datasets",
-    "fetch_recordings": "skmollal.datasets",
     "load_demo": "skmollal.demo",
     # annotators
     "AnnotationTask": "skmollal.annotators.task",
@@ -32,14 +35,11 @@ _EXPORTS = {
     "MixtureAggregator": "skmollal.aggregation",
     "MixtureOfLLMsAnnotator": "skmollal.aggregation",
     "MajorityVote": "skmollal.aggregation",
-    "MeanProbability": "skmollal.aggregation",
-    "BestSingleLLM": "skmollal.aggregation",
     "DawidSkene": "skmollal.aggregation",
     # cascade annotation: ask only the LLMs a text needs
     "CascadePanel": "skmollal.cascade",
-    # fusions that also read the text, choose between fusions, report on labels
+    # the mixture that also reads the text
     "TwoViewMixture": "skmollal.aggregation",
-    "FusionSelector": "skmollal.aggregation",
     # learning from noisy labels
     "NegativeLearningClassifier": "skmollal.negative_learning",
     "TransformerTextClassifier": "skmollal.finetune",
@@ -52,13 +52,23 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+#: names that left the top level -> their home (found with a FutureWarning)
+_MOVED = {
+    "fetch_recordings": "skmollal.datasets",
+    "MeanProbability": "skmollal.aggregation",
+    "BestSingleLLM": "skmollal.aggregation",
+    "FusionSelector": "skmollal.experimental",
+}
+
+_moved = moved_names(__name__, _MOVED)
+
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'skmollal' has no attribute {name!r}")
+    return _moved(name)
 
 
 def __dir__() -> list[str]:

@@ -6,7 +6,7 @@ benchmarks build the classifier that the active-learning loop trains through
 resolved before that, from the data: :func:`choose_classifier` cross-validates the
 candidates on the gold rows a user gave and keeps the first (the richest) unless a simpler
 one is better by more than a standard error (the rule of
-:func:`~skmollal.aggregation.choose_by_gold_cv`). It lives in the learning layer (beside
+:func:`~skmollal.aggregation.gold_cv.choose_by_gold_cv`). It lives in the learning layer (beside
 :mod:`~skmollal.negative_learning` and :mod:`~skmollal.finetune`), so that
 :mod:`skmollal.active_learning` may use it too.
 """
@@ -54,7 +54,7 @@ def choose_classifier(X: Any, y: Any, candidates: Sequence[str] = AUTO_CANDIDATE
 
     Every candidate predicts each gold row out of fold; the first candidate is kept unless
     another is more accurate by more than ``n_se`` standard errors of the paired difference
-    (:func:`~skmollal.aggregation.choose_by_gold_cv`), so a handful of gold rows only
+    (:func:`~skmollal.aggregation.gold_cv.choose_by_gold_cv`), so a handful of gold rows only
     overturns the order on a clear difference.
 
     Parameters
@@ -84,7 +84,7 @@ def choose_classifier(X: Any, y: Any, candidates: Sequence[str] = AUTO_CANDIDATE
     """
     from sklearn.model_selection import cross_val_predict
 
-    from .aggregation.selection import choose_by_gold_cv
+    from .aggregation.gold_cv import choose_by_gold_cv
 
     candidates = list(candidates)
     if not candidates:

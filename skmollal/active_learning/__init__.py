@@ -1,58 +1,62 @@
-"""Active learning: a modAL-compatible learner, query strategies and the MoLLIA loop."""
+"""Active learning: a modAL-compatible learner, query strategies and the MoLLIA loop.
+
+``__all__`` lists what a user imports: the learners, the budget and stopping rules, the
+file-based review oracle and the exception a pending review raises, the query strategies
+(plain functions with modAL's signature) and the learning-curve helpers. The loop's parts
+are imported from their modules (``active_learning.state``, ``active_learning.review``, ...).
+"""
+from .._deprecation import moved_names
 from .classifier import MoLLIAClassifier
 from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
 from .loop import MoLLIALoop
-from .review import (REVIEW_STRATEGIES, ReviewPending, least_confident_rows, panel_split_rows,
-                     select_review_rows)
+from .review import ReviewPending
 from .review_csv import CsvReviewOracle
-from .state import LoopState
 from .stopping import Budget, KappaAverage, StableLabels, replay_stopping
 from .strategies import (
-    STRATEGIES,
     badge_sampling,
     coreset_sampling,
-    get_strategy,
     least_confidence,
     margin_sampling,
     max_entropy,
     random_sampling,
 )
-from .torch_strategies import (
-    bemps_kmeans_sampling,
-    bemps_sampling,
-    mc_dropout_proba,
-    noise_stability_sampling,
-)
+from .torch_strategies import bemps_kmeans_sampling, bemps_sampling, noise_stability_sampling
 
 __all__ = [
     "ActiveLearner",
+    "MoLLIAClassifier",
+    "MoLLIALoop",
     "Budget",
-    "CsvReviewOracle",
-    "REVIEW_STRATEGIES",
-    "ReviewPending",
     "KappaAverage",
     "StableLabels",
     "replay_stopping",
-    "MoLLIAClassifier",
-    "LoopState",
-    "MoLLIALoop",
-    "STRATEGIES",
-    "area_under_curve",
-    "badge_sampling",
-    "bemps_kmeans_sampling",
-    "bemps_sampling",
-    "coreset_sampling",
-    "get_strategy",
-    "history_to_frame",
-    "least_confidence",
-    "least_confident_rows",
-    "margin_sampling",
-    "max_entropy",
-    "mc_dropout_proba",
-    "noise_stability_sampling",
-    "panel_split_rows",
-    "plot_learning_curve",
+    "CsvReviewOracle",
+    "ReviewPending",
     "random_sampling",
-    "select_review_rows",
+    "max_entropy",
+    "margin_sampling",
+    "least_confidence",
+    "coreset_sampling",
+    "badge_sampling",
+    "bemps_sampling",
+    "bemps_kmeans_sampling",
+    "noise_stability_sampling",
+    "history_to_frame",
+    "area_under_curve",
+    "plot_learning_curve",
 ]
+
+#: names that left this namespace -> their home (found with a FutureWarning)
+_MOVED = {
+    "LoopState": "skmollal.active_learning.state",
+    "REVIEW_STRATEGIES": "skmollal.active_learning.review",
+    "least_confident_rows": "skmollal.active_learning.review",
+    "panel_split_rows": "skmollal.active_learning.review",
+    "select_review_rows": "skmollal.active_learning.review",
+    "STRATEGIES": "skmollal.active_learning.strategies",
+    "get_strategy": "skmollal.active_learning.strategies",
+    "mc_dropout_proba": "skmollal.active_learning.torch_strategies",
+}
+
+__getattr__ = moved_names(__name__, _MOVED)

@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
-from ..aggregation import expand_proba
+from ..aggregation.base import expand_proba
 
 __all__ = [
     "final_estimator", "fit_arguments_taken", "full_proba", "routing_context", "set_round_params",

@@ -1,10 +1,11 @@
 """Aggregation: fuse an LLM panel's signals into one label distribution per text.
 
 * :mod:`~skmollal.aggregation.base`: the shared fit/predict plumbing
-  (:class:`SignalAggregator`) and :func:`expand_proba`;
+  (:class:`SignalAggregator`) and :func:`~skmollal.aggregation.base.expand_proba`;
 * :mod:`~skmollal.aggregation.baselines`: :class:`MajorityVote`, :class:`MeanProbability`,
   :class:`BestSingleLLM`;
-* :mod:`~skmollal.aggregation.dawid_skene`: :func:`dawid_skene` and :class:`DawidSkene`;
+* :mod:`~skmollal.aggregation.dawid_skene`: :func:`~skmollal.aggregation.dawid_skene.dawid_skene` and
+  :class:`DawidSkene`;
 * :mod:`~skmollal.aggregation.mixture`: the mixture model :class:`MixtureAggregator`
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
 * :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a
@@ -12,55 +13,54 @@
   :mod:`~skmollal.aggregation.cascade_seed`: a cascade's threshold from the gold rows;
 * :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
   view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
-* :mod:`~skmollal.aggregation.anchored`: :class:`VoteAnchoredMixture`, the mixture and
-  majority vote weighed as two views by the gold rows' log loss (labels that a few
-  misleading gold rows cannot pull far below majority vote's);
-* :mod:`~skmollal.aggregation.selection`: :class:`FusionSelector`, the fusion (two-view,
-  Dawid-Skene, best single LLM) that gold-row CV supports, calibrated;
 * :mod:`~skmollal.aggregation.gold_cv`, :mod:`~skmollal.aggregation.calibration`: out-of-fold
-  predictions of the gold rows, view weights / temperature scaling, calibration error;
+  predictions of the gold rows and the choice they support, view weights / temperature
+  scaling, calibration error;
 * :mod:`~skmollal.aggregation.report`: :func:`label_report`, what a user reads after
   annotation.
 
 All take signals ``S`` of shape ``(n_texts, n_llms, 2, n_classes)`` and ``y`` with ``-1`` for
-unlabeled rows.
+unlabeled rows. ``__all__`` lists the estimators and the label report; helpers are imported
+from their modules. Experimental fusions are in :mod:`skmollal.experimental`.
 """
-from .anchored import VoteAnchoredMixture, vote_log_proba
-from .base import SignalAggregator, expand_proba, takes_proba_targets
+from .._deprecation import moved_names
+from .base import SignalAggregator
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
-from .dawid_skene import DawidSkene, dawid_skene
+from .dawid_skene import DawidSkene, dawid_skene  # noqa: F401 (the function shadows its module)
 from .masked import MaskedAggregator, asked_mask, check_masked_signals, join_masked
-from .calibration import expected_calibration_error, fit_view_weights
-from .gold_cv import cross_val_gold_proba
 from .mixture import MixtureAggregator, MixtureOfLLMsAnnotator
 from .report import format_label_report, label_report, plot_label_report
-from .selection import FusionSelector, choose_by_gold_cv
 from .two_view import TwoViewMixture
 
 __all__ = [
     "MixtureAggregator",
     "MixtureOfLLMsAnnotator",
     "TwoViewMixture",
-    "VoteAnchoredMixture",
-    "vote_log_proba",
-    "FusionSelector",
-    "choose_by_gold_cv",
-    "cross_val_gold_proba",
-    "fit_view_weights",
-    "expected_calibration_error",
-    "label_report",
-    "format_label_report",
-    "plot_label_report",
     "MajorityVote",
     "MeanProbability",
     "BestSingleLLM",
     "DawidSkene",
-    "dawid_skene",
     "SignalAggregator",
-    "expand_proba",
-    "takes_proba_targets",
+    "label_report",
+    "format_label_report",
+    "plot_label_report",
     "MaskedAggregator",
     "asked_mask",
     "check_masked_signals",
     "join_masked",
 ]
+
+#: names that left this namespace -> their home (found with a FutureWarning)
+_MOVED = {
+    "VoteAnchoredMixture": "skmollal.experimental",
+    "vote_log_proba": "skmollal.experimental",
+    "FusionSelector": "skmollal.experimental",
+    "choose_by_gold_cv": "skmollal.aggregation.gold_cv",
+    "cross_val_gold_proba": "skmollal.aggregation.gold_cv",
+    "fit_view_weights": "skmollal.aggregation.calibration",
+    "expected_calibration_error": "skmollal.aggregation.calibration",
+    "expand_proba": "skmollal.aggregation.base",
+    "takes_proba_targets": "skmollal.aggregation.base",
+}
+
+__getattr__ = moved_names(__name__, _MOVED)

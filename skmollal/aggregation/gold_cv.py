@@ -4,8 +4,13 @@ A fusion learns from the gold rows of ``y`` (``-1`` = unlabeled) *and* the unlab
 To estimate how good it is without any label beyond ``y``, the gold rows are split into
 folds; for each fold the fusion is refitted with that fold's labels hidden (set to ``-1``,
 the rows stay in as unlabeled rows) and predicts them. Every gold row gets one out-of-fold
-prediction. Calibration, view weights, the choice between fusions and the label report all
-read these predictions.
+prediction. Calibration, view weights, the choice between candidates and the label report
+all read these predictions.
+
+:func:`choose_by_gold_cv` turns such predictions into a choice: candidates ordered from the
+richest to the simplest, the first one that no other beats by more than ``n_se`` standard
+errors of the paired accuracy difference is kept (with a few dozen gold rows, accuracy
+differences of a few points are noise).
 """
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from sklearn.base import clone
 
 from .base import expand_proba
 
-__all__ = ["accepts_text", "check_cv", "cross_val_gold_proba", "encode_partial", "gold_folds"]
+__all__ = ["accepts_text", "check_cv", "choose_by_gold_cv", "cross_val_gold_proba", "encode_partial",
+           "gold_folds"]
 
 
 def check_cv(cv) -> None:
@@ -120,3 +126,37 @@ def cross_val_gold_proba(estimator, S, y, *, cv: int = 5, random_state=0, X_text
     if not rows:
         return np.zeros(0, dtype=int), np.zeros((0, n_classes))
     return np.concatenate(rows), np.concatenate(probas)
+
+
+def choose_by_gold_cv(correct, n_se: float = 1.0) -> int:
+    """Index of the candidate kept by the ``n_se``-standard-error rule.
+
+    Parameters
+    ----------
+    correct : array-like of bool, shape (n_candidates, n_rows)
+        Whether each candidate's out-of-fold prediction of each gold row is right;
+        candidates ordered from the richest to the simplest.
+    n_se : float, default=1.0
+        Gain, in standard errors, another candidate needs to displace a richer one; 0 keeps
+        the most accurate candidate (ties to the richer one).
+
+    Returns
+    -------
+    int
+        The first candidate ``i`` such that no candidate ``j`` has a paired accuracy gain
+        ``mean(correct[j] - correct[i])`` above ``n_se`` standard errors; if none
+        qualifies, the most accurate one.
+    """
+    c = np.asarray(correct, dtype=float)
+    if c.ndim != 2 or c.shape[0] == 0:
+        raise ValueError(f"correct must have shape (n_candidates, n_rows), got {c.shape}")
+    n = c.shape[1]
+    if n < 2:
+        return 0
+    for i in range(c.shape[0]):
+        diff = c - c[i]  # (K, n)
+        gain = diff.mean(axis=1)
+        se = diff.std(axis=1, ddof=1) / np.sqrt(n)
+        if np.all(gain <= n_se * se + 1e-12):
+            return i
+    return int(c.mean(axis=1).argmax())

@@ -8,12 +8,9 @@ The LLM panel's signals and the text itself are two views of one label.
 2. *text view* (only when the texts' features ``X_text`` are given, e.g. sentence
    embeddings): a classifier on ``X_text`` fitted to those posteriors as soft labels (one
    weighted copy of each row per class), gold rows counted ``gold_weight`` times. It
-   generalises the panel's labels along the geometry of the text;
-   With ``n_iter > 0`` the views are co-trained: each round fuses them into one posterior
-   per row, ``softmax(log p_signals + log p_text)`` (gold rows keep their label; the text
-   view's probability of each row is cross-fitted, from a fit without that row), then
-   refits the mixture's meta-learner on that posterior (``init_proba``, one fit) and the
-   text view on it;
+   generalises the panel's labels along the geometry of the text (co-training the two
+   views over several rounds is the experimental
+   :class:`~skmollal.experimental.CoTrainingMixture`);
 3. *weights*: both views are refitted once per fold of the gold rows with that fold's labels
    hidden (:mod:`~skmollal.aggregation.gold_cv`); the out-of-fold log-probabilities of the
    gold rows fix the weights of ``softmax(w_s log p_signals + w_t log p_text)`` by log loss
@@ -34,12 +31,13 @@ reads any label beyond ``y``.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 from sklearn.utils import _safe_indexing
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_array, check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._validation import check_texts
 from .base import expand_proba, fit_soft_targets
@@ -82,14 +80,10 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         Folds over the gold rows used to weigh the views.
     random_state : int, default=0
         Seed of the fold split.
-    n_iter : int, default=0
-        Co-training rounds (used only with ``X_text``); each refits both views on their
-        fused posterior, and is repeated inside every gold fold. Measured on recorded TREC
-        (50 gold, docs page "Mixture accuracy"): each view alone gets a little more accurate,
-        but the views agree more, the text view's cross-validated weight drops, and the
-        fused held-out accuracy stays within noise of one step, at several times the cost;
-        with a text view that carries nothing the extra rounds still move the signal view.
-        Hence 0, the one-step fusion.
+    n_iter : int, optional
+        Deprecated, removed in the next release: co-training rounds are the experimental
+        :class:`~skmollal.experimental.CoTrainingMixture`. Passing it warns
+        (``FutureWarning``); a positive value fits that estimator's way.
     text_fit : {"folds", "once"}, default="folds"
         How the text view is fitted and weighed. ``"folds"``: on every row (gold rows
         ``gold_weight`` times), and again inside each gold fold for the weights. ``"once"``:
@@ -97,16 +91,14 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         probabilities of the gold rows are out of sample) and for predictions: the choice
         for a costly text view such as a fine-tuned transformer. Its targets come from the
         signal view fitted on all gold rows, so the gold rows' labels reach it through the
-        meta-learner, never as its own training rows. Needs ``n_iter=0`` and rows without
-        gold.
+        meta-learner, never as its own training rows. Needs rows without gold.
 
     Attributes
     ----------
     classes_ : ndarray
         Class labels (those of the fitted mixture).
     mixture_ : estimator
-        The signal view fitted on all of ``y`` (refitted on the fused posterior when
-        ``n_iter > 0``).
+        The signal view fitted on all of ``y``.
     text_estimator_ : classifier or None
         The text view, None when fitted without ``X_text``.
     view_weights_ : ndarray of shape (n_views,)
@@ -125,7 +117,7 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, mixture=None, text_estimator=None, gold_weight: float = 5.0,
-                 cv: int = 5, random_state=0, n_iter: int = 0, text_fit: str = "folds"):
+                 cv: int = 5, random_state=0, n_iter="deprecated", text_fit: str = "folds"):
         self.mixture = mixture
         self.text_estimator = text_estimator
         self.gold_weight = gold_weight
@@ -139,13 +131,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         if not (isinstance(self.gold_weight, (int, float)) and self.gold_weight > 0):
             raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
         check_cv(self.cv)
-        if not (isinstance(self.n_iter, (int, np.integer)) and self.n_iter >= 0):
-            raise ValueError(f"n_iter must be a non-negative integer, got {self.n_iter!r}")
         if self.text_fit not in TEXT_FITS:
             raise ValueError(f"text_fit must be one of {TEXT_FITS}, got {self.text_fit!r}")
-        if self.text_fit == "once" and self.n_iter:
-            raise ValueError("text_fit='once' fits the text view a single time; co-training "
-                             "(n_iter > 0) refits it every round: use text_fit='folds'")
 
     def _base_mixture(self):
         return MixtureAggregator() if self.mixture is None else self.mixture
@@ -186,40 +173,16 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     def _text_proba(self, text, E: np.ndarray) -> np.ndarray:
         return expand_proba(text.predict_proba(E), text.classes_, len(self.classes_))
 
-    def _cotrain(self, model, S, y_fit, enc: np.ndarray, E: np.ndarray, cols: np.ndarray):
-        """The text view and the signal view ``model`` (fitted on ``y_fit``), co-trained.
+    def _fit_text_view(self, model, S, y_fit, enc: np.ndarray, E: np.ndarray,
+                       cols: np.ndarray):
+        """The text view fitted to the posteriors of the signal view ``model``.
 
-        ``enc``: ``y_fit`` as class indices; ``cols``: the columns of ``classes_`` that the
-        signal view's ``classes_`` stand for. Returns the (refitted) signal view and the text
-        view after ``n_iter`` rounds.
+        ``model`` was fitted on ``y_fit``, ``enc`` is ``y_fit`` as class indices and ``cols``
+        the columns of ``classes_`` that ``model.classes_`` stand for. Returns ``(model,
+        text view)``; a subclass may refit ``model`` as well.
         """
-        mixture = self._base_mixture()
-        n_classes = len(self.classes_)
-        post = target = expand_proba(model.predict_proba(S), cols, n_classes)
-        for _ in range(self.n_iter):
-            fused = combine_views([safe_log(post), safe_log(self._text_oof(E, target, enc))],
-                                  [1.0, 1.0])
-            refit = clone(mixture)
-            if "max_iter" in refit.get_params():
-                refit.set_params(max_iter=0)  # one fit on the fused posterior
-            model = refit.fit(S, y_fit, init_proba=fused[:, cols])
-            post, target = expand_proba(model.predict_proba(S), cols, n_classes), fused
-        return model, self._fit_text(E, target, enc)
-
-    def _text_oof(self, E: np.ndarray, posterior: np.ndarray, enc: np.ndarray) -> np.ndarray:
-        """The text view's probabilities of the rows, each from a fit that left it out.
-
-        Cross-fitted over ``cv`` parts of the rows: a text view that only memorised its
-        targets (features that carry nothing) then adds nothing to the fused posterior.
-        """
-        out = np.empty_like(posterior)
-        rng = np.random.default_rng(self.random_state)
-        for part in np.array_split(rng.permutation(E.shape[0]), self.cv):
-            keep = np.ones(E.shape[0], dtype=bool)
-            keep[part] = False
-            text = self._fit_text(E[keep], posterior[keep], enc[keep])
-            out[part] = self._text_proba(text, E[part])
-        return out
+        post = expand_proba(model.predict_proba(S), cols, len(self.classes_))
+        return model, self._fit_text(E, post, enc)
 
     def _fit_text_once(self, S, enc: np.ndarray, E: np.ndarray):
         """``text_fit="once"``: the text view fitted on the rows without gold, to the signal
@@ -245,7 +208,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
                 continue
             model = clone(mixture).fit(S, y_fold)
             if E is not None and not once:
-                model, text = self._cotrain(model, S, y_fold, y_fold, E, model.classes_)
+                model, text = self._fit_text_view(model, S, y_fold, y_fold, E,
+                                                  model.classes_)
             logs = [safe_log(self._signal_proba(model, _safe_indexing(S, fold)))]
             if E is not None:
                 logs.append(safe_log(self._text_proba(text, E[fold])))
@@ -283,11 +247,30 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if self.n_iter != "deprecated":
+            return self._fit_deprecated_n_iter(S, y, X_text)
+        return self._fit(S, y, X_text)
+
+    def _fit_deprecated_n_iter(self, S, y, X_text):
+        """``TwoViewMixture(n_iter=k)``: warn; for ``k != 0`` fit as ``CoTrainingMixture``."""
+        warnings.warn(
+            "TwoViewMixture(n_iter=...) is deprecated and will be removed in the next "
+            "release; co-training is skmollal.experimental.CoTrainingMixture(n_iter=...)",
+            FutureWarning, stacklevel=3)
+        if isinstance(self.n_iter, (int, np.integer)) and self.n_iter == 0:
+            return self._fit(S, y, X_text)
+        from ..experimental.co_training import CoTrainingMixture
+
+        params = {k: v for k, v in self.get_params(deep=False).items() if k != "text_fit"}
+        if self.text_fit != "folds":
+            raise ValueError("text_fit='once' fits the text view a single time; co-training "
+                             "(n_iter > 0) refits it every round: use text_fit='folds'")
+        fitted = CoTrainingMixture(**params).fit(S, y, X_text)
+        self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+        return self
+
+    def _fit(self, S, y, X_text):
         self._check_params()
-        if X_text is not None and self.n_iter and not has_fit_parameter(
-                self._base_mixture(), "init_proba"):
-            raise ValueError(f"n_iter > 0 needs a mixture whose fit takes init_proba; "
-                             f"{type(self._base_mixture()).__name__}'s does not")
         self.mixture_ = clone(self._base_mixture()).fit(S, y)
         self.classes_ = self.mixture_.classes_
         self.n_features_in_ = self.mixture_.n_features_in_
@@ -298,7 +281,7 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         if E is not None and self.text_fit == "once":
             self.text_estimator_ = self._fit_text_once(S, enc, E)
         elif E is not None:
-            self.mixture_, self.text_estimator_ = self._cotrain(
+            self.mixture_, self.text_estimator_ = self._fit_text_view(
                 self.mixture_, S, y, enc, E, np.arange(len(self.classes_)))
         rows, logs = self._cv_log_probas(S, enc, E)
         n_views = 1 if E is None else 2

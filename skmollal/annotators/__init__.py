@@ -1,14 +1,19 @@
 """LLM annotators: turn texts into per-class probabilities and votes.
 
-Backends with heavy dependencies (transformers, httpx) load on first use.
+``__all__`` lists what a user imports: the annotator interface and its result, the task,
+the backends, the panel and the cache, prices, and the two parsing helpers a custom
+annotator needs. Other helpers are imported from their modules (``annotators.cache``,
+``annotators.costs``, ...). Backends with heavy dependencies (transformers, httpx) load on
+first use.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from .base import PROBS, VOTES, AnnotationResult, Annotator
-from .costs import AnnotatorCost, CallCost, Price
+from .._deprecation import moved_names
+from .base import AnnotationResult, Annotator
+from .costs import CallCost, Price
 from .parsing import parse_label, vote_distribution
 from .recorded import RecordedAnnotator
 
@@ -17,23 +22,29 @@ _LAZY = {
     "TransformersAnnotator": ".local",
     "OpenAICompatibleAnnotator": ".openai",
     "AnnotationCache": ".cache",
-    "CachedAnnotator": ".cache",
     "LLMPanel": ".panel",
 }
 
 __all__ = [
     "AnnotationResult",
     "Annotator",
-    "AnnotatorCost",
     "CallCost",
     "Price",
-    "PROBS",
-    "VOTES",
     "RecordedAnnotator",
     "parse_label",
     "vote_distribution",
     *_LAZY,
 ]
+
+#: names that left this namespace -> their home (found with a FutureWarning)
+_MOVED = {
+    "PROBS": "skmollal.signals",
+    "VOTES": "skmollal.signals",
+    "AnnotatorCost": "skmollal.annotators.costs",
+    "CachedAnnotator": "skmollal.annotators.cache",
+}
+
+_moved = moved_names(__name__, _MOVED)
 
 
 def __getattr__(name: str) -> Any:
@@ -41,4 +52,4 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _moved(name)
