@@ -9,20 +9,13 @@ from sklearn.utils.estimator_checks import check_estimator
 from skmollal.aggregation import MixtureAggregator, TwoViewMixture
 from skmollal.aggregation.base import fit_soft_targets, takes_proba_targets
 from skmollal.testing import hide_labels, make_signals
+from skmollal.testing.signals import text_features as _text
 
 
 def _task(n=500, seed=1):
     """A weak panel (LLMs answer at random half the time or more) and its gold seed."""
     S, y = make_signals(n=n, noise=(0.5, 0.6, 0.6, 0.7), seed=seed)
     return S, y, hide_labels(y, 50, seed)
-
-
-def _text(y, signal: float, seed=0, dim=20):
-    """Text features: ``signal`` times the class one-hot plus Gaussian noise."""
-    rng = np.random.default_rng(seed)
-    n_classes = int(y.max()) + 1
-    return np.c_[signal * np.eye(n_classes)[y], np.zeros((len(y), dim))] + rng.normal(
-        0, 1, (len(y), n_classes + dim))
 
 
 def test_without_text_is_the_mixture_calibrated():
@@ -106,45 +99,6 @@ def test_loop_gives_the_two_view_mixture_the_embeddings():
     assert loop.mixture_.text_estimator_.n_features_in_ == X.shape[1]
 
 
-def test_cotraining_rounds_refit_both_views():
-    S, y, yl = _task()
-    E = _text(y, signal=2.5)
-    held = yl < 0
-    one = TwoViewMixture().fit(S, yl, X_text=E)
-    co = TwoViewMixture(n_iter=2).fit(S, yl, X_text=E)
-    # the signal view learnt from the fused posterior: it moved towards the text's labels
-    mix = MixtureAggregator().fit(S, yl)
-    assert co.mixture_.score(S[held], y[held]) > mix.score(S[held], y[held]) + 0.02
-    assert co.view_weights_.shape == (2,)
-    assert co.score(S[held], y[held], X_text=E[held]) >= one.score(
-        S[held], y[held], X_text=E[held]) - 0.02
-    assert co.score(S[held], y[held], X_text=E[held]) > mix.score(S[held], y[held]) + 0.05
-
-
-def test_cotraining_gives_noise_text_no_weight_and_without_text_does_nothing():
-    S, y, yl = _task(seed=2)
-    E = np.random.default_rng(2).normal(size=(len(y), 30))
-    co = TwoViewMixture(n_iter=2).fit(S, yl, X_text=E)
-    # cross-fitted, the noise view's opinion of a row is no echo of its target: no weight.
-    # (The extra EM rounds of the signal view still move it: on this weak panel about one
-    # point down, which is one reason n_iter defaults to 0.)
-    assert co.view_weights_[1] < 0.25 * co.view_weights_[0]
-    no_text = TwoViewMixture(n_iter=2).fit(S, yl)
-    np.testing.assert_allclose(no_text.predict_proba(S), TwoViewMixture().fit(S, yl)
-                               .predict_proba(S))
-
-
-def test_cotraining_errors():
-    S, y, yl = _task(n=200)
-    E = _text(y, 1.0)
-    with pytest.raises(ValueError, match="n_iter must be a non-negative integer"):
-        TwoViewMixture(n_iter=-1).fit(S, yl)
-    from skmollal.aggregation import DawidSkene
-
-    with pytest.raises(ValueError, match="needs a mixture whose fit takes init_proba"):
-        TwoViewMixture(mixture=DawidSkene(), n_iter=1).fit(S, yl, X_text=E)
-
-
 class _WordCounts(ClassifierMixin, BaseEstimator):
     """A text view that reads raw texts: logistic regression on word counts. It keeps the
     texts it was fitted on (``seen_``)."""
@@ -193,8 +147,6 @@ def test_text_fit_once_errors():
     E = _text(y, 1.0)
     with pytest.raises(ValueError, match="text_fit must be one of"):
         TwoViewMixture(text_fit="twice").fit(S, yl, X_text=E)
-    with pytest.raises(ValueError, match="co-training"):
-        TwoViewMixture(text_fit="once", n_iter=1).fit(S, yl, X_text=E)
     with pytest.raises(ValueError, match="every row has a gold label"):
         TwoViewMixture(text_fit="once", cv=2).fit(S, y, X_text=E)
     with pytest.raises(ValueError, match="single string"):

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["hide_labels", "make_signals"]
+__all__ = ["hide_labels", "make_signals", "text_features"]
 
 
 def make_signals(
@@ -77,3 +77,28 @@ def hide_labels(y, n_gold: int = 50, seed: int = 0) -> np.ndarray:
     idx = rng.choice(len(y), n_gold, replace=False)
     out[idx] = y[idx]
     return out
+
+
+def text_features(y, signal: float, seed: int = 0, dim: int = 20) -> np.ndarray:
+    """Features of texts: ``signal`` times the class one-hot, ``dim`` empty columns, noise.
+
+    Parameters
+    ----------
+    y : array-like of int, shape (n,)
+        True classes.
+    signal : float
+        Scale of the class one-hot (0: features that carry nothing).
+    seed : int, default=0
+        Random seed of the standard Gaussian noise added to every column.
+    dim : int, default=20
+        Extra columns that carry nothing.
+
+    Returns
+    -------
+    ndarray of shape (n, n_classes + dim)
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    n_classes = int(y.max()) + 1
+    return np.c_[signal * np.eye(n_classes)[y], np.zeros((len(y), dim))] + rng.normal(
+        0, 1, (len(y), n_classes + dim))

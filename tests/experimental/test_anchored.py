@@ -5,9 +5,8 @@ from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 
-from skmollal.aggregation import (
-    MajorityVote, MixtureAggregator, VoteAnchoredMixture, vote_log_proba,
-)
+from skmollal.aggregation import MajorityVote, MixtureAggregator
+from skmollal.experimental import VoteAnchoredMixture, vote_log_proba
 from skmollal.testing import hide_labels, make_signals
 
 
