@@ -31,9 +31,9 @@ mixture+nl-post     mixture labels + negative labels from the fused posterior
 two-view       :class:`~skmollal.aggregation.TwoViewMixture` labels (signals + the
                embeddings, MLP only), with neither weights nor negative learning (pairs
                with ``mixture-only``)
-selector       :class:`~skmollal.aggregation.FusionSelector` labels (two-view mixture,
+selector       :class:`~skmollal.experimental.FusionSelector` labels (two-view mixture,
                Dawid-Skene or best LLM by gold-row CV), as ``two-view``
-anchored       :class:`~skmollal.aggregation.VoteAnchoredMixture` labels (the mixture and
+anchored       :class:`~skmollal.experimental.VoteAnchoredMixture` labels (the mixture and
                majority vote weighed by gold-row log loss), as ``mixture-only`` otherwise
 mollia-soft    ``mollia`` trained on the mixture's posteriors instead of its argmax labels
                (``soft_labels=True``; the default ``"auto"`` does so for the MLP and the
@@ -127,10 +127,11 @@ MOLLIA_VARIANTS = {
     "mollia-hard": {"soft_labels": False},
     "mollia-two-view": {},
 }
-#: variants whose labels come from another fusion than the plain mixture
-VARIANT_FUSION = {"two-view": "TwoViewMixture", "mollia-two-view": "TwoViewMixture",
-                  "selector": "FusionSelector",
-                  "anchored": "VoteAnchoredMixture"}
+#: variants whose labels come from another fusion than the plain mixture: its module and name
+VARIANT_FUSION = {"two-view": ("skmollal.aggregation", "TwoViewMixture"),
+                  "mollia-two-view": ("skmollal.aggregation", "TwoViewMixture"),
+                  "selector": ("skmollal.experimental", "FusionSelector"),
+                  "anchored": ("skmollal.experimental", "VoteAnchoredMixture")}
 #: the loop settings a method row may set
 NOISE_SETTINGS = tuple(REFERENCE)
 #: stopping rules replayed on each run's history: name -> rule
@@ -204,9 +205,15 @@ def loop_defaults() -> dict:
     return {name: params[name].default for name in NOISE_SETTINGS}
 
 
+def variant_fusion(module: str, name: str):
+    """A new fusion ``name`` (default parameters) from ``module``."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)()
+
+
 def method_setup(method: str, rec, annotator_names):
     """Return (panel, mixture, loop settings) of ``method``: the noise handling it runs with."""
-    from skmollal import aggregation
     from skmollal.annotators.recorded import RecordedAnnotator
 
     def all_llms():
@@ -218,7 +225,7 @@ def method_setup(method: str, rec, annotator_names):
     if method.startswith("llm:"):
         return [RecordedAnnotator(rec, method[4:])], SingleAnswer(), PLAIN
     if method in MOLLIA_VARIANTS:
-        mixture = (getattr(aggregation, VARIANT_FUSION[method])() if method in VARIANT_FUSION
+        mixture = (variant_fusion(*VARIANT_FUSION[method]) if method in VARIANT_FUSION
                    else make_aggregator("mollia"))
         return all_llms(), mixture, {**loop_defaults(), **MOLLIA_VARIANTS[method]}
     if method in ("best-single", "majority", "mean", "dawid-skene"):

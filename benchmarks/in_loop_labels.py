@@ -9,11 +9,11 @@ are scored against gold (read only to score). Fusions:
 
 * ``mixture``: :class:`~skmollal.aggregation.MixtureAggregator` (the loop's default);
 * ``majority``, ``dawid_skene``: majority vote and Dawid-Skene on the same rows;
-* ``selector``: :class:`~skmollal.aggregation.FusionSelector` choosing among the mixture,
+* ``selector``: :class:`~skmollal.experimental.FusionSelector` choosing among the mixture,
   Dawid-Skene and majority vote by gold-row CV (one-SE rule);
 * ``blend``: the argmax of the mixture's posterior plus majority vote's vote shares (a shrink
   of the mixture toward majority vote);
-* ``anchored``: :class:`~skmollal.aggregation.VoteAnchoredMixture`, the mixture and majority
+* ``anchored``: :class:`~skmollal.experimental.VoteAnchoredMixture`, the mixture and majority
   vote's smoothed vote shares weighed as two views by the gold rows' out-of-fold log loss.
 
 Each fusion's labels are compared with majority vote's on the same rows, row by row: the
@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from skmollal import aggregation as A  # noqa: E402
+from skmollal import experimental  # noqa: E402
 from skmollal.datasets import default_recordings_path, load_recordings  # noqa: E402
 from skmollal.experiment import split_rows  # noqa: E402
 
@@ -59,15 +60,15 @@ def task_signals(recordings: str, task: str):
 
 def fused_accuracy(S_fit, y_fit, S_rows, gold) -> dict:
     """Accuracy on ``S_rows`` of each fusion of :data:`FUSIONS` fitted on ``S_fit``."""
-    selector = A.FusionSelector(candidates=[("mixture", A.MixtureAggregator()),
-                                            ("dawid_skene", A.DawidSkene()),
-                                            ("majority", A.MajorityVote())])
+    selector = experimental.FusionSelector(candidates=[("mixture", A.MixtureAggregator()),
+                                                       ("dawid_skene", A.DawidSkene()),
+                                                       ("majority", A.MajorityVote())])
     proba = {}
     for name, fusion in (("mixture", A.MixtureAggregator()), ("majority", A.MajorityVote()),
                          ("dawid_skene", A.DawidSkene()), ("selector", selector)):
         proba[name] = fusion.fit(S_fit, y_fit).predict_proba(S_rows)
     proba["blend"] = proba["mixture"] + proba["majority"]
-    anchored = A.VoteAnchoredMixture().fit(S_fit, y_fit)
+    anchored = experimental.VoteAnchoredMixture().fit(S_fit, y_fit)
     proba["anchored"] = anchored.predict_proba(S_rows)
     right = {name: p.argmax(axis=1) == gold for name, p in proba.items()}
     out = {name: float(r.mean()) for name, r in right.items()}

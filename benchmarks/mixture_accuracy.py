@@ -7,18 +7,21 @@ the held-out rows only. No method sees held-out gold labels; nothing is tuned on
 Two rows are references, not methods: ``ceiling:lr_all_gold`` / ``ceiling:hgb_all_gold`` fit
 a logistic regression / gradient boosting on the gold labels of *every* pool row (about 4,400
 TREC or 8,000 IMDB rows instead of 50), to show how far the signals themselves can go.
-``vote_anchored`` is :class:`~skmollal.aggregation.VoteAnchoredMixture` (the mixture and
-majority vote weighed by the gold rows' log loss); ``--methods`` runs a subset of the rows.
+``vote_anchored`` is the experimental :class:`~skmollal.experimental.VoteAnchoredMixture` (the
+mixture and majority vote weighed by the gold rows' log loss); ``--methods`` runs a subset of the rows.
 
 ``--two-view`` runs the fusions of issue 15 instead, on the same splits, and writes
-``mixture_accuracy_two_view.json``: ``FusionSelector`` (``default``: the fusion gold-row CV
+``mixture_accuracy_two_view.json``: the experimental
+:class:`~skmollal.experimental.FusionSelector` (``default``: the fusion gold-row CV
 picks among the two-view mixture, Dawid-Skene and the best single LLM), ``two_view``
 (``TwoViewMixture``; MiniLM sentence embeddings as the text view where the recordings carry
 texts, so on IMDB it is the calibrated mixture) and, read off the same fit, the mixture alone
 (``ours``), Dawid-Skene and the best single LLM on the seed. It also prints the held-out
 expected calibration error (ECE) of the mixture's raw probabilities and of the calibrated
-ones. ``--n-iter K`` gives the two-view mixture ``K`` co-training rounds (default 0, one
-step). Where there are texts, a reference row ``bound:text_share_on_heldout`` weighs the
+ones. ``--n-iter K`` co-trains the two views for ``K`` rounds (the experimental
+:class:`~skmollal.experimental.CoTrainingMixture`; default 0, the one-step
+:class:`~skmollal.aggregation.TwoViewMixture`). Where there are texts, a reference row
+``bound:text_share_on_heldout`` weighs the
 same two views with the text-view share that scores best on the held-out rows themselves: it
 reads held-out gold, so it is no method, only a bound on what any weighing of these two views
 could reach. Embeddings are cached under ``benchmarks/results/embeddings``.
@@ -51,12 +54,12 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from skmollal.aggregation import (
-    BestSingleLLM, DawidSkene, FusionSelector, MajorityVote, MeanProbability,
-    MixtureAggregator, TwoViewMixture, VoteAnchoredMixture, expected_calibration_error,
-    fit_view_weights,
+    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, MixtureAggregator, TwoViewMixture,
 )
-from skmollal.aggregation.selection import default_candidates
-from skmollal.aggregation.calibration import combine_views, safe_log
+from skmollal.aggregation.calibration import (combine_views, expected_calibration_error,
+                                              fit_view_weights, safe_log)
+from skmollal.experimental import CoTrainingMixture, FusionSelector, VoteAnchoredMixture
+from skmollal.experimental.selection import default_candidates
 from skmollal.datasets import default_recordings_path, load_recordings
 
 HERE = Path(__file__).resolve().parent
@@ -179,7 +182,8 @@ def run_two_view_seed(S, y, E, task, seed, n_gold, n_iter=0):
         pool, test, y_pool = split(y, seed, n_gold)
         t0 = time.perf_counter()
         text = {} if E is None else {"X_text": E[pool]}
-        cands = [("two_view", TwoViewMixture(n_iter=n_iter)), *default_candidates()[1:]]
+        two_view = CoTrainingMixture(n_iter=n_iter) if n_iter else TwoViewMixture()
+        cands = [("two_view", two_view), *default_candidates()[1:]]
         sel = FusionSelector(candidates=cands).fit(S[pool], y_pool, **text)
         seconds = time.perf_counter() - t0
         test_text = {} if E is None else {"X_text": E[test]}

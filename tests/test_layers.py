@@ -11,12 +11,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skmollal"
 #: layer of each module (by dotted-name prefix; the longest prefix wins)
 LAYERS = {
     "skmollal._validation": 0,
+    "skmollal._deprecation": 0,
     "skmollal.annotators": 1,
     "skmollal.datasets": 1,
     "skmollal.demo": 1,
     "skmollal.signals": 2,
     "skmollal.aggregation": 3,
     "skmollal.cascade": 3,  # asks annotators and fuses with aggregation; used by the loop
+    "skmollal.experimental": 3,  # research fusions; aggregation's old paths lead there
     "skmollal.label_noise": 4,
     "skmollal.negative_learning": 5,
     "skmollal.finetune": 5,

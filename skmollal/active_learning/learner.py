@@ -82,7 +82,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         Any scikit-learn classifier (or Pipeline) with ``fit`` / ``predict_proba``.
     query_strategy : callable or str, default=max_entropy
         ``strategy(learner, X_pool, n_instances=..., **kw)`` returning indices, or
-        ``(indices, scores)``; a name from :data:`skmollal.active_learning.STRATEGIES`;
+        ``(indices, scores)``; a name from :data:`skmollal.active_learning.strategies.STRATEGIES`;
         modAL's strategies work too.
     X_training, y_training : array-like, optional
         Initial labeled data; when given, the estimator is fitted at construction (as modAL).

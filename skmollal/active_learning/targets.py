@@ -80,7 +80,7 @@ def resolve_soft_labels(soft_labels: bool | str, estimator) -> bool:
     resolved for ``estimator``).
 
     ``"auto"`` is True when the classifier (the last step of a pipeline) takes probability
-    targets (:func:`~skmollal.aggregation.takes_proba_targets`: a
+    targets (:func:`~skmollal.aggregation.base.takes_proba_targets`: a
     :class:`~skmollal.negative_learning.NegativeLearningClassifier`, also the fine-tuned
     :class:`~skmollal.finetune.TransformerTextClassifier`, or a classifier of one's own that
     declares ``takes_proba_targets = True``), and False for any other classifier, which

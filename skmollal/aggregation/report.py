@@ -1,8 +1,9 @@
 """A label report a user can read after annotation: how good are the labels, and where not.
 
-:func:`label_report` takes a fitted fusion (any aggregator; :class:`TwoViewMixture` and
-:class:`FusionSelector` bring their own out-of-fold estimates) with the signals and gold rows
-it was fitted on, and returns a :class:`~sklearn.utils.Bunch` with
+:func:`label_report` takes a fitted fusion (any aggregator; a
+:class:`~skmollal.aggregation.TwoViewMixture` brings its own out-of-fold estimates, and a
+meta-fusion's ``best_estimator_`` is read for its views) with the signals and gold rows it was
+fitted on, and returns a :class:`~sklearn.utils.Bunch` with
 
 * the estimated label accuracy with a 95 % Wilson interval, from the gold rows predicted
   out of fold (:mod:`~skmollal.aggregation.gold_cv`), never from rows the user did not label;

@@ -70,7 +70,7 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
     text_estimator : classifier, optional
         The text view, cloned; its ``fit`` must take ``sample_weight``. Default:
         ``LogisticRegression(C=1.0, max_iter=1000)``. One that
-        :func:`~skmollal.aggregation.takes_proba_targets` is fitted on the posteriors
+        :func:`~skmollal.aggregation.base.takes_proba_targets` is fitted on the posteriors
         themselves, any other on one weighted copy of each row per class. One that reads
         raw texts (a :class:`~skmollal.finetune.TransformerTextClassifier`) takes the texts
         as ``X_text``.

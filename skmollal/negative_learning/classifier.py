@@ -93,7 +93,7 @@ class NegativeLearningClassifier(NeuralNetClassifier):
     """
 
     #: ``fit`` takes probability targets ``(n, n_classes)``
-    #: (:func:`~skmollal.aggregation.takes_proba_targets`): the loop's soft labels and a
+    #: (:func:`~skmollal.aggregation.base.takes_proba_targets`): the loop's soft labels and a
     #: two-view mixture's text view train on the posteriors themselves.
     takes_proba_targets = True
 
