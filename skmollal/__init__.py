@@ -12,10 +12,7 @@ transformers or sentence-transformers only when an estimator that needs them is 
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from ._deprecation import moved_names
+from ._deprecation import module_getattr
 
 __version__ = "0.1.0"
 
@@ -60,15 +57,7 @@ _MOVED = {
     "FusionSelector": "skmollal.experimental",
 }
 
-_moved = moved_names(__name__, _MOVED)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    return _moved(name)
+__getattr__ = module_getattr(__name__, globals(), lazy=_EXPORTS, moved=_MOVED)
 
 
 def __dir__() -> list[str]:

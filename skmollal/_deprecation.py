@@ -1,30 +1,41 @@
-"""Names that moved: a module ``__getattr__`` that still finds them, with a FutureWarning."""
+"""A module ``__getattr__`` for names loaded on first use, and for names that moved."""
 from __future__ import annotations
 
 import importlib
 import warnings
 from typing import Any, Callable
 
-__all__ = ["moved_module", "moved_names"]
+__all__ = ["module_getattr", "moved_module"]
 
 
-def moved_names(module: str, moved: dict[str, str]) -> Callable[[str], Any]:
-    """A module-level ``__getattr__`` for names that left ``module`` for another module.
+def module_getattr(module: str, namespace: dict[str, Any], lazy: dict[str, str] | None = None,
+                   moved: dict[str, str] | None = None) -> Callable[[str], Any]:
+    """A module-level ``__getattr__``: lazy names imported on first use, moved names found.
 
     Parameters
     ----------
     module : str
-        The module the names left (its ``__name__``).
-    moved : dict of str to str
-        Name -> the module that now holds it.
+        The module (its ``__name__``).
+    namespace : dict
+        Its ``globals()``: a lazy name is stored there once imported.
+    lazy : dict of str to str, optional
+        Name -> the module (absolute, or relative to ``module``) that defines it.
+    moved : dict of str to str, optional
+        Name that left ``module`` -> the module that now holds it; found there after a
+        ``FutureWarning`` that names that home.
 
     Returns
     -------
     callable
-        ``__getattr__(name)``: the object from its new home, after a ``FutureWarning`` that
-        names that home; ``AttributeError`` for any other name.
+        ``__getattr__(name)``; ``AttributeError`` for any other name.
     """
+    lazy, moved = lazy or {}, moved or {}
+
     def __getattr__(name: str) -> Any:
+        if name in lazy:
+            value = getattr(importlib.import_module(lazy[name], module), name)
+            namespace[name] = value
+            return value
         if name not in moved:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         home = moved[name]

@@ -5,7 +5,7 @@ file-based review oracle and the exception a pending review raises, the query st
 (plain functions with modAL's signature) and the learning-curve helpers. The loop's parts
 are imported from their modules (``active_learning.state``, ``active_learning.review``, ...).
 """
-from .._deprecation import moved_names
+from .._deprecation import module_getattr
 from .classifier import MoLLIAClassifier
 from .history import area_under_curve, history_to_frame, plot_learning_curve
 from .learner import ActiveLearner
@@ -59,4 +59,4 @@ _MOVED = {
     "mc_dropout_proba": "skmollal.active_learning.torch_strategies",
 }
 
-__getattr__ = moved_names(__name__, _MOVED)
+__getattr__ = module_getattr(__name__, globals(), moved=_MOVED)

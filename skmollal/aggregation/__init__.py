@@ -23,7 +23,7 @@ All take signals ``S`` of shape ``(n_texts, n_llms, 2, n_classes)`` and ``y`` wi
 unlabeled rows. ``__all__`` lists the estimators and the label report; helpers are imported
 from their modules. Experimental fusions are in :mod:`skmollal.experimental`.
 """
-from .._deprecation import moved_names
+from .._deprecation import module_getattr
 from .base import SignalAggregator
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene  # noqa: F401 (the function shadows its module)
@@ -63,4 +63,4 @@ _MOVED = {
     "takes_proba_targets": "skmollal.aggregation.base",
 }
 
-__getattr__ = moved_names(__name__, _MOVED)
+__getattr__ = module_getattr(__name__, globals(), moved=_MOVED)

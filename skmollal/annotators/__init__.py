@@ -8,10 +8,7 @@ first use.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from .._deprecation import moved_names
+from .._deprecation import module_getattr
 from .base import AnnotationResult, Annotator
 from .costs import CallCost, Price
 from .parsing import parse_label, vote_distribution
@@ -44,12 +41,4 @@ _MOVED = {
     "CachedAnnotator": "skmollal.annotators.cache",
 }
 
-_moved = moved_names(__name__, _MOVED)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    return _moved(name)
+__getattr__ = module_getattr(__name__, globals(), lazy=_LAZY, moved=_MOVED)

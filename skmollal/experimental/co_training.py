@@ -82,18 +82,8 @@ class CoTrainingMixture(TwoViewMixture):
     def fit(self, S, y, X_text=None):
         """Co-train both views on all rows and weigh them by cross-validation on the gold rows.
 
-        Parameters
-        ----------
-        S : array-like of shape (n_texts, n_llms, 2, n_classes) or (n_texts, n_features)
-            Panel signals (or flat features), as for the mixture.
-        y : array-like of shape (n_texts,)
-            Gold labels; ``-1`` marks unlabeled rows.
-        X_text : array-like of shape (n_texts, n_text_features), optional
-            Features of the texts; None fits the signal view only (no rounds).
-
-        Returns
-        -------
-        self
+        Takes what :meth:`TwoViewMixture.fit <skmollal.aggregation.TwoViewMixture.fit>`
+        takes (the rounds need ``X_text``) and returns ``self``.
         """
         if not (isinstance(self.n_iter, (int, np.integer)) and self.n_iter >= 0):
             raise ValueError(f"n_iter must be a non-negative integer, got {self.n_iter!r}")

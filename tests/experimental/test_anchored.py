@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import estimator_checks as checks
 
 from skmollal.aggregation import MajorityVote, MixtureAggregator
 from skmollal.experimental import VoteAnchoredMixture, vote_log_proba
 from skmollal.testing import hide_labels, make_signals
+from skmollal.testing.checks import CONSTRUCTION_CHECKS
 
 
 def _accuracy(model, S, y, rows):
@@ -97,16 +97,7 @@ def test_errors():
         VoteAnchoredMixture().predict(S)
 
 
-@pytest.mark.parametrize("check", [
-    checks.check_no_attributes_set_in_init,
-    checks.check_parameters_default_constructible,
-    checks.check_get_params_invariance,
-    checks.check_set_params,
-    checks.check_estimator_cloneable,
-    checks.check_estimator_repr,
-    checks.check_estimators_unfitted,
-    checks.check_do_not_raise_errors_in_init_or_set_params,
-])
+@pytest.mark.parametrize("check", CONSTRUCTION_CHECKS)
 def test_sklearn_checks_that_apply(check):
     # the vote view needs 4-d signals, so the checks that fit on 2-d data do not apply
     check("VoteAnchoredMixture", VoteAnchoredMixture())

@@ -1,11 +1,11 @@
 """Tests of CoTrainingMixture, and of TwoViewMixture's deprecated n_iter that leads to it."""
 import numpy as np
 import pytest
-from sklearn.utils import estimator_checks as checks
 
 from skmollal.aggregation import DawidSkene, MixtureAggregator, TwoViewMixture
 from skmollal.experimental import CoTrainingMixture
 from skmollal.testing import hide_labels, make_signals
+from skmollal.testing.checks import CONSTRUCTION_CHECKS
 from skmollal.testing.signals import text_features as _text
 
 
@@ -74,15 +74,6 @@ def test_two_view_n_iter_warns_and_co_trains():
         TwoViewMixture(text_fit="once", n_iter=1).fit(S, yl, X_text=E)
 
 
-@pytest.mark.parametrize("check", [
-    checks.check_no_attributes_set_in_init,
-    checks.check_parameters_default_constructible,
-    checks.check_get_params_invariance,
-    checks.check_set_params,
-    checks.check_estimator_cloneable,
-    checks.check_estimator_repr,
-    checks.check_estimators_unfitted,
-    checks.check_do_not_raise_errors_in_init_or_set_params,
-])
+@pytest.mark.parametrize("check", CONSTRUCTION_CHECKS)
 def test_sklearn_checks_that_apply(check):
     check("CoTrainingMixture", CoTrainingMixture(mixture=MixtureAggregator(max_iter=1)))
