@@ -5,7 +5,8 @@ with ``review_size > 0`` sends that many annotated pool rows (never asked before
 person, the **oracle**, and their answers become gold rows: the mixture is refitted with
 them, and the classifier trains on them with the person's label and weight 1.
 
-Which rows (``review_strategy``, :data:`REVIEW_STRATEGIES`; pure functions over the round's
+Which rows (``review_strategy``,
+:data:`~skmollal.active_learning.review.REVIEW_STRATEGIES`; pure functions over the round's
 fused posterior and signals):
 
 * ``"least_confident"``: the lowest fused confidence (:func:`least_confident_rows`);
@@ -160,7 +161,7 @@ REVIEW_STRATEGIES = {
 
 def select_review_rows(strategy: str, proba: np.ndarray, signals: np.ndarray, n: int,
                        random_state=None) -> np.ndarray:
-    """The rows to send to the person, by ``strategy`` (a :data:`REVIEW_STRATEGIES` name).
+    """The rows to send to the person, by ``strategy`` (a name of ``REVIEW_STRATEGIES``).
 
     Parameters
     ----------

@@ -11,8 +11,9 @@ learner (ours or modAL's). Strategies that need embeddings (:func:`coreset_sampl
 the learner's pipeline transform when there is one.
 
 This module holds the numpy strategies and the registry of all of them by name
-(:data:`STRATEGIES`, :func:`get_strategy`); the strategies that need a torch network
-(:func:`~.torch_strategies.bemps_sampling`,
+(:data:`~skmollal.active_learning.strategies.STRATEGIES`,
+:func:`~skmollal.active_learning.strategies.get_strategy`); the strategies that need a torch
+network (:func:`~.torch_strategies.bemps_sampling`,
 :func:`~.torch_strategies.noise_stability_sampling`) live in :mod:`.torch_strategies`,
 which imports torch only when one of them runs.
 """
@@ -299,7 +300,7 @@ STRATEGIES: dict[str, Callable] = {
 
 
 def get_strategy(strategy) -> Callable:
-    """Return the strategy function for a name in :data:`STRATEGIES`, or a callable as is.
+    """Return the strategy function for a name in ``STRATEGIES``, or a callable as is.
 
     Parameters
     ----------
