@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from skmollal.aggregation import (
-    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, SignalAggregator, dawid_skene,
-    expand_proba,
+    BestSingleLLM, DawidSkene, MajorityVote, MeanProbability, SignalAggregator,
 )
+from skmollal.aggregation.base import expand_proba
+from skmollal.aggregation.dawid_skene import dawid_skene
 from skmollal.signals import VOTES, normalise_rows
 from skmollal.testing import make_signals
 

@@ -8,10 +8,11 @@ import pytest  # noqa: E402
 from scipy.special import softmax  # noqa: E402
 
 from skmollal.aggregation import (  # noqa: E402
-    MixtureAggregator, TwoViewMixture, expected_calibration_error, fit_view_weights,
-    format_label_report, label_report, plot_label_report,
+    MixtureAggregator, TwoViewMixture, format_label_report, label_report, plot_label_report,
 )
-from skmollal.aggregation.calibration import combine_views, safe_log  # noqa: E402
+from skmollal.aggregation.calibration import (  # noqa: E402
+    combine_views, expected_calibration_error, fit_view_weights, safe_log,
+)
 from skmollal.aggregation.report import wilson_interval  # noqa: E402
 from skmollal.testing import hide_labels, make_signals  # noqa: E402
 

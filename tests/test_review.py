@@ -8,10 +8,10 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from skmollal import cli
-from skmollal.active_learning import (CsvReviewOracle, MoLLIALoop, ReviewPending,
-                                      least_confident_rows, panel_split_rows,
-                                      select_review_rows)
-from skmollal.active_learning.review import panel_answers, review_info
+from skmollal.active_learning import CsvReviewOracle, MoLLIALoop, ReviewPending
+from skmollal.active_learning.review import (least_confident_rows, panel_answers,
+                                             panel_split_rows, review_info,
+                                             select_review_rows)
 
 from test_cli import _write_csv, fake_annotators
 from test_mollia import LABELS, SpyClassifier, make_pool, panel, seed_y

@@ -11,19 +11,18 @@ from sklearn.preprocessing import StandardScaler
 
 from skmollal.active_learning import (
     ActiveLearner,
-    STRATEGIES,
     badge_sampling,
     bemps_kmeans_sampling,
     bemps_sampling,
     coreset_sampling,
-    get_strategy,
     least_confidence,
     margin_sampling,
     max_entropy,
-    mc_dropout_proba,
     noise_stability_sampling,
     random_sampling,
 )
+from skmollal.active_learning.strategies import STRATEGIES, get_strategy
+from skmollal.active_learning.torch_strategies import mc_dropout_proba
 
 
 class FixedProba:
