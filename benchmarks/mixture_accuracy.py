@@ -7,8 +7,9 @@ the held-out rows only. No method sees held-out gold labels; nothing is tuned on
 Two rows are references, not methods: ``ceiling:lr_all_gold`` / ``ceiling:hgb_all_gold`` fit
 a logistic regression / gradient boosting on the gold labels of *every* pool row (about 4,400
 TREC or 8,000 IMDB rows instead of 50), to show how far the signals themselves can go.
-``vote_anchored`` is the experimental :class:`~skmollal.experimental.VoteAnchoredMixture` (the
-mixture and majority vote weighed by the gold rows' log loss); ``--methods`` runs a subset of the rows.
+``vote_anchored`` is the experimental :class:`~skmollal.experimental.VoteAnchoredMixture`
+(the mixture and majority vote weighed by the gold rows' log loss); ``--methods`` runs a
+subset of the rows.
 
 ``--two-view`` runs the fusions of issue 15 instead, on the same splits, and writes
 ``mixture_accuracy_two_view.json``: the experimental

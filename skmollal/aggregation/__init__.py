@@ -4,8 +4,8 @@
   (:class:`SignalAggregator`) and :func:`~skmollal.aggregation.base.expand_proba`;
 * :mod:`~skmollal.aggregation.baselines`: :class:`MajorityVote`, :class:`MeanProbability`,
   :class:`BestSingleLLM`;
-* :mod:`~skmollal.aggregation.dawid_skene`: :func:`~skmollal.aggregation.dawid_skene.dawid_skene` and
-  :class:`DawidSkene`;
+* :mod:`~skmollal.aggregation.dawid_skene`: :class:`DawidSkene` and its function
+  :func:`~skmollal.aggregation.dawid_skene.dawid_skene`;
 * :mod:`~skmollal.aggregation.mixture`: the mixture model :class:`MixtureAggregator`
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
 * :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a

@@ -22,8 +22,8 @@ from sklearn.base import clone
 
 from .base import expand_proba
 
-__all__ = ["accepts_text", "check_cv", "choose_by_gold_cv", "cross_val_gold_proba", "encode_partial",
-           "gold_folds"]
+__all__ = ["accepts_text", "check_cv", "choose_by_gold_cv", "cross_val_gold_proba",
+           "encode_partial", "gold_folds"]
 
 
 def check_cv(cv) -> None:
