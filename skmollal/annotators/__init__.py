@@ -35,8 +35,8 @@ __all__ = [
 
 #: names that left this namespace -> their home (found with a FutureWarning)
 _MOVED = {
-    "PROBS": "skmollal.signals",
-    "VOTES": "skmollal.signals",
+    "PROBS": "skmollal.annotators.base",
+    "VOTES": "skmollal.annotators.base",
     "AnnotatorCost": "skmollal.annotators.costs",
     "CachedAnnotator": "skmollal.annotators.cache",
 }
