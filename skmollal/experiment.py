@@ -309,7 +309,7 @@ def run_experiment(config: Mapping | Any) -> dict:
         from .cascade import CascadePanel
 
         panel = CascadePanel(panel, threshold=cfg["cascade"],
-                             aggregator=make_aggregator(cfg["mixture"]))
+                             mixture=make_aggregator(cfg["mixture"]))
     train_texts = [data.texts[i] for i in prep.train]
     featurizer, X_train, X_test, embed_s = _features(
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
@@ -352,7 +352,7 @@ def run_experiment(config: Mapping | Any) -> dict:
     files.update(report_files)
     if has_test:
         files["learning_curve"] = out / "learning_curve.png"
-    joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])
+    joblib.dump(SavedModel(featurizer, loop.estimator_, data.labels), files["model"])
     results = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.items()},
         "labels": data.labels,

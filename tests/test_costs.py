@@ -218,7 +218,7 @@ def test_classifier_takes_budget_and_reports_cost(pool):
     ys = seed_y(y)
     panel = [CountingAnnotator("a")]
     clf = MoLLIAClassifier(panel, featurizer=FunctionTransformer(lambda t: X[:len(t)]),
-                           classifier=SpyClassifier(), mixture=MeanProbMixture(),
+                           estimator=SpyClassifier(), mixture=MeanProbMixture(),
                            n_rounds=9, batch_size=10, budget=Budget(calls=40), random_state=0)
     clf.fit(texts, ys)
     assert panel[0].calls == 35 and clf.cost_["a"]["calls"] == 35
