@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
 import warnings
 
 import numpy as np
 
 from ..annotators.panel import panel_annotators
-from .labelling import Labels
 from .params import store_settings, with_settings
-from .learner import take_rows
-from .records import (monitor_record, round_record, seed_record, stop_predictions,
-                      validation_metrics)
-from .routing import full_proba
-from .round_steps import fit_round, query_round, review_round
+from .rounds import Rounds
 from .run_parts import build_run, make_learner
-from .state import PendingRound
+from .state import LoopState
 from .stopping import Upcoming, check_stopping
 
 __all__ = ["MoLLIALoop"]
@@ -90,8 +84,6 @@ class MoLLIALoop:
         store_settings(self, settings, "MoLLIALoop")
         self.stopped_by_: dict | None = None
         self.state = None
-        self._labels: Labels | None = None
-        self._fitted_here = False  # the classifier was fitted in this process
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -118,8 +110,6 @@ class MoLLIALoop:
     @classmethod
     def resume_or_start(cls, output_dir, estimator, panel, X, y, **params) -> "MoLLIALoop":
         """:meth:`resume` the run saved in ``output_dir``, or start one that saves there."""
-        from .state import LoopState
-
         if LoopState.saved_in(output_dir):
             return cls.resume(output_dir, estimator, panel, X, y, **params)
         return cls(estimator, panel, X, y, output_dir=output_dir, **params)
@@ -127,16 +117,8 @@ class MoLLIALoop:
     def _setup(self) -> None:
         if self.state is None:
             self._run = build_run(self)
-            self.learner, self.state = self._run.learner, self._run.state
-
-    def _save(self) -> None:
-        self._run.checkpoint.save(self.state)
-
-    def _on_chunk(self, costs) -> None:
-        run = self._run
-        self.state.add_cost({name: cost.to_dict(price) for name, cost, price in zip(
-            run.cost_names, costs, run.prices) if cost is not None})
-        self._save()
+            self._rounds = Rounds(self._run, self)
+            self.state = self._run.state
 
     def release(self) -> None:
         """Let other processes write ``output_dir`` again (:meth:`run` does this at its end)."""
@@ -144,10 +126,21 @@ class MoLLIALoop:
             self._run.checkpoint.release()
 
     # ------------------------------------------------------------------ views
+    learner = property(lambda self: self._run.learner, doc="The learner being trained.")
     estimator_ = property(lambda self: self.learner.estimator,
                           doc="The classifier being trained (the loop's clone).")
-    mixture_ = property(lambda self: None if self._labels is None else self._labels.mixture)
-    mixture_rows_ = property(lambda self: None if self._labels is None else self._labels.rows)
+
+    @property
+    def mixture_(self):
+        """The mixture fitted in the last round (None before one)."""
+        labels = None if self.state is None else self._rounds.labels
+        return None if labels is None else labels.mixture
+
+    @property
+    def mixture_rows_(self):
+        """The rows ``mixture_`` was fitted on."""
+        labels = None if self.state is None else self._rounds.labels
+        return None if labels is None else labels.rows
     round_ = property(lambda self: self.state.round, doc="Rounds completed (0: the seed).")
     history = property(lambda self: self.state.history, doc="One record per round.")
     llm_calls = property(lambda self: self.state.llm_calls, doc="(text, LLM) answers held.")
@@ -190,120 +183,16 @@ class MoLLIALoop:
         """Cost so far per annotator (flat records, see :mod:`skmollal.annotators.costs`)."""
         return self.state.cost_so_far() if self.state is not None else {}
 
-    # ------------------------------------------------------------------ the round
-    def _targets_proba(self, labels: Labels) -> np.ndarray:
-        """The pool rows' posteriors to train on: this round's, or with ``relabel=False``
-        the ones they got when annotated."""
-        if self.relabel:
-            return labels.proba
-        return self.state.labels_at_annotation(labels.pool_rows, labels.proba)
-
-    def _fit(self, labels: Labels, round_: int, include_pending_review: bool) -> float:
-        seconds = fit_round(self.learner, self._run.policy, self.state, self.X,
-                            labels.pool_rows, self._targets_proba(labels), round_,
-                            self.n_classes, include_pending_review=include_pending_review)
-        self._fitted_here = True
-        return seconds
-
-    def _extras(self) -> tuple[dict, dict]:
-        return (validation_metrics(self.learner, self.X_val, self.y_val, self.n_classes),
-                stop_predictions(self.learner, self.X, self._run.stop_idx, self.n_classes))
-
+    # ------------------------------------------------------------------ the rounds
     def start(self) -> dict:
         """Round 0: annotate the seed's texts (for the mixture) and fit on the gold seed."""
         self._setup()
-        state, run = self.state, self._run
-        if state.started:
-            if not self._fitted_here:
-                self._refit_from_state()
-            return state.history[-1]
-        run.checkpoint.refuse_existing()  # a fresh run never overwrites a saved one
-        run.checkpoint.lock()  # before any paid call: a second run on the folder is refused
-        seed_todo = int((~state.is_annotated(state.seed_idx)).sum())
-        stop = check_stopping([self.budget] if self.budget is not None else [],
-                              state.history, Upcoming(seed_todo, state.n_llms))
-        if stop is not None:
-            raise ValueError(f"the budget cannot pay for annotating the gold seed "
-                             f"({stop['reason']})")
-        t_ann = run.labeller.annotate(state, state.seed_idx, "annotating seed",
-                                      self._on_chunk, every_llm=True)
-        empty = Labels(None, np.zeros(0, int), np.zeros(0, int), np.zeros((0, self.n_classes)))
-        t_fit = self._fit(empty, 0, include_pending_review=False)
-        state.started = True
-        metrics, stop = self._extras()
-        state.history.append(seed_record(state, annotation_s=t_ann, fit_s=t_fit,
-                                         metrics=metrics, stop=stop))
-        self._save()
-        return state.history[-1]
-
-    def _refit_from_state(self) -> None:
-        """After a resume: rebuild mixture and classifier of the last finished round from
-        the saved state (no LLM call; a crashed round's rows are left out)."""
-        pending = self.state.pending
-        exclude = np.asarray([] if pending is None else pending.queried, dtype=int)
-        labels = (self._run.labeller.label(self.state, exclude=exclude)
-                  if self.state.round > 0 else None)
-        if labels is not None:
-            self._labels = labels
-        else:
-            labels = Labels(None, np.zeros(0, int), np.zeros(0, int),
-                            np.zeros((0, self.n_classes)))
-        self._fit(labels, self.state.round, include_pending_review=False)
+        return self._rounds.start()
 
     def step(self) -> dict | None:
         """Run one round; return its history record, or None when the pool is exhausted."""
         self.start()
-        state, run = self.state, self._run
-        round_ = state.round + 1
-        if state.pending is not None and state.pending.round == round_:
-            logger.info("round %d: resuming a pending round of %d texts", round_,
-                        len(state.pending.queried))
-        else:
-            queried, t_query = query_round(self.learner, self.X, state, self.batch_size,
-                                           self.random_state, round_)
-            if not queried:
-                logger.info("round %d: the pool is exhausted", round_)
-                return None
-            state.pending = PendingRound(round_, queried, t_query)
-            self._save()
-        pending = state.pending
-        run.labeller.hooks.refit(state)
-        t_ann = run.labeller.annotate(state, pending.queried, f"round {round_}: annotating",
-                                      self._on_chunk)
-        t0 = time.perf_counter()
-        labels = self._labels = run.labeller.label(state)
-        t_mix = time.perf_counter() - t0
-        if self.review_size and review_round(
-                state, pending, labels, oracle=self.oracle, size=self.review_size,
-                strategy=self.review_strategy, random_state=self.random_state,
-                texts=run.texts, class_names=run.labels, annotator_names=run.cost_names,
-                save=self._save):
-            labels = self._labels = run.labeller.label(state, reviewed=True)
-        pos = {int(i): k for k, i in enumerate(labels.pool_rows)}
-        weigh = run.policy.rows_to_weigh(state, pending.queried, labels.pool_rows)
-        run.policy.weigh(state, weigh, labels.proba[[pos[i] for i in weigh]], self._clf_proba)
-        state.set_first_labels(pending.queried, labels.proba[[pos[i] for i in pending.queried]])
-        t_fit = self._fit(labels, round_, include_pending_review=True)
-        state.round, state.pending = round_, None
-        metrics, stop = self._extras()
-        record = round_record(state, round_, queried=pending.queried,
-                              pool_rows=labels.pool_rows, pool_labels=labels.proba.argmax(1),
-                              seconds={"annotation_s": t_ann, "mixture_s": t_mix,
-                                       "fit_s": t_fit, "query_s": pending.query_s},
-                              metrics=metrics, stop=stop)
-        if self.y_monitor is not None:  # reporting only, never used for a decision
-            proba = self._targets_proba(labels)
-            record.update(monitor_record(
-                proba, np.asarray(self.y_monitor)[labels.pool_rows],
-                run.policy.negative(state.signals[labels.pool_rows], proba)))
-        state.history.append(record)
-        self._save()
-        logger.info("round %d: %d labeled, %d LLM calls", round_, record["n_labeled"],
-                    state.llm_calls)
-        return record
-
-    def _clf_proba(self, rows: list[int]) -> np.ndarray:
-        return full_proba(self.learner, take_rows(self.X, rows), self.n_classes)
+        return self._rounds.step()
 
     def run(self, n_rounds: int) -> list[dict]:
         """Run until ``n_rounds`` rounds are done (counting those before a resume), asking
@@ -332,8 +221,8 @@ class MoLLIALoop:
         if not self.state.started:
             raise ValueError("refit needs a started loop: call start() or run() first")
         if estimator is not None:
-            self.learner = make_learner(estimator, self.learner.query_strategy)
-        self._refit_from_state()
+            self._run.learner = make_learner(estimator, self.learner.query_strategy)
+        self._rounds.refit_last()
         return self
 
     def upcoming(self) -> Upcoming:
@@ -358,7 +247,7 @@ class MoLLIALoop:
                         stop["reason"])
             self.state.history[-1]["stopped_by"] = stop
             self.stopped_by_ = stop
-            self._save()
+            self._run.checkpoint.save(self.state)
         return stop
 
     def label_report(self, **params):
@@ -366,7 +255,7 @@ class MoLLIALoop:
         ``mixture_`` on the rows and gold it was fitted on (``**params`` passed on; the
         result's ``rows`` are loop rows). Raises ``ValueError`` before a round has fitted
         the mixture, and for a cascade panel (the LLMs asked differ per text)."""
-        if self._labels is None:
+        if self.mixture_ is None:
             raise ValueError("no mixture fitted yet: the label report needs a finished round")
         names = [str(getattr(a, "name", type(a).__name__)) for a in panel_annotators(self.panel)]
-        return self._run.labeller.report(self._labels, self.state, names, **params)
+        return self._run.labeller.report(self._rounds.labels, self.state, names, **params)

@@ -172,7 +172,7 @@ def check_loop_settings(values: dict, caller: str) -> None:
     known = {k: v for k, v in values.items() if k in _BY_NAME}
     validate_parameter_constraints({k: _BY_NAME[k].constraints for k in known}, known,
                                    caller_name=caller)
-    if values.get("review_size") and values.get("oracle") is None:
+    if values.get("review_size") and "oracle" in values and values["oracle"] is None:
         raise ValueError("review_size > 0 needs an oracle (a person answering the rows)")
 
 

@@ -20,7 +20,7 @@ from .state import LoopState, PendingRound
 from .strategies import get_strategy
 from .target_policy import TargetPolicy
 
-__all__ = ["fit_round", "query_round", "review_round", "round_seed"]
+__all__ = ["fit_round", "query_round", "review_round", "round_seed", "weigh_round"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +94,12 @@ def fit_round(learner: ActiveLearner, policy: TargetPolicy, state: LoopState, X:
     with routing_context(estimator):
         learner.fit(take_rows(X, rows), targets.y, **fit_args)
     return time.perf_counter() - t0
+
+
+def weigh_round(policy: TargetPolicy, state: LoopState, queried: list[int], labels: Labels,
+                classifier_proba: Callable[[list[int]], np.ndarray]) -> None:
+    """Weigh the rows the policy weighs this round and keep the queried rows' first labels."""
+    pos = {int(i): k for k, i in enumerate(labels.pool_rows)}
+    weigh = policy.rows_to_weigh(state, queried, labels.pool_rows)
+    policy.weigh(state, weigh, labels.proba[[pos[i] for i in weigh]], classifier_proba)
+    state.set_first_labels(queried, labels.proba[[pos[i] for i in queried]])

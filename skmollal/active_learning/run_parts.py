@@ -46,6 +46,11 @@ class RunParts:
     stop_idx: np.ndarray
     state: LoopState
 
+    def chunk_costs(self, costs: list) -> dict:
+        """One annotated chunk's cost records by annotator name (with their prices)."""
+        return {name: cost.to_dict(price) for name, cost, price in zip(
+            self.cost_names, costs, self.prices) if cost is not None}
+
 
 def make_learner(estimator: Any, strategy: Any) -> ActiveLearner:
     """An :class:`ActiveLearner` around a clone of ``estimator`` (or of an ActiveLearner's
