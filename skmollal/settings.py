@@ -182,7 +182,8 @@ def loop_stopping(cfg: Mapping) -> dict:
     ConfigError
         If a spec is malformed, or a money budget comes without a price.
     """
-    from .active_learning.stopping import Budget, make_stopping_rule
+    from .active_learning.budget import Budget
+    from .active_learning.stopping import make_stopping_rule
     from .annotators.costs import parse_prices
 
     try:

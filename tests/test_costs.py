@@ -12,7 +12,7 @@ import pytest
 from skmollal import cli
 from skmollal.active_learning import Budget, MoLLIALoop
 from skmollal.active_learning.cost_report import format_costs, round_costs
-from skmollal.active_learning.stopping import Upcoming, spent
+from skmollal.active_learning.budget import Upcoming, spent
 from skmollal.annotators import specs
 from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.cache import AnnotationCache, CachedAnnotator

@@ -24,7 +24,7 @@ from .learner import take_rows
 from .routing import full_proba
 from .state import LoopState
 
-__all__ = ["Labels", "PanelHooks", "PanelLabeller", "hooks_for"]
+__all__ = ["Labels", "PanelHooks", "PanelLabeller"]
 
 
 class PanelHooks:

@@ -21,11 +21,10 @@ from sklearn.utils._param_validation import (HasMethods, Interval, StrOptions,
 
 from ..label_noise import DISCREPANCY_MODES
 from .review import REVIEW_STRATEGIES
-from .stopping import Budget
+from .budget import Budget
 from .targets import NL_SOURCES
 
-__all__ = ["LOOP_SETTINGS", "Setting", "check_loop_settings", "fingerprint_settings",
-           "with_settings"]
+__all__ = ["LOOP_SETTINGS", "Setting", "check_loop_settings"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ LOOP_SETTINGS: tuple[Setting, ...] = (
             fingerprint=False),
     Setting("budget", None, [Budget, None], "Budget or None",
             "Stop before a round would spend more LLM calls, tokens, seconds or money "
-            "(:class:`~skmollal.active_learning.stopping.Budget`).", fingerprint=False),
+            "(:class:`~skmollal.active_learning.budget.Budget`).", fingerprint=False),
     Setting("stopping", None, "no_validation", "rule, list of rules or None",
             "More stopping rules (:mod:`~skmollal.active_learning.stopping`), asked after "
             "every round, after the budget.", fingerprint=False),

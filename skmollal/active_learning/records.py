@@ -14,8 +14,7 @@ from .learner import take_rows
 from .routing import full_proba
 from .state import LoopState
 
-__all__ = ["monitor_record", "round_record", "seed_record", "stop_predictions",
-           "validation_metrics"]
+__all__ = ["round_record", "seed_record"]
 
 
 def validation_metrics(learner, X_val, y_val, n_classes: int) -> dict:

@@ -20,7 +20,7 @@ from .state import LoopState, PendingRound
 from .strategies import get_strategy
 from .target_policy import TargetPolicy
 
-__all__ = ["fit_round", "query_round", "review_round", "round_seed", "weigh_round"]
+__all__ = ["fit_round", "query_round", "review_round", "weigh_round"]
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from .stopping import STOP_SAMPLE_SIZE, stopping_rules, stopping_sample
 from .target_policy import TargetPolicy
 from .targets import resolve_soft_labels
 
-__all__ = ["RunParts", "build_run", "make_learner"]
+__all__ = ["RunParts", "build_run"]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from .routing import fit_arguments_taken, set_round_params
 from .state import LoopState
 from .targets import pool_negative_mask, resolve_soft_labels, round_nl_weight, training_targets
 
-__all__ = ["FIT_ARGUMENTS", "TargetPolicy"]
+__all__ = ["TargetPolicy"]
 
 logger = logging.getLogger(__name__)
 

@@ -26,11 +26,10 @@ from sklearn.utils import Bunch
 
 from ..aggregation.gold_cv import cross_val_gold_proba
 from ..aggregation.selection import choose_by_gold_cv
-from ..signals import PROBS, VOTES
+from ..annotators.base import PROBS, VOTES
 
-__all__ = ["AUTO_THRESHOLDS", "cascade_order", "check_threshold", "choose_threshold",
-           "llm_accuracy", "order_from_setting", "prefix_oof_proba", "simulate_cascade",
-           "threshold_candidates"]
+__all__ = ["AUTO_THRESHOLDS", "cascade_order", "choose_threshold", "llm_accuracy",
+           "prefix_oof_proba", "simulate_cascade"]
 
 logger = logging.getLogger(__name__)
 
