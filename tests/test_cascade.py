@@ -396,7 +396,7 @@ def test_cli_cascade_counts_only_the_calls_made(tmp_path, monkeypatch):
     from skmollal.annotators import specs
 
     from test_cli import _write_csv
-    from test_mollia import CountingAnnotator
+    from skmollal.testing.pool import CountingAnnotator
 
     made = []
 

@@ -21,7 +21,7 @@ from skmollal.annotators.costs import (AnnotatorCost, CallCost, Price, parse_pri
 from skmollal.annotators.panel import LLMPanel, annotate_with_costs
 
 from test_cli import _write_csv
-from test_mollia import LABELS, CountingAnnotator, MeanProbMixture, SpyClassifier, seed_y
+from skmollal.testing.pool import LABELS, CountingAnnotator, MeanProbMixture, SpyClassifier, seed_y
 
 
 class TokenAnnotator(CountingAnnotator):
@@ -443,6 +443,6 @@ def test_cli_live_smollm2_demo_prints_counted_tokens(tmp_path, capsys, counted_t
 
 @pytest.fixture
 def pool():
-    from test_mollia import make_pool
+    from skmollal.testing.pool import make_pool
 
     return make_pool()

@@ -18,7 +18,7 @@ from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.panel import LLMPanel
 from skmollal.negative_learning import NegativeLearningClassifier
 
-from test_mollia import MeanProbMixture, make_pool, panel, seed_y
+from skmollal.testing.pool import MeanProbMixture, make_pool, counting_panel as panel, seed_y
 
 
 class InterruptAt(Callback):

@@ -1,108 +1,19 @@
 """The MoLLIA loop: rounds, bookkeeping, state save/resume, failures, bad input."""
 import json
-import zlib
 
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 
-from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.panel import annotate_signals
 from skmollal.active_learning import MoLLIALoop, area_under_curve
-
-LABELS = ["alpha", "beta", "gamma"]
-
-
-def make_pool(n=160, seed=0):
-    """Features X, texts that encode the hidden class, and gold y."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    X = rng.normal(size=(n, 3)) + 3.0 * np.eye(3)[y]
-    texts = [f"text {i} about {LABELS[c]}" for i, c in enumerate(y)]
-    return X, texts, y
-
-
-class CountingAnnotator:
-    """Fake LLM: right with probability ``1 - noise``; counts texts; may fail."""
-
-    def __init__(self, name, noise=0.2, seed=0, fail_after=None):
-        self.name, self.labels, self.noise = name, list(LABELS), noise
-        self.seed, self.fail_after = seed, fail_after
-        self.calls = 0
-        self.seen = []
-
-    def identity(self):
-        return f"fake:{self.name}:{self.noise}"
-
-    def annotate(self, texts):
-        if self.fail_after is not None and self.calls + len(texts) > self.fail_after:
-            raise RuntimeError(f"{self.name}: server went away")
-        self.calls += len(texts)
-        self.seen.extend(texts)
-        probs = []
-        for t in texts:
-            true = LABELS.index(t.split()[-1])
-            r = np.random.default_rng([self.seed, zlib.crc32(t.encode())])
-            said = true if r.random() > self.noise else int(r.integers(0, 3))
-            p = np.full(3, 0.0005)
-            p[said] = 0.999
-            p[(said + 1) % 3] = 1 - 0.999 - 0.0005
-            probs.append(p)
-        probs = np.asarray(probs)
-        return AnnotationResult(probs=probs, votes=probs.round(1))
-
-
-class MeanProbMixture(ClassifierMixin, BaseEstimator):
-    """Minimal mixture: mean LLM probability (ignores y)."""
-
-    def fit(self, S, y):
-        self.classes_ = np.arange(S.shape[-1])
-        self.n_fit_rows_ = len(S)
-        return self
-
-    def predict_proba(self, S):
-        p = S[:, :, 0].mean(axis=1)
-        return p / p.sum(1, keepdims=True)
-
-
-class SpyClassifier(ClassifierMixin, BaseEstimator):
-    """Logistic regression that records what fit received."""
-
-    def __init__(self, nl_weight=0.0):
-        self.nl_weight = nl_weight
-
-    def fit(self, X, y, sample_weight=None, negative_mask=None):
-        self.calls_ = getattr(self, "calls_", []) + [
-            dict(n=X.shape[0], sample_weight=sample_weight, negative_mask=negative_mask,
-                 nl_weight=self.nl_weight, y=np.asarray(y))]
-        self.lr_ = LogisticRegression().fit(X, y, sample_weight=sample_weight)
-        self.classes_ = self.lr_.classes_
-        return self
-
-    def predict_proba(self, X):
-        return self.lr_.predict_proba(X)
-
-    def predict(self, X):
-        return self.lr_.predict(X)
-
-
-def seed_y(y, n_seed=15, seed=0):
-    rng = np.random.default_rng(seed)
-    out = np.full(len(y), -1)
-    idx = rng.choice(len(y), n_seed, replace=False)
-    out[idx] = y[idx]
-    return out
-
+from skmollal.testing.pool import (CountingAnnotator, MeanProbMixture, SpyClassifier,
+                                   make_pool, seed_y)
+from skmollal.testing.pool import counting_panel as panel
 
 @pytest.fixture
 def pool():
     return make_pool()
-
-
-def panel(**kw):
-    return [CountingAnnotator("a", 0.1, 1, **kw), CountingAnnotator("b", 0.3, 2),
-            CountingAnnotator("c", 0.5, 3)]
 
 
 def test_annotate_signals_shape_and_calls(pool):

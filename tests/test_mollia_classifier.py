@@ -12,7 +12,7 @@ from sklearn.utils import estimator_checks as ec
 
 from skmollal.active_learning import MoLLIAClassifier
 
-from test_mollia import LABELS, MeanProbMixture, SpyClassifier, panel, seed_y
+from skmollal.testing.pool import LABELS, MeanProbMixture, SpyClassifier, counting_panel as panel, seed_y
 
 VOCAB = {
     "alpha": ["apple", "apricot", "avocado"],

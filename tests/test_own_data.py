@@ -290,7 +290,7 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit  # noqa: E402
 
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
-from test_mollia import LABELS as LABELS3, CountingAnnotator, MeanProbMixture  # noqa: E402
+from skmollal.testing.pool import LABELS as LABELS3, CountingAnnotator, MeanProbMixture  # noqa: E402
 from test_mollia_classifier import VOCAB, make_clf, make_texts  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from skmollal.active_learning import (CsvReviewOracle, MoLLIALoop, ReviewPending
 from skmollal.active_learning.review import panel_answers, review_info
 
 from test_cli import _write_csv, fake_annotators
-from test_mollia import LABELS, SpyClassifier, make_pool, panel, seed_y
+from skmollal.testing.pool import LABELS, SpyClassifier, make_pool, counting_panel as panel, seed_y
 
 
 class SpyMixture(ClassifierMixin, BaseEstimator):
