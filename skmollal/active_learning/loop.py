@@ -23,7 +23,7 @@ from .params import store_settings, with_settings
 from .rounds import Rounds
 from .run_parts import build_run, make_learner
 from .state import LoopState
-from .stopping import Upcoming, check_stopping
+from .stopping import Upcoming
 
 __all__ = ["MoLLIALoop"]
 
@@ -130,17 +130,11 @@ class MoLLIALoop:
     estimator_ = property(lambda self: self.learner.estimator,
                           doc="The classifier being trained (the loop's clone).")
 
-    @property
-    def mixture_(self):
-        """The mixture fitted in the last round (None before one)."""
-        labels = None if self.state is None else self._rounds.labels
-        return None if labels is None else labels.mixture
-
-    @property
-    def mixture_rows_(self):
-        """The rows ``mixture_`` was fitted on."""
-        labels = None if self.state is None else self._rounds.labels
-        return None if labels is None else labels.rows
+    _last = property(lambda self: None if self.state is None else self._rounds.labels)
+    mixture_ = property(lambda self: getattr(self._last, "mixture", None),
+                        doc="The mixture fitted in the last round (None before one).")
+    mixture_rows_ = property(lambda self: getattr(self._last, "rows", None),
+                             doc="The rows ``mixture_`` was fitted on.")
     round_ = property(lambda self: self.state.round, doc="Rounds completed (0: the seed).")
     history = property(lambda self: self.state.history, doc="One record per round.")
     llm_calls = property(lambda self: self.state.llm_calls, doc="(text, LLM) answers held.")
@@ -228,26 +222,14 @@ class MoLLIALoop:
     def upcoming(self) -> Upcoming:
         """What the next round would annotate: its new texts and the panel size."""
         self._setup()
-        state = self.state
-        if state.pending is not None and state.pending.round == state.round + 1:
-            texts = int((~state.is_annotated(state.pending.queried)).sum())
-        else:
-            texts = min(int(self.batch_size), len(state.candidates()))
-        return Upcoming(texts, state.n_llms)
+        return self._rounds.upcoming()
 
     def check_stopping(self) -> dict | None:
         """Ask the stopping rules about the next round; record (``stopped_by`` in the last
         history record, saved) and return the first that stops, else None."""
         self._setup()
-        if not self._run.rules or not self.state.history:
-            return None
-        stop = check_stopping(self._run.rules, self.state.history, self.upcoming())
-        if stop is not None:
-            logger.info("stopping after round %d: %s (%s)", stop["round"], stop["rule"],
-                        stop["reason"])
-            self.state.history[-1]["stopped_by"] = stop
-            self.stopped_by_ = stop
-            self._run.checkpoint.save(self.state)
+        stop = self._rounds.check_stopping()
+        self.stopped_by_ = stop or self.stopped_by_
         return stop
 
     def label_report(self, **params):

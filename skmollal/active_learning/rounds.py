@@ -167,3 +167,26 @@ class Rounds:
         return record
 
 
+
+    def upcoming(self) -> Upcoming:
+        """What the next round would annotate: its new texts and the panel size."""
+        state = self.run.state
+        if state.pending is not None and state.pending.round == state.round + 1:
+            texts = int((~state.is_annotated(state.pending.queried)).sum())
+        else:
+            texts = min(int(self.loop.batch_size), len(state.candidates()))
+        return Upcoming(texts, state.n_llms)
+
+    def check_stopping(self) -> dict | None:
+        """The first stopping rule that stops before the next round (written into the last
+        history record as ``stopped_by`` and saved), or None."""
+        state = self.run.state
+        if not self.run.rules or not state.history:
+            return None
+        stop = check_stopping(self.run.rules, state.history, self.upcoming())
+        if stop is not None:
+            logger.info("stopping after round %d: %s (%s)", stop["round"], stop["rule"],
+                        stop["reason"])
+            state.history[-1]["stopped_by"] = stop
+            self._save()
+        return stop
