@@ -179,21 +179,23 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                         "fine-tuned on the texts; --featurizer is then unused), or auto "
                         "(mlp or logreg, whichever cross-validates better on the gold seed)")
     p.add_argument("--max-epochs", type=int, default=d["max_epochs"])
-    p.add_argument("--no-discrepancy", action="store_true",
-                   help="ablation: all weights 1")
     p.add_argument("--discrepancy-update", choices=["query", "round"],
                    default=d["discrepancy_update"],
                    help="weigh rows once when queried (reference) or all rows every round")
-    p.add_argument("--discrepancy", choices=list(DISCREPANCY_MODES),
+    p.add_argument("--discrepancy", choices=["none", *DISCREPANCY_MODES],
                    default=d["discrepancy"],
-                   help="weigh annotated texts (default: not at all): reference (the "
+                   help="weigh annotated texts (default: none): reference (the "
                         "paper's: 0.5 on every disagreement with the classifier), confident "
                         "(only where the classifier is surer than the mixture) or "
                         "mixture_confidence (the mixture's posterior of the label, >= 0.5)")
-    p.add_argument("--negative-learning", action="store_true",
-                   help="negative labels (classes at probability <= 0.001), off by default")
-    p.add_argument("--no-negative-learning", action="store_true",
-                   help="no negative labels (wins over --negative-learning)")
+    p.add_argument("--nl-threshold", type=float, default=d["nl_threshold"], metavar="P",
+                   help="negative labels: classes at probability <= P (the paper: 0.001); "
+                        "off by default")
+    for flag, instead in (("--no-discrepancy", "--discrepancy none"),
+                          ("--negative-learning", "--nl-threshold 0.001"),
+                          ("--no-negative-learning", "no --nl-threshold")):
+        p.add_argument(flag, action="store_true",
+                       help=f"deprecated: use {instead} (goes in 0.3)")
     p.add_argument("--nl-source", choices=list(NL_SOURCES), default=d["nl_source"],
                    help="negative labels from the LLMs' mean probabilities (signals) or the "
                         "mixture's fused posterior")

@@ -9,7 +9,7 @@ import pytest
 from skmollal import cli
 from skmollal.annotators import specs
 
-from test_mollia import LABELS, CountingAnnotator
+from skmollal.testing.pool import LABELS, CountingAnnotator
 
 
 def test_parser_defaults_and_specs():

@@ -12,7 +12,7 @@ import pytest
 from skmollal import cli
 from skmollal.active_learning import Budget, MoLLIALoop
 from skmollal.active_learning.cost_report import format_costs, round_costs
-from skmollal.active_learning.stopping import Upcoming, spent
+from skmollal.active_learning.budget import Upcoming, spent
 from skmollal.annotators import specs
 from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.cache import AnnotationCache, CachedAnnotator
@@ -21,7 +21,7 @@ from skmollal.annotators.costs import (AnnotatorCost, CallCost, Price, parse_pri
 from skmollal.annotators.panel import LLMPanel, annotate_with_costs
 
 from test_cli import _write_csv
-from test_mollia import LABELS, CountingAnnotator, MeanProbMixture, SpyClassifier, seed_y
+from skmollal.testing.pool import LABELS, CountingAnnotator, MeanProbMixture, SpyClassifier, seed_y
 
 
 class TokenAnnotator(CountingAnnotator):
@@ -218,7 +218,7 @@ def test_classifier_takes_budget_and_reports_cost(pool):
     ys = seed_y(y)
     panel = [CountingAnnotator("a")]
     clf = MoLLIAClassifier(panel, featurizer=FunctionTransformer(lambda t: X[:len(t)]),
-                           classifier=SpyClassifier(), mixture=MeanProbMixture(),
+                           estimator=SpyClassifier(), mixture=MeanProbMixture(),
                            n_rounds=9, batch_size=10, budget=Budget(calls=40), random_state=0)
     clf.fit(texts, ys)
     assert panel[0].calls == 35 and clf.cost_["a"]["calls"] == 35
@@ -443,6 +443,6 @@ def test_cli_live_smollm2_demo_prints_counted_tokens(tmp_path, capsys, counted_t
 
 @pytest.fixture
 def pool():
-    from test_mollia import make_pool
+    from skmollal.testing.pool import make_pool
 
     return make_pool()

@@ -12,7 +12,8 @@ from .learner import ActiveLearner
 from .loop import MoLLIALoop
 from .review import ReviewPending
 from .review_csv import CsvReviewOracle
-from .stopping import Budget, KappaAverage, StableLabels, replay_stopping
+from .budget import Budget
+from .stopping import KappaAverage, StableLabels, replay_stopping
 from .strategies import (
     badge_sampling,
     coreset_sampling,

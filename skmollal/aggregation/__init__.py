@@ -8,9 +8,6 @@
   :func:`~skmollal.aggregation.dawid_skene.dawid_skene`;
 * :mod:`~skmollal.aggregation.mixture`: the mixture model :class:`MixtureAggregator`
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
-* :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a
-  cascade's signals, NaN where an LLM was not asked): one model per set of asked LLMs;
-  :mod:`~skmollal.aggregation.cascade_seed`: a cascade's threshold from the gold rows;
 * :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
   view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
 * :mod:`~skmollal.aggregation.gold_cv`, :mod:`~skmollal.aggregation.calibration`: out-of-fold
@@ -27,7 +24,6 @@ from .._deprecation import module_getattr
 from .base import SignalAggregator
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene  # noqa: F401 (the function shadows its module)
-from .masked import MaskedAggregator, asked_mask, check_masked_signals, join_masked
 from .mixture import MixtureAggregator, MixtureOfLLMsAnnotator
 from .report import format_label_report, label_report, plot_label_report
 from .two_view import TwoViewMixture
@@ -44,10 +40,6 @@ __all__ = [
     "label_report",
     "format_label_report",
     "plot_label_report",
-    "MaskedAggregator",
-    "asked_mask",
-    "check_masked_signals",
-    "join_masked",
 ]
 
 #: names that left this namespace -> their home (found with a FutureWarning)
@@ -61,6 +53,8 @@ _MOVED = {
     "expected_calibration_error": "skmollal.aggregation.calibration",
     "expand_proba": "skmollal.aggregation.base",
     "takes_proba_targets": "skmollal.aggregation.base",
+    **dict.fromkeys(("MaskedAggregator", "asked_mask", "check_masked_signals", "join_masked"),
+                    "skmollal.cascade.masked"),
 }
 
 __getattr__ = module_getattr(__name__, globals(), moved=_MOVED)

@@ -28,7 +28,8 @@ from ..aggregation.base import expand_proba
 from ..aggregation.calibration import combine_views, fit_view_weights, safe_log
 from ..aggregation.gold_cv import check_cv, cross_val_gold_proba, encode_partial
 from ..aggregation.mixture import MixtureAggregator
-from ..signals import VOTES, check_signals
+from ..annotators.base import VOTES
+from ..signals import check_signals
 
 __all__ = ["VoteAnchoredMixture", "vote_log_proba"]
 
