@@ -83,7 +83,8 @@ LOOP_SETTINGS: tuple[Setting, ...] = (
             cli="batch", cli_help="texts annotated per round"),
     Setting("discrepancy_weight", 0.5, [_unit, None], "float or None",
             "The sample weight of a row the ``discrepancy`` mode down-weighs (the floor of "
-            "the mixture's confidence for ``\"mixture_confidence\"``); None: all weights 1."),
+            "the mixture's confidence for ``\"mixture_confidence\"``). None is deprecated "
+            "(a FutureWarning): turn weighting off with ``discrepancy=None``."),
     Setting("discrepancy_update", "query", [StrOptions({"query", "round"})],
             '{"query", "round"}',
             'When classifier-based weights are set: ``"query"`` (the reference) once per row, '
@@ -192,6 +193,11 @@ def check_loop_settings(values: dict, caller: str) -> None:
     known = {k: v for k, v in values.items() if k in _BY_NAME}
     validate_parameter_constraints({k: _BY_NAME[k].constraints for k in known}, known,
                                    caller_name=caller)
+    if "discrepancy_weight" in values and values["discrepancy_weight"] is None:
+        import warnings
+
+        warnings.warn(f"{caller}(discrepancy_weight=None) is deprecated: weighting is off with "
+                      "discrepancy=None (the default); goes in 0.3", FutureWarning, stacklevel=3)
     if values.get("review_size") and "oracle" in values and values["oracle"] is None:
         raise ValueError("review_size > 0 needs an oracle (a person answering the rows)")
 
