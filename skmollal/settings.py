@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .active_learning.params import cli_settings
 from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
@@ -28,22 +29,18 @@ __all__ = [
 RUN_DEFAULTS = {
     "task": "trec", "recordings": str(default_recordings_path()), "data": None,
     "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
-    "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
+    "rounds": 9, "seed_size": None, "pool_size": None, "test_size": None,
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": None,
-    "nl_threshold": None, "negative_learning": False, "no_negative_learning": False,
-    "nl_source": "signals",
+    "no_discrepancy": False, "negative_learning": False, "no_negative_learning": False,
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
-    "review": 0, "review_strategy": "least_confident",  # a person answers N texts per round
 }
-#: Command-line settings that are loop settings: option -> the loop's name for it. Their
-#: constraints are the loop's (:data:`~skmollal.active_learning.params.LOOP_SETTINGS`).
-CLI_LOOP_SETTINGS = {"batch": "batch_size", "discrepancy": "discrepancy",
-                     "discrepancy_update": "discrepancy_update", "nl_threshold": "nl_threshold",
-                     "nl_source": "nl_source", "review": "review_size",
-                     "review_strategy": "review_strategy"}
+#: Command-line settings that are loop settings: option -> the loop's name for it. Declared
+#: with the loop's (:data:`~skmollal.active_learning.params.LOOP_SETTINGS`, ``cli=``), whose
+#: defaults and constraints they take.
+CLI_LOOP_SETTINGS = {option: s.name for option, s in cli_settings().items()}
+RUN_DEFAULTS.update({option: s.default for option, s in cli_settings().items()})
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.
 ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}
 #: What ``results.json`` says when no labelled row was held out.

@@ -435,7 +435,7 @@ def test_classifier_cascade_parameter():
     y_seed[:30] = y[:30]
     clf = MoLLIAClassifier(annotators, featurizer=TfidfVectorizer(analyzer="char"),
                            estimator=LogisticRegression(), mixture=fast_mixture(),
-                           n_rounds=2, batch_size=30, discrepancy_weight=None,
+                           n_rounds=2, batch_size=30,
                            nl_threshold=None, random_state=0, cascade=0.8)
     clf.fit(texts, y_seed)
     assert clf.n_llm_calls_ == sum(calls(annotators)) < 90 * 3

@@ -426,7 +426,11 @@ def test_openai_annotator_reads_the_servers_usage(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_live_smollm2_demo_prints_counted_tokens(tmp_path, capsys, counted_transformers):
+def test_live_demo_runs_and_prints_counted_tokens(tmp_path, capsys, counted_transformers):
+    """``skmollal demo`` end to end on the embedded SmolLM2 panel, shrunk to one round (the
+    suite's one live-demo run): it writes its results and prints what it really paid."""
+    import json
+
     pytest.importorskip("skmollal.aggregation")
     from skmollal.annotators.smollm2 import smollm2_gguf_path
 
@@ -439,6 +443,9 @@ def test_cli_live_smollm2_demo_prints_counted_tokens(tmp_path, capsys, counted_t
     assert cli.main(argv) == 0
     _check_printed_against(counted_transformers, capsys.readouterr().out)
     assert all(c["calls"] == 12 for c in counted_transformers.values())
+    res = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert res["panel"] and all(name.startswith("smollm2") for name in res["panel"])
+    assert res["history"][-1]["n_labeled"] == 12 and res["n_test"] == 18
 
 
 @pytest.fixture

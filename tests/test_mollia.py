@@ -63,9 +63,10 @@ def test_rounds_bookkeeping(pool, tmp_path):
 def test_discrepancy_weight_off_and_negative_learning_off(pool):
     X, texts, y = pool
     loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
-                      mixture=MeanProbMixture(), batch_size=10, discrepancy_weight=None,
-                      nl_threshold=None, random_state=0)
-    loop.run(2)
+                      mixture=MeanProbMixture(), batch_size=10, discrepancy="reference",
+                      discrepancy_weight=None, nl_threshold=None, random_state=0)
+    with pytest.warns(FutureWarning, match="discrepancy=None"):
+        loop.run(2)
     call = loop.estimator_.calls_[-1]
     np.testing.assert_array_equal(call["sample_weight"], 1.0)
     assert not call["negative_mask"].any()

@@ -208,7 +208,8 @@ def test_paid_calls_and_cache_hits_are_counted_apart(tmp_path, llms, capsys):
 # ------------------------------------------------------------------------------ refusals
 @pytest.mark.parametrize("extra, message", [
     (["--rounds", "-3"], "--rounds must be a whole number >= 0; got -3"),
-    (["--batch", "0"], "--batch must be a whole number >= 1"),
+    (["--batch", "0"], "--batch: The 'batch_size' parameter of skmollal run must be an int in "
+                          "the range [1, inf). Got 0 instead."),
     (["--strategy", "entropyy"], "unknown --strategy 'entropyy'"),
     (["--mixture", "vote"], "unknown --mixture 'vote'"),
     (["--seed-size", "50"], "seed size 50 is more than the 10 labelled rows"),

@@ -59,7 +59,7 @@ def main(review_size=3, n_seed=12, n_rounds=3):
         estimator=make_pipeline(LogisticRegression(max_iter=1000)),
         n_rounds=n_rounds,
         batch_size=15,
-        discrepancy_weight=None,  # a plain classifier: no weights, no negative labels
+        discrepancy=None,  # a plain classifier: no weights, no negative labels
         nl_threshold=None,
         oracle=person,
         review_size=review_size,  # texts per round for the person

@@ -27,6 +27,13 @@ class FolderLock:
     Taken with :meth:`acquire` (non-blocking ``flock``; the holder's process id is written
     into the file), released by :meth:`release` or when the process ends, even by a crash
     or SIGKILL. Where the platform has no ``flock`` the lock is a no-op.
+
+    Parameters
+    ----------
+    folder : path
+        The locked folder.
+    handle : file
+        The open lock file (closing it drops the lock).
     """
 
     def __init__(self, folder: Path, handle) -> None:

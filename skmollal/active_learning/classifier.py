@@ -61,14 +61,6 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     annotators, classifier : deprecated
         The old names of ``panel`` and ``estimator`` (a FutureWarning; they go in 0.3).
 
-    With ``output_dir``, the loop's state is saved in a sub-folder named after the run,
-    ``run-<12 hex digits>``: a hash of everything that defines the run (texts, gold seed,
-    panel identities, every parameter but ``output_dir``, ``show_progress``, the stopping
-    ones and ``oracle``; see
-    :func:`~skmollal.active_learning.fingerprint.fingerprint_digest`). A later ``fit`` with
-    the same data and parameters resumes it without re-annotating; other data or parameters
-    get their own, so the candidates of a ``GridSearchCV`` never share or overwrite state.
-
     Attributes
     ----------
     classes_ : ndarray of int
@@ -92,6 +84,14 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    With ``output_dir``, the loop's state is saved in a sub-folder named after the run,
+    ``run-<12 hex digits>``: a hash of everything that defines the run (texts, gold seed,
+    panel identities, every parameter but ``output_dir``, ``show_progress``, the stopping
+    ones and ``oracle``; see
+    :func:`~skmollal.active_learning.fingerprint.fingerprint_digest`). A later ``fit`` with
+    the same data and parameters resumes it without re-annotating; other data or parameters
+    get their own, so the candidates of a ``GridSearchCV`` never share or overwrite state.
+
     ``sklearn.utils.estimator_checks.check_estimator`` cannot run most of its checks on this
     estimator: it needs an LLM panel (no default can be built) and takes texts, while the
     checks feed numeric matrices. The checks about parameters (defaults constructible,

@@ -32,6 +32,11 @@ class PanelHooks:
 
     A panel with other needs returns its own object with these methods from
     ``panel.loop_hooks()``.
+
+    Parameters
+    ----------
+    panel : LLMPanel, list of annotators or annotator
+        The panel.
     """
 
     #: whether a label report per LLM makes sense (every LLM answered every row)
@@ -68,8 +73,19 @@ def hooks_for(panel: Any) -> PanelHooks:
 
 @dataclass
 class Labels:
-    """What one labelling gives: the fitted mixture, the rows it was fitted on, and the
-    posteriors of the annotated pool rows."""
+    """What one labelling gives.
+
+    Parameters
+    ----------
+    mixture : estimator
+        The fitted mixture (None before a round labelled anything).
+    rows : ndarray of int
+        The rows it was fitted on (seed and annotated rows).
+    pool_rows : ndarray of int
+        The annotated pool rows it labelled, in annotation order.
+    proba : ndarray of shape (n_pool_rows, n_classes)
+        Their posteriors.
+    """
 
     mixture: Any
     rows: np.ndarray

@@ -52,7 +52,7 @@ class MoLLIALoop:
         estimator is wrapped in an :class:`ActiveLearner` with ``strategy``.
     panel : LLMPanel, list of annotators, annotator, or CascadePanel
         Who annotates. A :class:`~skmollal.cascade.CascadePanel` asks each queried text only
-        as many LLMs as it needs (see :mod:`skmollal.cascade.loop_hooks`).
+        as many LLMs as it needs (see :class:`~skmollal.cascade.loop_hooks.CascadeHooks`).
     X : array-like or list
         Features (or texts) of every row, as the estimator takes them.
     y : array-like of int

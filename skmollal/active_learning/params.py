@@ -24,7 +24,7 @@ from .review import REVIEW_STRATEGIES
 from .budget import Budget
 from .targets import NL_SOURCES
 
-__all__ = ["LOOP_SETTINGS", "Setting", "check_loop_settings"]
+__all__ = ["LOOP_SETTINGS", "Setting", "check_loop_settings", "cli_settings"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ class Setting:
         the same value.
     classifier : bool, default=True
         Whether :class:`MoLLIAClassifier` takes it too.
+    cli : str or None, default=None
+        The ``skmollal run`` option that sets it (``"batch"``: ``--batch``); None: not on
+        the command line. Its type and choices come from ``constraints``.
+    cli_help : str or None, default=None
+        The option's help (default: ``doc``).
     """
 
     name: str
@@ -57,6 +62,8 @@ class Setting:
     doc: str
     fingerprint: bool = True
     classifier: bool = True
+    cli: str | None = None
+    cli_help: str | None = None
 
 
 _positive = [Interval(Integral, 1, None, closed="left")]
@@ -72,32 +79,44 @@ LOOP_SETTINGS: tuple[Setting, ...] = (
             "Query strategy: a name or a function (see :mod:`.strategies`).",
             fingerprint=False),
     Setting("batch_size", 50, _positive, "int",
-            "Rows queried per round; a round takes all that are left when fewer are."),
+            "Rows queried per round; a round takes all that are left when fewer are.",
+            cli="batch", cli_help="texts annotated per round"),
     Setting("discrepancy_weight", 0.5, [_unit, None], "float or None",
             "The sample weight of a row the ``discrepancy`` mode down-weighs (the floor of "
-            "the mixture's confidence for ``\"mixture_confidence\"``); None: all weights 1."),
+            "the mixture's confidence for ``\"mixture_confidence\"``). None is deprecated "
+            "(a FutureWarning): turn weighting off with ``discrepancy=None``."),
     Setting("discrepancy_update", "query", [StrOptions({"query", "round"})],
             '{"query", "round"}',
             'When classifier-based weights are set: ``"query"`` (the reference) once per row, '
             'against the classifier of the round that queried it; ``"round"`` every round, '
-            "for every annotated row, against the classifier about to be retrained."),
+            "for every annotated row, against the classifier about to be retrained.",
+            cli="discrepancy_update",
+            cli_help="weigh rows once when queried (reference) or all rows every round"),
     Setting("discrepancy", None, [StrOptions(set(DISCREPANCY_MODES)), None],
             '{"reference", "confident", "mixture_confidence"} or None',
             "How annotated rows are weighed (:func:`~skmollal.label_noise.noise_weights`): "
             '``"reference"`` (the paper) down-weighs rows whose mixture label the classifier '
             'disagrees with, ``"confident"`` only where the classifier is also surer than '
             'the mixture, ``"mixture_confidence"`` by the mixture\'s posterior of the label. '
-            "None: all weights 1."),
+            "None: all weights 1.", cli="discrepancy",
+            cli_help="weigh annotated texts (default: none): reference (the paper's: 0.5 on "
+                     "every disagreement with the classifier), confident (only where the "
+                     "classifier is surer than the mixture) or mixture_confidence (the "
+                     "mixture's posterior of the label, >= 0.5)"),
     Setting("nl_weight", None, [Real, callable, None], "float, callable or None",
             "The negative-learning weight per round: a constant, or ``nl_weight(r)`` for the "
             "r-th annotated round (r = 0, 1, ...); None is the reference schedule "
             "``0.4 + 0.06 r``."),
     Setting("nl_threshold", None, [_unit, None], "float or None",
             "Classes whose probability (``nl_source``) is at most this are negative labels; "
-            "None turns negative learning off. The reference is 0.001."),
+            "None turns negative learning off. The reference is 0.001.", cli="nl_threshold",
+            cli_help="negative labels: classes at probability <= this (the paper: 0.001); "
+                     "off by default"),
     Setting("nl_source", "signals", [StrOptions(set(NL_SOURCES))], '{"signals", "posterior"}',
             'Where that probability comes from: the LLMs\' mean (``"signals"``, the '
-            'reference) or the mixture\'s fused posterior (``"posterior"``).'),
+            'reference) or the mixture\'s fused posterior (``"posterior"``).', cli="nl_source",
+            cli_help="negative labels from the LLMs' mean probabilities (signals) or the "
+                     "mixture's fused posterior"),
     Setting("soft_labels", "auto", ["boolean", StrOptions({"auto"})], 'bool or "auto"',
             "Train on the mixture's probabilities instead of its argmax labels; "
             '``"auto"``: when the classifier declares that its loss takes probabilities '
@@ -138,11 +157,14 @@ LOOP_SETTINGS: tuple[Setting, ...] = (
             "asked about ``review_size`` annotated rows per round (:mod:`.review`). Their "
             "answers are gold for the mixture and for training.", fingerprint=False),
     Setting("review_size", 0, [Interval(Integral, 0, None, closed="left")], "int",
-            "Rows per round sent to ``oracle`` (0: no review).", fingerprint=False),
+            "Rows per round sent to ``oracle`` (0: no review).", fingerprint=False,
+            cli="review", cli_help="a person labels this many texts per round (those the "
+            "panel disputes most): the run writes them to <output>/review.csv and pauses; "
+            "fill its 'label' column and run the same command again"),
     Setting("review_strategy", "least_confident", [StrOptions(set(REVIEW_STRATEGIES))],
             '{"least_confident", "panel_split", "random"}',
             "Which annotated rows a person is asked about: lowest fused confidence, most "
-            "split LLMs, or at random.", fingerprint=False),
+            "split LLMs, or at random.", fingerprint=False, cli="review_strategy"),
 )
 
 _BY_NAME = {s.name: s for s in LOOP_SETTINGS}
@@ -171,6 +193,11 @@ def check_loop_settings(values: dict, caller: str) -> None:
     known = {k: v for k, v in values.items() if k in _BY_NAME}
     validate_parameter_constraints({k: _BY_NAME[k].constraints for k in known}, known,
                                    caller_name=caller)
+    if "discrepancy_weight" in values and values["discrepancy_weight"] is None:
+        import warnings
+
+        warnings.warn(f"{caller}(discrepancy_weight=None) is deprecated: weighting is off with "
+                      "discrepancy=None (the default); goes in 0.3", FutureWarning, stacklevel=3)
     if values.get("review_size") and "oracle" in values and values["oracle"] is None:
         raise ValueError("review_size > 0 needs an oracle (a person answering the rows)")
 
@@ -228,3 +255,22 @@ def store_settings(obj: Any, settings: dict, caller: str) -> None:
                         f"{unknown[0]!r}")
     for name in obj._setting_names:
         setattr(obj, name, settings.get(name, obj._setting_defaults[name]))
+
+
+def cli_settings() -> dict[str, Setting]:
+    """The settings ``skmollal run`` sets, by option name (``"batch"`` for ``--batch``)."""
+    return {s.cli: s for s in LOOP_SETTINGS if s.cli}
+
+
+def cli_argument(setting: Setting, default: Any) -> tuple[str, dict]:
+    """``(flag, add_argument keywords)`` of a setting's command-line option: choices from its
+    string options (with ``"none"`` where None is allowed), the type from its interval."""
+    kwargs: dict[str, Any] = {"default": default, "help": setting.cli_help or setting.doc}
+    for c in setting.constraints:
+        if isinstance(c, StrOptions):
+            kwargs["choices"] = (["none"] if None in setting.constraints else []) + sorted(
+                c.options)
+        elif isinstance(c, Interval):
+            kwargs["type"] = int if c.type is Integral else float
+            kwargs["metavar"] = "N" if c.type is Integral else "P"
+    return "--" + setting.cli.replace("_", "-"), kwargs

@@ -38,7 +38,23 @@ def stop_predictions(learner, X, rows: np.ndarray, n_classes: int) -> dict:
 
 def seed_record(state: LoopState, *, annotation_s: float, fit_s: float, metrics: dict,
                 stop: dict) -> dict:
-    """Round 0's record: the gold seed annotated and the classifier fitted on it."""
+    """Round 0's record: the gold seed annotated and the classifier fitted on it.
+
+    Parameters
+    ----------
+    state : LoopState
+        The state after round 0 (its unrecorded cost goes into the record).
+    annotation_s, fit_s : float
+        Seconds spent annotating the seed and fitting the classifier.
+    metrics : dict
+        Validation metrics (``val_accuracy``, ``val_macro_f1``; may be empty).
+    stop : dict
+        What the stopping rules read (``stop_predictions``; may be empty).
+
+    Returns
+    -------
+    dict
+    """
     return {"round": 0, "n_labeled": int(len(state.seed_idx)), "n_annotated": 0,
             "n_gold": int(len(state.seed_idx)), "n_reviewed": 0,
             "llm_calls": state.llm_calls,
@@ -48,7 +64,29 @@ def seed_record(state: LoopState, *, annotation_s: float, fit_s: float, metrics:
 
 def round_record(state: LoopState, round_: int, *, queried: list[int], pool_rows: np.ndarray,
                  pool_labels: np.ndarray, seconds: dict, metrics: dict, stop: dict) -> dict:
-    """A finished round's record (``seconds``: annotation_s, mixture_s, fit_s, query_s)."""
+    """A finished round's record.
+
+    Parameters
+    ----------
+    state : LoopState
+        The state after the round.
+    round_ : int
+        Its number.
+    queried : list of int
+        The rows it queried.
+    pool_rows : ndarray of int
+        Every annotated pool row.
+    pool_labels : ndarray of int
+        The mixture's label of each of them (``pool_labels`` of the record).
+    seconds : dict
+        ``annotation_s``, ``mixture_s``, ``fit_s``, ``query_s``.
+    metrics, stop : dict
+        As for :func:`seed_record`.
+
+    Returns
+    -------
+    dict
+    """
     return {
         "round": round_,
         "n_labeled": int(len(state.seed_idx) + len(pool_rows)),

@@ -33,8 +33,28 @@ def round_seed(random_state: int | None, *keys: int) -> int:
 
 def query_round(learner: ActiveLearner, X: Any, state: LoopState, batch_size: int,
                 random_state: int | None, round_: int) -> tuple[list[int], float]:
-    """The rows round ``round_`` queries (all left when fewer than ``batch_size``) and the
-    seconds the query took."""
+    """The rows a round queries (all that are left when fewer than ``batch_size``).
+
+    Parameters
+    ----------
+    learner : ActiveLearner
+        Its strategy picks the rows.
+    X : array-like
+        Every row's features.
+    state : LoopState
+        Which rows can still be queried.
+    batch_size : int
+        Rows per round.
+    random_state : int or None
+        The run's seed (the round's own is drawn from it).
+    round_ : int
+        The round.
+
+    Returns
+    -------
+    rows : list of int
+    seconds : float
+    """
     t0 = time.perf_counter()
     cand = state.candidates()
     if len(cand) == 0:
@@ -60,6 +80,31 @@ def review_round(state: LoopState, pending: PendingRound, labels: Labels, *, ora
 
     The rows are saved (``pending.review``) before asking and the answers right after, so a
     resumed round asks the same rows, or none if they were answered.
+
+    Parameters
+    ----------
+    state : LoopState
+        Where the answers are recorded.
+    pending : PendingRound
+        The round in progress.
+    labels : Labels
+        Its labelling (the posteriors the choice of rows reads).
+    oracle : callable
+        The person (see :mod:`.review`).
+    size : int
+        Rows to ask about.
+    strategy : str
+        Which rows (``REVIEW_STRATEGIES`` of :mod:`.review`).
+    random_state : int or None
+        The run's seed.
+    texts, class_names, annotator_names : list of str
+        Every row's text, the class names and the LLMs' names, shown to the person.
+    save : callable
+        Saves the state (called before asking and after the answers).
+
+    Returns
+    -------
+    bool
     """
     round_, pool_rows, proba = pending.round, labels.pool_rows, labels.proba
     if pending.review is None:
@@ -84,7 +129,34 @@ def review_round(state: LoopState, pending: PendingRound, labels: Labels, *, ora
 def fit_round(learner: ActiveLearner, policy: TargetPolicy, state: LoopState, X: Any,
               pool_rows: np.ndarray, pool_proba: np.ndarray, round_: int, n_classes: int, *,
               include_pending_review: bool) -> float:
-    """Fit the learner on seed + annotated rows with the round's targets; return seconds."""
+    """Fit the learner on seed + annotated rows with the round's targets.
+
+    Parameters
+    ----------
+    learner : ActiveLearner
+        Fitted in place.
+    policy : TargetPolicy
+        Makes the targets and the fit arguments.
+    state : LoopState
+        The seed, signals, weights and a person's answers.
+    X : array-like
+        Every row's features.
+    pool_rows : ndarray of int
+        The annotated pool rows to train on.
+    pool_proba : ndarray of shape (n_pool_rows, n_classes)
+        Their posteriors.
+    round_ : int
+        The round (0: the seed alone).
+    n_classes : int
+        The number of classes.
+    include_pending_review : bool
+        Whether the answers of the round in progress count as gold.
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     t0 = time.perf_counter()
     estimator = learner.estimator
     targets = policy.targets(state, pool_rows, pool_proba, estimator,
@@ -98,7 +170,21 @@ def fit_round(learner: ActiveLearner, policy: TargetPolicy, state: LoopState, X:
 
 def weigh_round(policy: TargetPolicy, state: LoopState, queried: list[int], labels: Labels,
                 classifier_proba: Callable[[list[int]], np.ndarray]) -> None:
-    """Weigh the rows the policy weighs this round and keep the queried rows' first labels."""
+    """Weigh the rows the policy weighs this round and keep the queried rows' first labels.
+
+    Parameters
+    ----------
+    policy : TargetPolicy
+        Which rows, and how.
+    state : LoopState
+        Where weights and first labels are kept.
+    queried : list of int
+        The round's rows.
+    labels : Labels
+        The round's labelling.
+    classifier_proba : callable
+        The current classifier's probabilities of some rows.
+    """
     pos = {int(i): k for k, i in enumerate(labels.pool_rows)}
     weigh = policy.rows_to_weigh(state, queried, labels.pool_rows)
     policy.weigh(state, weigh, labels.proba[[pos[i] for i in weigh]], classifier_proba)

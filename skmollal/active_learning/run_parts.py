@@ -8,7 +8,7 @@ Nothing is annotated or fitted here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,33 @@ __all__ = ["RunParts", "build_run"]
 
 @dataclass
 class RunParts:
-    """What a run is made of (see :func:`build_run`)."""
+    """What a run is made of (see :func:`build_run`).
+
+    Parameters
+    ----------
+    labels : list of str
+        The class names.
+    texts : list of str
+        Every row's text.
+    learner : ActiveLearner
+        Around the clone of the user's classifier.
+    labeller : PanelLabeller
+        Annotates and fuses.
+    policy : TargetPolicy
+        The noise-handling settings, applied.
+    checkpoint : Checkpoint
+        Saves and resumes the state.
+    cost_names : list of str
+        The annotators' names in cost records.
+    prices : list
+        Each annotator's price (or None).
+    rules : list
+        The stopping rules.
+    stop_idx : ndarray of int
+        The pool rows whose predictions the stopping rules watch.
+    state : LoopState
+        The (fresh) state, with the run's fingerprint.
+    """
 
     labels: list
     texts: list
@@ -63,6 +89,15 @@ def make_learner(estimator: Any, strategy: Any) -> ActiveLearner:
 
 def build_run(loop: Any) -> RunParts:
     """Validate ``loop``'s inputs and settings and build its parts.
+
+    Parameters
+    ----------
+    loop : MoLLIALoop
+        Its data and settings (read only).
+
+    Returns
+    -------
+    RunParts
 
     Raises
     ------
@@ -98,9 +133,8 @@ def build_run(loop: Any) -> RunParts:
                   "cascade": labeller.hooks.fingerprint(), **review})
     return RunParts(
         labels=labels, texts=texts, learner=learner, labeller=labeller,
-        policy=TargetPolicy(**{k: settings[k] for k in (
-            "discrepancy", "discrepancy_weight", "discrepancy_update", "nl_threshold",
-            "nl_source", "nl_weight", "soft_labels")}),
+        policy=TargetPolicy(**{f.name: settings[f.name] for f in fields(TargetPolicy)
+                               if f.init}),
         checkpoint=Checkpoint(loop.output_dir), cost_names=cost_names(annotators),
         prices=prices,
         rules=stopping_rules(loop.budget, loop.stopping,

@@ -32,7 +32,17 @@ FIT_ARGUMENTS = ("sample_weight", "negative_mask")
 
 @dataclass
 class TargetPolicy:
-    """The loop's noise-handling settings, applied (see :class:`MoLLIALoop` for each)."""
+    """The loop's noise-handling settings, applied.
+
+    Parameters
+    ----------
+    discrepancy, discrepancy_weight, discrepancy_update : see MoLLIALoop
+        How annotated rows are weighed.
+    nl_threshold, nl_source, nl_weight : see MoLLIALoop
+        Negative labels and their weight.
+    soft_labels : see MoLLIALoop
+        Probabilities or labels as targets.
+    """
 
     discrepancy: str | None = None
     discrepancy_weight: float | None = 0.5
@@ -41,7 +51,7 @@ class TargetPolicy:
     nl_source: str = "signals"
     nl_weight: float | Callable[[int], float] | None = None
     soft_labels: bool | str = "auto"
-    _warned: set = field(default_factory=set, repr=False)
+    _warned: set = field(default_factory=set, repr=False, init=False)
 
     @property
     def weighing(self) -> bool:

@@ -27,7 +27,13 @@ __all__ = ["CascadeHooks"]
 
 
 class CascadeHooks:
-    """The loop's hooks for a cascade panel (see the module docstring)."""
+    """The loop's hooks for a cascade panel (see the module docstring).
+
+    Parameters
+    ----------
+    panel : CascadePanel
+        The cascade.
+    """
 
     per_llm_report = False
 

@@ -147,7 +147,7 @@ class MaskedAggregator(ClassifierMixin, BaseEstimator):
 
     def _base(self):
         if self.estimator is None:
-            from .mixture import MixtureAggregator
+            from ..aggregation.mixture import MixtureAggregator
 
             return MixtureAggregator()
         return clone(self.estimator)
