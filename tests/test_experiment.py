@@ -131,10 +131,11 @@ def test_resolve_classifier_reads_only_the_gold_rows():
 
 def test_make_aggregator_names():
     import skmollal
+    from skmollal import aggregation
 
     for name, cls in experiment.AGGREGATORS.items():
         agg = experiment.make_aggregator(name)
-        assert type(agg) is getattr(skmollal, cls)
+        assert type(agg) is getattr(aggregation, cls)
         assert agg is not experiment.make_aggregator(name)  # a fresh one each time
     assert type(experiment.make_aggregator("mollia")) is skmollal.MixtureOfLLMsAnnotator
     with pytest.raises(ValueError, match="unknown aggregator 'vote'") as err:
