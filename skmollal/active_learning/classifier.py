@@ -173,10 +173,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                                  require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
         features = self.featurizer_.fit_transform(texts)
-        if self.cascade is not None:  # ask only the LLMs a text needs
-            from ..cascade import CascadePanel
+        from ..cascade import cascade_panel
 
-            panel = CascadePanel(panel, threshold=self.cascade, mixture=self.mixture)
+        panel = cascade_panel(panel, self.cascade, self.mixture)  # None: every LLM
         args = (self._make_classifier(), panel, features, y)
         params = {name: getattr(self, name) for name in self._setting_names
                   if name in LOOP_NAMES and name != "output_dir"}

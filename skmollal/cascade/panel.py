@@ -37,7 +37,7 @@ from .masked import MaskedAggregator, check_masked_signals, join_masked
 from .seed import (check_threshold, choose_threshold, order_from_setting, prefix_oof_proba,
                    threshold_candidates)
 
-__all__ = ["CascadePanel", "is_cascade"]
+__all__ = ["CascadePanel", "cascade_panel", "is_cascade"]
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +380,16 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def cascade_panel(panel: Any, threshold: Any, mixture: Any = None) -> Any:
+    """``panel`` as a cascade stopping at ``threshold`` (``"auto"``: chosen from the gold
+    seed), fusing with ``mixture``; ``panel`` itself when ``threshold`` is None.
+
+    What ``MoLLIAClassifier(cascade=...)`` and ``skmollal run --cascade`` build.
+    """
+    return panel if threshold is None else CascadePanel(panel, threshold=threshold,
+                                                        mixture=mixture)
 
 
 def is_cascade(panel: Any) -> bool:
