@@ -96,7 +96,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     estimator: it needs an LLM panel (no default can be built) and takes texts, while the
     checks feed numeric matrices. The checks about parameters (defaults constructible,
     ``get_params`` / ``set_params`` invariance, no attributes set in ``__init__``, ``clone``)
-    pass, and so does ``check_estimators_unfitted``; see ``tests/active_learning/test_classifier.py``.
+    pass, and so does ``check_estimators_unfitted``; see
+    ``tests/active_learning/test_classifier.py``.
     (``check_estimator`` itself runs only ``check_estimator_cloneable`` here, because the
     estimator's tags say it takes strings, not 2-d arrays.) ``GridSearchCV`` works with a
     ``PredefinedSplit`` whose test fold is a gold dev set; use ``refit=False`` (or refit

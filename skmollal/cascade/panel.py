@@ -59,8 +59,8 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         simulated out of fold on the gold rows.
     order : "accuracy" or sequence of str or int, default="accuracy"
         ``"accuracy"``: by accuracy on the gold rows of :meth:`fit` (per unit of ``cost``
-        when given; see :func:`~skmollal.cascade.seed.cascade_order`); else the LLMs' names or indices, first asked
-        first (every LLM once).
+        when given; see :func:`~skmollal.cascade.seed.cascade_order`); else the LLMs' names
+        or indices, first asked first (every LLM once).
     cost : dict or sequence of float, optional
         Cost of one call per LLM (by name, or in panel order), for ``order="accuracy"``.
     mixture : estimator, optional
