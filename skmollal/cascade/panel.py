@@ -383,10 +383,22 @@ class CascadePanel(TransformerMixin, BaseEstimator):
 
 
 def cascade_panel(panel: Any, threshold: Any, mixture: Any = None) -> Any:
-    """``panel`` as a cascade stopping at ``threshold`` (``"auto"``: chosen from the gold
-    seed), fusing with ``mixture``; ``panel`` itself when ``threshold`` is None.
+    """``panel`` as a cascade, or ``panel`` itself when ``threshold`` is None.
 
     What ``MoLLIAClassifier(cascade=...)`` and ``skmollal run --cascade`` build.
+
+    Parameters
+    ----------
+    panel : LLMPanel or list of annotators
+        The panel.
+    threshold : float, "auto" or None
+        Where the cascade stops for a text (``"auto"``: chosen from the gold seed).
+    mixture : estimator, optional
+        The fusion of each prefix (default: the mixture).
+
+    Returns
+    -------
+    CascadePanel or the panel
     """
     return panel if threshold is None else CascadePanel(panel, threshold=threshold,
                                                         mixture=mixture)
