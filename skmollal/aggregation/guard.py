@@ -5,7 +5,8 @@ something true. When the panel breaks that assumption (LLMs that share their err
 agreement is no sign of being right), the mixture drifts away from what its gold rows say.
 Two simpler fusions learn from the same gold rows without that assumption:
 
-* ``"gold_only"``: the meta-learner fitted on the gold rows alone (no unlabeled rows);
+* ``"gold_only"``: the meta-learner fitted on the gold rows alone (no unlabeled rows), where
+  they show every class (else it could never predict the missing ones);
 * ``"single_llm"``: one LLM alone, its own signals (vote shares, log-probabilities, vote
   argmax) weighed to fit the gold rows: the LLM whose weighed signals fit them best.
 
@@ -159,6 +160,8 @@ def gold_guard(X: np.ndarray, y: np.ndarray, fit_mixture: Callable[[np.ndarray],
         ``llm`` (the single LLM chosen on every gold row).
     """
     gold = np.flatnonzero(y >= 0)
+    # a fit on gold rows that miss a class can never predict it: no fallback for all rows
+    every_class = np.unique(y[gold]).size == n_classes
     rows, logs = [], {"mixture": [], "gold_only": [], "single_llm": []}
     for fold in gold_folds(y, cv) if gold.size >= MIN_GOLD else []:
         y_fold = y.copy()
@@ -167,9 +170,10 @@ def gold_guard(X: np.ndarray, y: np.ndarray, fit_mixture: Callable[[np.ndarray],
         if np.unique(y_fold[train]).size < 2:
             continue
         logs["mixture"].append(safe_log(fit_mixture(y_fold)[fold]))
-        est = _gold_only(X, y_fold, train, C)
-        logs["gold_only"].append(safe_log(expand_proba(est.predict_proba(X[fold]),
-                                                       est.classes_, n_classes)))
+        if every_class:
+            est = _gold_only(X, y_fold, train, C)
+            logs["gold_only"].append(safe_log(expand_proba(est.predict_proba(X[fold]),
+                                                           est.classes_, n_classes)))
         j, w, _ = _fit_llm(X, y_fold, train, n_llms, n_classes)
         logs["single_llm"].append(_llm_log_proba(X[fold], n_llms, n_classes, j, w))
         rows.append(fold)
@@ -178,7 +182,8 @@ def gold_guard(X: np.ndarray, y: np.ndarray, fit_mixture: Callable[[np.ndarray],
     if not rows:
         return out
     rows = np.concatenate(rows)
-    losses = {name: _calibrated_losses(np.concatenate(v), y[rows]) for name, v in logs.items()}
+    losses = {name: _calibrated_losses(np.concatenate(v), y[rows])
+              for name, v in logs.items() if v}
     out.log_loss = {name: float(v.mean()) for name, v in losses.items()}
     out.choice, out.z = prefer_simpler(losses)
     if out.choice == "gold_only":
