@@ -36,6 +36,7 @@ from sklearn.utils import Bunch
 from .base import expand_proba
 from .calibration import fit_view_weights, safe_log
 from .gold_cv import gold_folds
+from .soft_logistic import SoftLogisticRegression
 
 __all__ = ["Z_CRIT", "gold_guard", "prefer_simpler"]
 
@@ -58,7 +59,9 @@ def _views(X, n_llms: int, n_classes: int, llm: int) -> list[np.ndarray]:
 
 def _fit_llm(X, y, rows, n_llms, n_classes) -> tuple[int, np.ndarray, float]:
     """The LLM whose own signals, weighed to fit ``rows`` best, give them the lowest log
-    loss: its index, the weights of its score blocks and that log loss."""
+    loss: its index, the relative weights of its score blocks (summing to 1; their scale, a
+    temperature, is left to the out-of-fold rows: fitted on a few rows the LLM may
+    separate perfectly, it would run to its bound) and that log loss."""
     best = None
     for j in range(n_llms):
         views = [v[rows] for v in _views(X, n_llms, n_classes, j)]
@@ -66,24 +69,27 @@ def _fit_llm(X, y, rows, n_llms, n_classes) -> tuple[int, np.ndarray, float]:
         loss = -log_softmax(np.einsum("v,vnc->nc", w, np.stack(views)), axis=1)[
             np.arange(rows.size), y[rows]].mean()
         if best is None or loss < best[2]:
-            best = (j, w, float(loss))
+            best = (j, w / w.sum() if w.sum() > 0 else np.ones_like(w) / w.size, float(loss))
     return best
 
 
-def _llm_log_proba(X, n_llms, n_classes, llm, weights) -> np.ndarray:
-    views = np.stack(_views(X, n_llms, n_classes, llm))
-    return log_softmax(np.einsum("v,vnc->nc", weights, views), axis=1)
+def _llm_scores(X, n_llms, n_classes, llm, weights) -> np.ndarray:
+    return np.einsum("v,vnc->nc", weights, np.stack(_views(X, n_llms, n_classes, llm)))
 
 
-def _gold_only(X, y, rows, C: float) -> LogisticRegression:
-    return LogisticRegression(C=C, max_iter=5000).fit(X[rows], y[rows])
+def _gold_only(X, y, rows, C: float, n_classes: int) -> LogisticRegression:
+    """``LogisticRegression(C=C)`` fitted on ``rows`` (the same objective, its own solver)."""
+    solver = SoftLogisticRegression(X[rows], C=C)
+    solver.fit(np.eye(n_classes)[y[rows]])
+    return solver.estimator()
 
 
-def _calibrated_losses(log_proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row Brier score after the temperature that fits these rows best (log loss)."""
-    w = fit_view_weights([log_proba], y)[0]
-    proba = np.exp(log_softmax(w * log_proba, axis=1))
-    return ((proba - np.eye(proba.shape[1])[y]) ** 2).sum(axis=1)
+def _calibrated_losses(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-row Brier score of ``softmax(w * scores)``, ``w`` the inverse temperature that
+    fits these rows best (log loss), and ``w``."""
+    w = fit_view_weights([scores], y)[0]
+    proba = np.exp(log_softmax(w * scores, axis=1))
+    return ((proba - np.eye(proba.shape[1])[y]) ** 2).sum(axis=1), w
 
 
 def prefer_simpler(losses: dict[str, np.ndarray], z_crit: float = Z_CRIT
@@ -171,25 +177,27 @@ def gold_guard(X: np.ndarray, y: np.ndarray, fit_mixture: Callable[[np.ndarray],
             continue
         logs["mixture"].append(safe_log(fit_mixture(y_fold)[fold]))
         if every_class:
-            est = _gold_only(X, y_fold, train, C)
+            est = _gold_only(X, y_fold, train, C, n_classes)
             logs["gold_only"].append(safe_log(expand_proba(est.predict_proba(X[fold]),
                                                            est.classes_, n_classes)))
         j, w, _ = _fit_llm(X, y_fold, train, n_llms, n_classes)
-        logs["single_llm"].append(_llm_log_proba(X[fold], n_llms, n_classes, j, w))
+        logs["single_llm"].append(_llm_scores(X[fold], n_llms, n_classes, j, w))
         rows.append(fold)
     j, w, _ = _fit_llm(X, y, gold, n_llms, n_classes)
     out = Bunch(choice="mixture", estimator=None, log_loss={}, z={}, llm=j)
     if not rows:
         return out
     rows = np.concatenate(rows)
-    losses = {name: _calibrated_losses(np.concatenate(v), y[rows])
+    fitted = {name: _calibrated_losses(np.concatenate(v), y[rows])
               for name, v in logs.items() if v}
+    losses = {name: v[0] for name, v in fitted.items()}
     out.log_loss = {name: float(v.mean()) for name, v in losses.items()}
     out.choice, out.z = prefer_simpler(losses)
     if out.choice == "gold_only":
-        out.estimator = _gold_only(X, y, gold, C)
+        out.estimator = _gold_only(X, y, gold, C, n_classes)
     elif out.choice == "single_llm":
-        out.estimator = single_llm_estimator(j, w, n_llms, n_classes, X.shape[1])
+        out.estimator = single_llm_estimator(j, w * fitted["single_llm"][1], n_llms,
+                                             n_classes, X.shape[1])
     logger.info("gold guard: %s (out-of-fold log loss %s, z %s)", out.choice,
                 out.log_loss, out.z)
     return out
