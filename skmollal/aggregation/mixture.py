@@ -81,7 +81,7 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         signals featurized, no ``init_proba``): the mixture, the meta-learner fitted on the
         gold rows alone and the single LLM most accurate on them are compared by their gold
         rows' log loss out of fold, and a simpler fusion replaces the mixture only where it
-        wins by more than two standard errors (:mod:`skmollal.aggregation.guard`).
+        wins by more than two standard errors (``skmollal.aggregation.guard``).
 
     Attributes
     ----------
