@@ -16,7 +16,11 @@ learns from a handful of gold rows plus the unlabeled pool (``y == -1``), as sci
    rows count ``gold_weight`` times. Fitted ``max_iter + 1`` times.
    ``pseudo_labels="hard"``: the reference scheme; the meta-learner is fitted on gold +
    pseudo-labeled rows, unlabeled rows it predicts with probability ``>= threshold`` are
-   added, repeated up to ``max_iter`` times or until nothing changes.
+   added, repeated up to ``max_iter`` times or until nothing changes. The default
+   meta-learner's soft rounds are solved by ``skmollal.aggregation.soft_logistic``
+   (the same objective, one row per text, each round warm-started from the last);
+4. ``guard=True``: the gold rows, out of fold, may replace the self-trained meta-learner
+   by the gold-only fit or a single LLM (``skmollal.aggregation.guard``).
 
 No step looks at gold labels other than those given in ``y``: there is no model selection on
 evaluation rows.
