@@ -77,7 +77,7 @@ def test_default_mixture_agrees_with_the_scikit_learn_path():
 
 
 def test_check_estimator_default_meta_learner():
-    from test_mixture import EXPECTED_FAILED
+    from .test_mixture import EXPECTED_FAILED
 
     check_estimator(MixtureAggregator(), expected_failed_checks=EXPECTED_FAILED)
 
