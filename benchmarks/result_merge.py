@@ -135,13 +135,16 @@ def merge_files(json_paths, out_path: Path, methods: list[str] | None = None,
     parts = [(str(p), json.loads(Path(p).read_text())) for p in json_paths]
     check_compatible(parts)
     runs = merged_runs(parts, methods)
-    renamed = {}
-    for _, data in parts:
-        renamed.update(data.get("renamed_methods", {}))
     config = config_from_runs({**parts[0][1]["config"], "output": str(out_path)}, runs)
     out = {"config": config, "merged_from": provenance(parts)}
+    renamed = {k: v for _, data in parts for k, v in data.get("renamed_methods", {}).items()}
+    corrections = [c for i, (_, data) in enumerate(parts)
+                   for c in data.get("config_corrections", [])
+                   if c not in [d for _, p in parts[:i] for d in p.get("config_corrections", [])]]
     if renamed:
         out["renamed_methods"] = renamed
+    if corrections:
+        out["config_corrections"] = corrections
     out.update(summarise(runs) if summarise else {})
     out["runs"] = runs
     Path(out_path).write_text(json.dumps(out, indent=1))
