@@ -577,6 +577,38 @@ def test_result_config_is_rebuilt_from_its_runs(path):
         )
 
 
+def test_a_method_name_means_one_thing_in_every_result_file():
+    """Each run's recorded loop settings are what its method runs with today.
+
+    ``benchmarks/active_learning.py`` names the settings of each method (``mollia``: the
+    loop's defaults; ``mollia-ref``: the paper's method; the baselines: no noise handling);
+    a method whose meaning changed is renamed in the older files (``renamed_methods``). Runs
+    that recorded no settings are checked by their file's rename record only.
+    """
+    import active_learning as bench  # benchmarks/active_learning.py
+
+    defaults = bench.loop_defaults()
+    checked = 0
+    for path in grid_result_files():
+        data = benchtables.load_result(path.name)
+        for run in data["runs"]:
+            recorded = run.get("settings")
+            if not recorded:
+                continue
+            method = run["method"]
+            expected = ({**defaults, **bench.MOLLIA_VARIANTS[method]}
+                        if method in bench.MOLLIA_VARIANTS else bench.PLAIN)
+            differ = {k: (v, expected[k]) for k, v in recorded.items()
+                      if k in expected and v != expected[k]}
+            assert not differ, (
+                f"{path.name}: {method!r} (seed {run['seed']}) ran with settings that "
+                f"{method!r} no longer means (recorded, today): {differ}; rename it with "
+                "benchmarks/result_merge.py rename"
+            )
+            checked += 1
+    assert checked, "no result file records its runs' settings"
+
+
 def test_every_result_file_is_shown_on_a_page():
     shown = set()
     for page in (DOCS / "benchmarks").glob("*.md"):
