@@ -716,3 +716,17 @@ def test_prose_number_extraction_ignores_code_and_names():
     tokens = benchtables.NUMBER_RE.findall(strip_markup(prose))
     assert tokens == ["0.806", "2"]
     assert blocks == [("bash", "python benchmarks/x.py --n 1000")]
+
+
+def test_benchtables_command_chains():
+    chain = ("python b.py --seeds 0 1 --output a.json && python b.py --seeds 2 --output b.json"
+             " && python b.py --merge a.json b.json --output c.json")
+    argvs = benchtables.split_commands(chain)
+    assert [parse_flags(a).get("output") for a in argvs] == [["a.json"], ["b.json"], ["c.json"]]
+    assert benchtables.display_command(chain).splitlines() == [
+        "python b.py --seeds 0 1 --output a.json \\",
+        "  && python b.py --seeds 2 --output b.json \\",
+        "  && python b.py --merge a.json b.json --output c.json",
+    ]
+    assert benchtables.split_commands("python b.py --methods 'a b'") == [
+        ["python", "b.py", "--methods", "a b"]]
