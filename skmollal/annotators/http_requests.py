@@ -137,18 +137,15 @@ class HttpRequests:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _read_within_deadline(self, client: Any, url: str, body: dict | None
-                              ) -> tuple[int, Any, bytes]:
-        """POST ``body`` (GET when None); return status, headers and the whole body,
-        within ``timeout`` s.
+    def _read_within_deadline(self, client: Any, url: str, body: dict) -> tuple[int, Any, bytes]:
+        """POST ``body``; return status, headers and the whole body, within ``timeout`` s.
 
         httpx's timeouts bound each network operation; a server that trickles a byte now
         and then never trips them. The body is therefore read in chunks and the request
         abandoned once ``timeout`` seconds have passed since it was sent.
         """
         deadline = time.monotonic() + self.timeout
-        with client.stream("GET" if body is None else "POST", url, json=body,
-                           headers=self._headers()) as response:
+        with client.stream("POST", url, json=body, headers=self._headers()) as response:
             chunks = []
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
@@ -159,15 +156,13 @@ class HttpRequests:
                     )
             return response.status_code, response.headers, b"".join(chunks)
 
-    def _post_json(self, client: Any, url: str, body: dict | None,
+    def _post_json(self, client: Any, url: str, body: dict,
                    check: Callable[[Any], None] | None = None) -> Any:
-        """One POST (GET when ``body`` is None, not counted in ``n_requests_``): the parsed
-        JSON answer, or _Retryable / _Fatal / ContextExceeded."""
+        """One POST: the parsed JSON answer, or _Retryable / _Fatal / ContextExceeded."""
         import httpx
 
-        if body is not None:
-            with self._count_lock:
-                self.n_requests_ += 1
+        with self._count_lock:
+            self.n_requests_ += 1
         try:
             status, headers, content = self._read_within_deadline(client, url, body)
         except httpx.TimeoutException as exc:
@@ -193,7 +188,7 @@ class HttpRequests:
             check(data)
         return data
 
-    def _post_url(self, client: Any, url: str, body: dict | None, index: int,
+    def _post_url(self, client: Any, url: str, body: dict, index: int,
                   stop: threading.Event | None = None,
                   check: Callable[[Any], None] | None = None, raise_fatal: bool = False) -> Any:
         """POST with retries; raise AnnotationRequestError naming the text index.

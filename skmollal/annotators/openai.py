@@ -39,7 +39,7 @@ from .base import AnnotationResult
 from .concurrent_texts import ConcurrentTexts
 from .costs import CallCost
 from .http_requests import AnnotationRequestError, ContextExceeded, HttpRequests, _Cancelled
-from .local import LONG_TEXT_MODES
+from .local import LONG_TEXT_MODES, _describe_tokenizer
 from .parsing import vote_distribution
 from .server_answers import check_chat_answer, first_token_probs, label_token_probs, usage_cost
 from .server_scoring import LabelScorer
@@ -95,10 +95,15 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
         tqdm bar over texts.
     label_scoring : {"auto", "full", "first-token"}, default="auto"
         How ``probs`` are read (see :mod:`~skmollal.annotators.server_scoring`): the
-        probability of every full label name where the server can report it, else the
-        first answer token (``"auto"``, the reason logged once); ``"full"``: an error where
-        the server cannot; ``"first-token"``: the first answer token only (no extra
+        probability of every full label name, walked token by token on the server's
+        ``{base_url}/completions``, where that is possible (it needs ``tokenizer``), else
+        the first answer token (``"auto"``, the reason logged once); ``"full"``: an error
+        where it is not possible; ``"first-token"``: the first answer token only (no extra
         requests).
+    tokenizer : transformers tokenizer or str, optional
+        A tokenizer with the served model's chat template (or its name / local path), to
+        render the prompt for full label scoring as the chat endpoint would. Without it
+        the probabilities come from the first answer token.
     case_variants : bool, default=True
         Full scoring also scores ``label.lower()`` and ``label.capitalize()`` and adds their
         mass to the class (as the local annotator does).
@@ -138,7 +143,8 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
                  name: str | None = None, extra_body: Mapping[str, Any] | None = None,
                  top_logprobs: int = 20, max_tokens: int = 8, backoff: float = 0.5,
                  show_progress: bool = False, label_scoring: str = "auto",
-                 case_variants: bool = True, long_texts: str = "truncate") -> None:
+                 case_variants: bool = True, long_texts: str = "truncate",
+                 tokenizer: Any = None) -> None:
         where = "OpenAICompatibleAnnotator"
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"{where}: base_url must be an http(s) URL, got {base_url!r}")
@@ -175,6 +181,8 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
         self.label_scoring = label_scoring
         self.case_variants = bool(case_variants)
         self.long_texts = long_texts
+        self.tokenizer = tokenizer
+        self._tokenizer = None if isinstance(tokenizer, str) else tokenizer
         self._scorer = LabelScorer(self.name, self.labels, label_scoring, self.case_variants)
         self.n_requests_ = 0
         self.n_uniform_ = 0
@@ -183,6 +191,8 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_count_lock", None)
+        if isinstance(self.tokenizer, str):
+            state["_tokenizer"] = None  # loaded again from its name where unpickled
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -190,6 +200,8 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
         self.__dict__.setdefault("long_texts", "error")  # pickled before these existed
         self.__dict__.setdefault("label_scoring", "first-token")
         self.__dict__.setdefault("case_variants", True)
+        self.__dict__.setdefault("tokenizer", None)
+        self.__dict__.setdefault("_tokenizer", None)
         if "_scorer" not in self.__dict__:
             self._scorer = LabelScorer(self.name, self.labels, self.label_scoring,
                                        self.case_variants)
@@ -212,8 +224,9 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
 
     def identity(self) -> str:
         """Stable description for cache keys: server, model, task and sampling parameters."""
-        scoring = ({} if self.label_scoring == "first-token" else
-                   {"label_scoring": self.label_scoring, "case_variants": self.case_variants})
+        scoring = ({} if self.label_scoring == "first-token" or self.tokenizer is None else
+                   {"label_scoring": self.label_scoring, "case_variants": self.case_variants,
+                    "tokenizer": _describe_tokenizer(self._prompt_tokenizer())})
         return json.dumps({
             "backend": "openai-compatible",
             "base_url": self.base_url,
@@ -230,6 +243,14 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
     def __repr__(self) -> str:
         return (f"OpenAICompatibleAnnotator(base_url={self.base_url!r}, model={self.model!r}, "
                 f"name={self.name!r}, n_votes={self.n_votes})")
+
+    def _prompt_tokenizer(self) -> Any:
+        """The tokenizer that renders prompts for full label scoring (loaded once)."""
+        if self._tokenizer is None and isinstance(self.tokenizer, str):
+            from .pretrained import load_pretrained_tokenizer
+
+            self._tokenizer = load_pretrained_tokenizer(self.tokenizer)
+        return self._tokenizer
 
     # ------------------------------------------------------------------ requests
     def _body(self, text: str, n: int) -> dict[str, Any]:
@@ -323,11 +344,13 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
             if len(answers) >= self.n_votes:
                 break
         votes = vote_distribution(answers, self.labels)
+        tokenizer = self._prompt_tokenizer()
         full, spent = self._scorer.score(
-            lambda body: self._post(client, body, index, stop, raise_fatal=True),
-            lambda: self._post_url(client, f"{self.base_url}/models", None, index, None,
-                                   raise_fatal=True),
-            self._body(text, 1), self.max_tokens)
+            lambda body: self._post_url(client, f"{self.base_url}/completions", body, index,
+                                        stop, raise_fatal=True),
+            {"model": self.model, "logprobs": self.top_logprobs or 20, **self.extra_body},
+            None if tokenizer is None else self.task.render_prompt(text, tokenizer),
+            self.task.answer_prefix(tokenizer))
         if full is not None:
             probs = full
         return probs, votes, answers, usage + spent + CallCost(seconds=time.perf_counter() - t0)

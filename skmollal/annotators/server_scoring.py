@@ -1,35 +1,30 @@
 """Exact class probabilities from a server: the log-probability of every full label name.
 
-A chat server's first answer token tells little when class names share it (``"human
-being"`` / ``"human group"``): the first-token reading of
-:mod:`~skmollal.annotators.server_answers` splits its mass equally. :class:`LabelScorer`
-instead asks the server, once per surface form of every label (as given, lower case,
-Capitalised; see :func:`~skmollal.annotators.task.label_variants`), for a greedy answer
-*forced* to be exactly that form, with ``logprobs``. The forced answer's token logprobs,
-summed, are the model's log-probability of the form after the prompt (servers report the
-model's own distribution, not the constrained one); a class's mass is the sum over its
-forms, renormalised over the classes, as :class:`~skmollal.annotators.local.TransformersAnnotator`
-scores them. How the answer is forced depends on the server (:data:`FORCING`):
+A chat server's first answer token tells little when class names share it (``"a person"``
+/ ``"a place"``): the first-token reading of :mod:`~skmollal.annotators.server_answers`
+splits its mass equally. :class:`LabelScorer` instead walks each label's tokens on the
+server's text-completions endpoint (``{base_url}/completions``, which llama.cpp's
+``llama-server``, llama-cpp-python's server, vLLM and OpenAI's legacy API serve): it sends
+the prompt, rendered as the chat server would (:meth:`AnnotationTask.render_prompt` with a
+tokenizer that has the model's chat template), followed by the part of the answer read so
+far, asks for one token with ``logprobs`` (the ``top_logprobs`` most probable next tokens),
+and takes the longest listed token that continues the label. The label's log-probability
+is the sum over its tokens, as
+:class:`~skmollal.annotators.local.TransformersAnnotator` scores it; a class's mass is the
+sum over its surface forms (as given, lower case, Capitalised:
+:func:`~skmollal.annotators.task.label_variants`), renormalised over the classes. Labels
+that share a start share its requests (one request per distinct prefix of the answers).
+A label whose next token is not among the ``top_logprobs`` listed gets no mass.
 
-``grammar``
-    a GBNF grammar of the one string: llama.cpp's ``llama-server`` and llama-cpp-python's
-    server (whose ``logprobs`` are a softmax of the raw logits);
-``structured_outputs`` / ``guided_choice``
-    vLLM's choice constraint (new and older spelling; vLLM reports raw logprobs by default).
+Where the walk is not possible (no tokenizer to render the prompt with; a server without a
+completions endpoint or without its ``logprobs``, as Ollama's OpenAI endpoint or the
+project's test server), the annotator falls back to the first-token reading and logs the
+reason once (``label_scoring="auto"``); ``"full"`` makes that an error, ``"first-token"``
+never asks.
 
-Which way a server takes is read once, from the owner its ``GET /models`` names
-(:data:`SERVER_KINDS`: ``llamacpp`` for ``llama-server``, ``me`` for llama-cpp-python,
-``vllm``); a server not among them (Ollama, whose OpenAI endpoint cannot force one string;
-OpenAI itself; a proxy; the project's test server) is not sent a forced request and falls
-back to the first-token reading, with the reason logged once (``label_scoring="auto"``).
-Each forced answer is checked: its content and its tokens must spell the form, and no two
-unrelated forms may both be near-certain (what a server reporting the constrained
-distribution gives); a failed check falls back too, from that text on. With
-``label_scoring="full"`` a fallback is an error instead (and a server of unknown kind is
-tried in every way); ``"first-token"`` never asks.
-
-Cost: one extra request per surface form and text, each re-reading the prompt (a server's
-prompt cache makes that cheap; a paid API bills it: see the ``usage`` summed per text).
+Cost: about one request per distinct label prefix and text (a server's prompt cache makes
+each cheap: they share the whole prompt; a paid API bills every prompt: see the ``usage``
+summed per text).
 """
 from __future__ import annotations
 
@@ -44,108 +39,75 @@ from .http_requests import ContextExceeded, _Fatal
 from .server_answers import check_logprob, usage_cost
 from .task import label_variants
 
-__all__ = ["LabelScorer", "SCORING_MODES", "FORCING", "SERVER_KINDS", "ScoringUnsupported",
-           "gbnf_literal"]
+__all__ = ["LabelScorer", "SCORING_MODES", "ScoringUnsupported", "next_token_logprobs"]
 
 logger = logging.getLogger(__name__)
 
 #: ``label_scoring`` choices of the HTTP annotator.
 SCORING_MODES = ("auto", "full", "first-token")
 
-#: Near-certain: a form this probable leaves < 0.1 to every other form.
-_CERTAIN = 0.9
-
 
 class ScoringUnsupported(Exception):
-    """The server cannot (or did not) score a full label this way; the message says why."""
+    """The server cannot score a full label; the message says why."""
 
 
-def gbnf_literal(text: str) -> str:
-    """``text`` as a GBNF string literal (quotes, backslashes and line breaks escaped).
+def next_token_logprobs(data: Mapping[str, Any]) -> dict[str, float]:
+    """``{token: logprob}`` of the first generated token of a text-completion answer.
 
-    Examples
-    --------
-    >>> gbnf_literal('say "hi"')
-    '"say \\\\"hi\\\\""'
-    """
-    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-               .replace("\r", "\\r").replace("\t", "\\t"))
-    return f'"{escaped}"'
-
-
-#: Request fields that force the answer to be one string, per server dialect.
-FORCING: dict[str, Callable[[str], dict]] = {
-    "grammar": lambda form: {"grammar": f"root ::= {gbnf_literal(form)}"},
-    "structured_outputs": lambda form: {"structured_outputs": {"choice": [form]}},
-    "guided_choice": lambda form: {"guided_choice": [form]},
-}
-
-
-#: The ways of :data:`FORCING` each server takes, by the ``owned_by`` of its ``/models``.
-SERVER_KINDS: dict[str, tuple[str, ...]] = {
-    "llamacpp": ("grammar",),  # llama.cpp's llama-server
-    "me": ("grammar",),  # llama-cpp-python's server
-    "vllm": ("structured_outputs", "guided_choice"),
-}
-
-
-def server_owner(models: Any) -> str | None:
-    """The ``owned_by`` of the first model a ``GET /models`` answer lists (None: none)."""
-    data = models.get("data") if isinstance(models, Mapping) else None
-    if isinstance(data, list) and data and isinstance(data[0], Mapping):
-        owner = data[0].get("owned_by")
-        return str(owner) if owner is not None else None
-    return None
-
-
-def forced_logprob(data: Mapping[str, Any], form: str) -> float:
-    """The log-probability of ``form`` from a forced answer (its tokens' logprobs, summed).
+    Reads the OpenAI legacy layout (``choices[0].logprobs.top_logprobs[0]``, a dict).
 
     Raises
     ------
     ScoringUnsupported
-        If the answer is not ``form`` (the server ignored the constraint) or its logprobs
-        are missing or do not spell it.
+        If the answer has no such logprobs.
     ValueError
         If a logprob is not a finite number <= 0.
     """
-    choice = (data.get("choices") or [{}])[0]
-    content = (choice.get("message") or {}).get("content")
-    if content != form:
-        raise ScoringUnsupported(f"asked to answer {form!r}, the server answered {content!r}")
-    tokens = ((choice.get("logprobs") or {}).get("content")) or []
-    spelled, total = "", 0.0
-    for token in tokens:
-        if spelled == form:
-            break  # what follows (an end-of-answer token) is not the label's
-        spelled += str(token.get("token", ""))
-        total += check_logprob(token.get("logprob"), token.get("token"))
-    if spelled != form:
-        raise ScoringUnsupported(f"the answer's logprobs spell {spelled!r}, not {form!r}"
-                                 if tokens else "the answer has no logprobs")
+    choices = data.get("choices") if isinstance(data, Mapping) else None
+    logprobs = (choices[0].get("logprobs") if isinstance(choices, list) and choices
+                and isinstance(choices[0], Mapping) else None) or {}
+    top = logprobs.get("top_logprobs") if isinstance(logprobs, Mapping) else None
+    if not isinstance(top, list) or not top or not isinstance(top[0], Mapping):
+        raise ScoringUnsupported("the completions answer has no top_logprobs "
+                                 f"({str(data)[:160]})")
+    return {str(tok): check_logprob(lp, tok) for tok, lp in top[0].items()}
+
+
+def walk_form(continuation: str, next_tokens: Callable[[str], dict[str, float]]) -> float:
+    """The log-probability of ``continuation``: the longest listed token at each step.
+
+    Parameters
+    ----------
+    continuation : str
+        What follows the prompt (the answer prefix and one form of a label).
+    next_tokens : callable
+        ``next_tokens(read_so_far) -> {token: logprob}``.
+
+    Returns
+    -------
+    float
+        ``-inf`` when at some step no listed token continues it.
+
+    Examples
+    --------
+    >>> table = {"": {"a": -0.5, "an": -1.0}, "an": {" ox": -0.1}, "a": {" cat": -2.0}}
+    >>> walk_form("an ox", table.__getitem__)
+    -1.1
+    """
+    read, total = "", 0.0
+    while read != continuation:
+        rest = continuation[len(read):]
+        options = [t for t in next_tokens(read) if t and rest.startswith(t)]
+        if not options:
+            return -np.inf
+        token = max(options, key=len)
+        total += next_tokens(read)[token]
+        read += token
     return total
 
 
-def _prefix_related(a: str, b: str) -> bool:
-    return a.startswith(b) or b.startswith(a)
-
-
-def check_raw(forms: Sequence[str], logprobs: np.ndarray) -> None:
-    """Refuse logprobs of a constrained distribution: two unrelated near-certain forms.
-
-    Raises
-    ------
-    ScoringUnsupported
-    """
-    sure = [f for f, lp in zip(forms, logprobs) if np.exp(lp) > _CERTAIN]
-    if any(not _prefix_related(a, b) for k, a in enumerate(sure) for b in sure[k + 1:]):
-        raise ScoringUnsupported(
-            f"{len(sure)} label forms each got probability > {_CERTAIN} ({sure[:3]}): the "
-            "server reports the constrained answer's probabilities, not the model's")
-
-
 class LabelScorer:
-    """Scores every full label on a server, or says (once) why it falls back.
+    """Scores every full label on a server's completions endpoint, or says why it cannot.
 
     Parameters
     ----------
@@ -155,15 +117,16 @@ class LabelScorer:
         Class names.
     mode : {"auto", "full", "first-token"}
         ``"auto"``: full scoring where the server allows it, else the first-token reading
-        (reason logged); ``"full"``: an error where it does not; ``"first-token"``: never.
+        (reason logged once); ``"full"``: an error where it does not; ``"first-token"``:
+        never.
     case_variants : bool
         Score the lower-case and Capitalised forms too (their mass joins the class's).
 
     Attributes
     ----------
     method : str or None
-        The key of :data:`FORCING` in use, ``"first-token"`` once fallen back, ``None``
-        before the first text.
+        ``"completions"`` once a text was scored, ``"first-token"`` once fallen back,
+        ``None`` before the first text.
     reason : str or None
         Why it fell back.
     """
@@ -194,102 +157,86 @@ class LabelScorer:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def score(self, post: Callable[[dict], Any], models: Callable[[], Any], body: dict,
-              max_tokens: int) -> tuple[np.ndarray | None, CallCost]:
+    def give_up(self, reason: str) -> None:
+        """Fall back to the first-token reading (``"full"``: raise instead)."""
+        self.reason = reason
+        if self.mode == "full":
+            raise ScoringUnsupported(
+                f"{self.name}: label_scoring='full', but the server cannot score full labels "
+                f"({reason}); label_scoring='auto' falls back to the first answer token")
+        if self.method != "first-token":
+            self.method = "first-token"
+            logger.warning("%s: the server cannot score full labels (%s); class probabilities "
+                           "come from the first answer token", self.name, reason)
+
+    def score(self, post: Callable[[dict], Any], body: dict, prompt: str | None,
+              lead: str = "") -> tuple[np.ndarray | None, CallCost]:
         """Class probabilities of one text (None: read the first token instead) and the
         cost of the requests made for them.
 
         Parameters
         ----------
         post : callable
-            ``post(body) -> answer``: one request with the annotator's retries; raises
-            ``_Fatal`` for an answer another try would repeat (counted as unsupported).
-        models : callable
-            ``models() -> answer`` of ``GET /models`` (asked once, before the first text).
+            ``post(body) -> answer`` of the completions endpoint, with the annotator's
+            retries; raises ``_Fatal`` for an answer another try would repeat.
         body : dict
-            The text's chat request (messages, model, extra fields).
-        max_tokens : int
-            At least the longest form's length in tokens.
+            Fields of every request (``model``, ``logprobs``, extra fields).
+        prompt : str or None
+            The text's prompt as the server's chat template renders it (None: unknown).
+        lead : str, default=""
+            What separates the prompt from a label (``AnnotationTask.answer_prefix``).
         """
-        if self.method is None:
-            with self._lock:  # the first text probes; the others wait for its verdict
-                if self.method is None:
-                    return self._probe(post, models, body, max_tokens)
         if self.method == "first-token":
             return None, CallCost()
-        return self._score_or_fall_back(self.method, post, body, max_tokens)
+        if prompt is None:
+            self.give_up("no tokenizer= to render the prompt with the model's chat template "
+                         "for the completions endpoint")
+            return None, CallCost()
+        if self.method is None:
+            with self._lock:  # the first text finds out; the others wait for its verdict
+                if self.method is None:
+                    return self._score_or_give_up(post, body, prompt, lead)
+        if self.method == "first-token":
+            return None, CallCost()
+        return self._score_or_give_up(post, body, prompt, lead)
 
-    def _ways(self, models: Callable[[], Any]) -> tuple[tuple[str, ...], str]:
-        """The ways to try on this server, and why there are none."""
+    def _score_or_give_up(self, post, body, prompt, lead):
         try:
-            owner = server_owner(models())
-        except Exception as exc:  # noqa: BLE001 - no /models: a server of unknown kind
-            owner, why = None, f"its /models did not answer ({str(exc)[:120]})"
-        else:
-            why = (f"its /models names the owner {owner!r}, not one known to report the "
-                   f"model's own logprobs of a forced answer ({', '.join(SERVER_KINDS)})")
-        ways = SERVER_KINDS.get(owner or "", ())
-        if not ways and self.mode == "full":
-            ways = tuple(FORCING)
-        return ways, why
-
-    def _probe(self, post, models, body, max_tokens):
-        ways, why = self._ways(models)
-        reasons, cost = ([] if ways else [why]), CallCost()
-        for method in ways:
-            try:
-                probs, spent = self._score_with(method, post, body, max_tokens)
-            except ScoringUnsupported as exc:
-                reasons.append(f"{method}: {exc}")
-                cost = cost + getattr(exc, "cost", CallCost())
-                continue
-            self.method = method
-            logger.info("%s: every label scored in full on the server (%s)", self.name, method)
-            return probs, cost + spent
-        self._fall_back("; ".join(reasons))
-        return None, cost
-
-    def _score_or_fall_back(self, method, post, body, max_tokens):
-        try:
-            return self._score_with(method, post, body, max_tokens)
+            probs, cost = self._walk(post, body, prompt, lead)
         except ScoringUnsupported as exc:
-            with self._lock:
-                if self.method == method:
-                    self._fall_back(f"{method}: {exc}")
+            self.give_up(str(exc))
             return None, getattr(exc, "cost", CallCost())
+        if self.method is None:
+            self.method = "completions"
+            logger.info("%s: every label scored in full on the completions endpoint", self.name)
+        return probs, cost
 
-    def _fall_back(self, reason: str) -> None:
-        self.reason = reason
-        if self.mode == "full":
-            raise ScoringUnsupported(
-                f"{self.name}: label_scoring='full', but the server cannot score full labels "
-                f"({reason}); label_scoring='auto' falls back to the first answer token")
-        self.method = "first-token"
-        logger.warning("%s: the server cannot score full labels (%s); class probabilities "
-                       "come from the first answer token", self.name, reason)
+    def _walk(self, post, body, prompt, lead) -> tuple[np.ndarray | None, CallCost]:
+        tables: dict[str, dict[str, float]] = {}
+        cost = [CallCost()]
 
-    def _score_with(self, method: str, post, body: dict, max_tokens: int
-                    ) -> tuple[np.ndarray, CallCost]:
-        cost = CallCost()
-        logprobs = np.empty(len(self.forms))
-        try:
-            for k, (form, _) in enumerate(self.forms):
-                forced = {**body, "n": 1, "temperature": 0.0, "top_p": 1.0, "logprobs": True,
-                          "top_logprobs": 1, "max_tokens": max(max_tokens, len(form.encode()) + 2),
-                          **FORCING[method](form)}
+        def next_tokens(read: str) -> dict[str, float]:
+            if read not in tables:
                 try:
-                    data = post(forced)
+                    data = post({**body, "prompt": prompt + read, "max_tokens": 1,
+                                 "temperature": 0.0})
                 except ContextExceeded:
                     raise  # the annotator's long_texts decides
-                except _Fatal as exc:  # e.g. "unrecognized request argument"
+                except _Fatal as exc:  # e.g. no completions endpoint: 404
                     raise ScoringUnsupported(str(exc)[:200]) from exc
-                cost = cost + usage_cost(data)
-                logprobs[k] = forced_logprob(data, form)
-            check_raw([f for f, _ in self.forms], logprobs)
+                cost[0] = cost[0] + usage_cost(data)
+                tables[read] = next_token_logprobs(data)
+            return tables[read]
+
+        try:
+            logprobs = np.array([walk_form(lead + form, next_tokens) for form, _ in self.forms])
         except ScoringUnsupported as exc:
-            exc.cost = cost
+            exc.cost = cost[0]
             raise
         owner = np.array([c for _, c in self.forms])
         mass = np.array([np.logaddexp.reduce(logprobs[owner == c]) for c in range(self.n_classes)])
+        if not np.isfinite(mass).any():
+            return None, cost[0]  # no label among the listed tokens: the first-token reading
         probs = np.exp(mass - mass.max())
-        return probs / probs.sum(), cost
+        return probs / probs.sum(), cost[0]
+
