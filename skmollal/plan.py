@@ -42,8 +42,7 @@ from .active_learning.stopping import Upcoming
 from .aggregation.mixture import MixtureAggregator
 from .annotators.costs import AnnotatorCost, CallCost, add_cost_dicts, sum_cost_dicts
 
-__all__ = ["make_plan", "format_plan", "write_plan", "per_call", "round_sizes", "simulate_rounds",
-           "seed_accuracy", "cascade_shares", "text_tokens"]
+__all__ = ["make_plan", "format_plan", "write_plan", "simulate_rounds", "seed_accuracy"]
 
 #: Characters per token where an annotator has no tokenizer to count with.
 CHARS_PER_TOKEN = 4
