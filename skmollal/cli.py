@@ -82,6 +82,8 @@ Output files (in --output):
                       empty 'label' column: write a class name, or 'skip'); the run pauses
                       (exit status 3) until it is filled in, then the same command reads it,
                       keeps it as review-round<k>.csv and continues
+  plan.json           with --plan-only (skmollal plan): the rest of the run's calls, tokens,
+                      seconds and money per annotator, and the accuracy the seed supports
   annotations.sqlite  every live LLM answer: a re-run never pays for one twice
   state/              the loop's state: the same command with more --rounds continues
   embeddings/         cached sentence embeddings (--featurizer minilm)

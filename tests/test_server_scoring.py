@@ -32,25 +32,26 @@ from skmollal.testing.server import OpenAITestServer  # noqa: E402
 SHARED = ["a good film", "a bad film", "an ok film"]
 PAIRS = [("great film", "a good film"), ("awful plot", "a bad film"), ("it was ok", "an ok film")]
 TEXTS = ["great film", "awful plot", "it was ok", "a film"]
+TASK = AnnotationTask(SHARED)
 
 
 @pytest.fixture(scope="module")
-def task():
-    return AnnotationTask(SHARED)
-
-
-@pytest.fixture(scope="module")
-def tiny(task):
+def served():
+    """A tiny llama taught the labels, its tokenizer, and the test server answering with it."""
     model, tok = tiny_llama(seed=1)
-    teach(model, tok, task, PAIRS, steps=40)
-    return model, tok
+    teach(model, tok, TASK, PAIRS, steps=40)
+    with OpenAITestServer(model, tok, model_name="tiny") as srv:
+        yield model, tok, srv
 
 
 @pytest.fixture(scope="module")
-def server(tiny):
-    model, tok = tiny
-    with OpenAITestServer(model, tok, model_name="tiny") as srv:
-        yield srv
+def tiny(served):
+    return served[:2]
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[2]
 
 
 def _completions(model, tok, k=20):
@@ -72,9 +73,9 @@ def _tv(p, q):
     return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)
 
 
-def test_walk_scores_full_labels_as_the_local_annotator(tiny, task):
+def test_walk_scores_full_labels_as_the_local_annotator(tiny):
     model, tok = tiny
-    local = TransformersAnnotator(model, task, tokenizer=tok, n_votes=1, temperature=0.0,
+    local = TransformersAnnotator(model, TASK, tokenizer=tok, n_votes=1, temperature=0.0,
                                   random_state=0, show_progress=False)
     first_tokens = {tuple(tok.encode(label, add_special_tokens=False)[:1]) for label in SHARED}
     assert len(first_tokens) < len(SHARED)  # some labels do share their first token
@@ -82,19 +83,19 @@ def test_walk_scores_full_labels_as_the_local_annotator(tiny, task):
     scorer = LabelScorer("tiny", SHARED)
     post = _completions(model, tok, k=tok.vocab_size)  # every token listed: nothing missed
     for text, ref in zip(TEXTS, reference):
-        probs, cost = scorer.score(post, {}, task.render_prompt(text, tok),
-                                   task.answer_prefix(tok))
+        probs, cost = scorer.score(post, {}, TASK.render_prompt(text, tok),
+                                   TASK.answer_prefix(tok))
         assert _tv(probs, ref) < 1e-4, (text, probs, ref)
         assert cost.prompt_tokens > 0
     assert scorer.method == "completions"
 
 
-def test_fallback_on_a_server_without_completions_logs_why(server, tiny, task, caplog):
+def test_fallback_on_a_server_without_completions_logs_why(server, tiny, caplog):
     _, tok = tiny
-    plain = OpenAICompatibleAnnotator(server.base_url, "tiny", task, n_votes=2,
+    plain = OpenAICompatibleAnnotator(server.base_url, "tiny", TASK, n_votes=2,
                                       label_scoring="first-token")
     expected = plain.annotate(TEXTS).probs
-    auto = OpenAICompatibleAnnotator(server.base_url, "tiny", task, n_votes=2, tokenizer=tok)
+    auto = OpenAICompatibleAnnotator(server.base_url, "tiny", TASK, n_votes=2, tokenizer=tok)
     with caplog.at_level(logging.WARNING, logger="skmollal.annotators.server_scoring"):
         res = auto.annotate(TEXTS)
     assert auto.scoring_method_ == "first-token"
@@ -102,18 +103,18 @@ def test_fallback_on_a_server_without_completions_logs_why(server, tiny, task, c
     assert len(warned) == 1 and "404" in warned[0], warned  # once, with the server's answer
     np.testing.assert_allclose(res.probs, expected, atol=1e-6)
     # without a tokenizer, the reason is that there is nothing to render the prompt with
-    bare = OpenAICompatibleAnnotator(server.base_url, "tiny", task, n_votes=1)
+    bare = OpenAICompatibleAnnotator(server.base_url, "tiny", TASK, n_votes=1)
     bare.annotate(TEXTS[:1])
     assert bare.scoring_method_ == "first-token" and "tokenizer" in bare._scorer.reason
 
 
-def test_full_scoring_that_the_server_cannot_do_is_an_error(server, tiny, task):
-    ann = OpenAICompatibleAnnotator(server.base_url, "tiny", task, n_votes=1,
+def test_full_scoring_that_the_server_cannot_do_is_an_error(server, tiny):
+    ann = OpenAICompatibleAnnotator(server.base_url, "tiny", TASK, n_votes=1,
                                     tokenizer=tiny[1], label_scoring="full")
     with pytest.raises(AnnotationRequestError, match="label_scoring='full'.*404"):
         ann.annotate(TEXTS[:2])
     with pytest.raises(ValueError, match="label_scoring must be one of"):
-        OpenAICompatibleAnnotator(server.base_url, "tiny", task, label_scoring="exact")
+        OpenAICompatibleAnnotator(server.base_url, "tiny", TASK, label_scoring="exact")
 
 
 # --------------------------------------------------------------------------- long texts
@@ -141,15 +142,15 @@ def bounded():
         yield srv
 
 
-def _ann(srv, task, **kw):
-    return OpenAICompatibleAnnotator(srv.base_url, "m", task, n_votes=1, max_retries=0,
+def _ann(srv, **kw):
+    return OpenAICompatibleAnnotator(srv.base_url, "m", TASK, n_votes=1, max_retries=0,
                                      **kw)
 
 
-def test_long_text_is_truncated_to_the_servers_context(bounded, task, caplog):
+def test_long_text_is_truncated_to_the_servers_context(bounded, caplog):
     long = "word " * 200
     with caplog.at_level(logging.WARNING, logger="skmollal.annotators.openai"):
-        res = _ann(bounded, task).annotate(["short", long])
+        res = _ann(bounded).annotate(["short", long])
     assert res.votes[1].sum() == 1.0  # answered
     sent = bounded.requests[-1]["messages"][-1]["content"]
     kept = sent[sent.index("word"):]
@@ -157,13 +158,13 @@ def test_long_text_is_truncated_to_the_servers_context(bounded, task, caplog):
     assert any("text 1" in r.getMessage() and "cut" in r.getMessage() for r in caplog.records)
 
 
-def test_long_text_skipped_or_refused(bounded, task):
+def test_long_text_skipped_or_refused(bounded):
     long = "word " * 200
-    res = _ann(bounded, task, long_texts="skip").annotate(["short", long])
+    res = _ann(bounded, long_texts="skip").annotate(["short", long])
     assert res.votes[0].sum() == 1.0
     assert res.probs[1].sum() == 0 and res.votes[1].sum() == 0  # abstains
     with pytest.raises(AnnotationRequestError, match=r"text 1 .*context of 300 tokens"
                                                      r".*long_texts='truncate'"):
-        _ann(bounded, task, long_texts="error").annotate(["short", long])
+        _ann(bounded, long_texts="error").annotate(["short", long])
     with pytest.raises(ValueError, match="long_texts must be one of"):
-        _ann(bounded, task, long_texts="cut")
+        _ann(bounded, long_texts="cut")

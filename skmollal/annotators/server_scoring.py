@@ -157,7 +157,7 @@ class LabelScorer:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def give_up(self, reason: str) -> None:
+    def give_up(self, reason: str, level: int = logging.WARNING) -> None:
         """Fall back to the first-token reading (``"full"``: raise instead)."""
         self.reason = reason
         if self.mode == "full":
@@ -166,8 +166,8 @@ class LabelScorer:
                 f"({reason}); label_scoring='auto' falls back to the first answer token")
         if self.method != "first-token":
             self.method = "first-token"
-            logger.warning("%s: the server cannot score full labels (%s); class probabilities "
-                           "come from the first answer token", self.name, reason)
+            logger.log(level, "%s: the server cannot score full labels (%s); class "
+                       "probabilities come from the first answer token", self.name, reason)
 
     def score(self, post: Callable[[dict], Any], body: dict, prompt: str | None,
               lead: str = "") -> tuple[np.ndarray | None, CallCost]:
@@ -190,7 +190,7 @@ class LabelScorer:
             return None, CallCost()
         if prompt is None:
             self.give_up("no tokenizer= to render the prompt with the model's chat template "
-                         "for the completions endpoint")
+                         "for the completions endpoint", logging.INFO)
             return None, CallCost()
         if self.method is None:
             with self._lock:  # the first text finds out; the others wait for its verdict
