@@ -117,6 +117,23 @@ def test_full_scoring_that_the_server_cannot_do_is_an_error(server, tiny):
         OpenAICompatibleAnnotator(server.base_url, "tiny", TASK, label_scoring="exact")
 
 
+def test_spec_names_the_tokenizer_of_the_chat_template():
+    from skmollal.annotators.smollm2 import smollm2_gguf_path
+    from skmollal.annotators.specs import build_annotator
+
+    try:
+        smollm2_gguf_path()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    ann = build_annotator("http://127.0.0.1:8080/v1#smollm2?tokenizer=smollm2", SHARED)
+    assert (ann.model, ann.base_url) == ("smollm2", "http://127.0.0.1:8080/v1")
+    prompt = ann.tokenizer.apply_chat_template(TASK.render_messages("x"),
+                                               tokenize=False)
+    assert "<|im_start|>" in prompt  # SmolLM2's chat template
+    plain = build_annotator("http://127.0.0.1:8080/v1#smollm2", SHARED)
+    assert plain.tokenizer is None and plain.identity() != ann.identity()
+
+
 # --------------------------------------------------------------------------- long texts
 N_CTX = 300
 
