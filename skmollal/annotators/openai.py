@@ -347,7 +347,8 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
         tokenizer = self._prompt_tokenizer()
         full, spent = self._scorer.score(
             lambda body: self._post_url(client, f"{self.base_url}/completions", body, index,
-                                        stop, raise_fatal=True),
+                                        stop if self._scorer.method else None,
+                                        raise_fatal=True),
             {"model": self.model, "logprobs": self.top_logprobs or 20, **self.extra_body},
             None if tokenizer is None else self.task.render_prompt(text, tokenizer),
             self.task.answer_prefix(tokenizer))

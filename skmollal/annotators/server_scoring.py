@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .costs import CallCost
-from .http_requests import ContextExceeded, _Fatal
+from .http_requests import AnnotationRequestError, ContextExceeded, _Fatal
 from .server_answers import check_logprob, usage_cost
 from .task import label_variants
 
@@ -178,7 +178,9 @@ class LabelScorer:
         ----------
         post : callable
             ``post(body) -> answer`` of the completions endpoint, with the annotator's
-            retries; raises ``_Fatal`` for an answer another try would repeat.
+            retries; raises ``_Fatal`` for an answer another try would repeat. Before the
+            first text is scored (:attr:`method` None) a failure means the server cannot
+            (the fallback), and must not stop the other texts.
         body : dict
             Fields of every request (``model``, ``logprobs``, extra fields).
         prompt : str or None
@@ -223,6 +225,10 @@ class LabelScorer:
                 except ContextExceeded:
                     raise  # the annotator's long_texts decides
                 except _Fatal as exc:  # e.g. no completions endpoint: 404
+                    raise ScoringUnsupported(str(exc)[:200]) from exc
+                except AnnotationRequestError as exc:  # still failing after the retries
+                    if self.method is not None:
+                        raise  # it worked before: a failure of this text
                     raise ScoringUnsupported(str(exc)[:200]) from exc
                 cost[0] = cost[0] + usage_cost(data)
                 tables[read] = next_token_logprobs(data)
