@@ -172,7 +172,7 @@ def seed_accuracy(mixture: Any, S: np.ndarray, y: np.ndarray, cv: int = 5,
         ``accuracy``, ``interval`` (95 % Wilson), ``n_gold`` (rows it rests on),
         ``majority_vote`` and ``llm_accuracy`` (each LLM alone, votes' argmax) on them.
     """
-    from .aggregation.cascade_seed import llm_accuracy
+    from .cascade.seed import llm_accuracy
     from .aggregation.gold_cv import cross_val_gold_proba
     from .aggregation.report import wilson_interval
 
@@ -193,7 +193,7 @@ def cascade_shares(proba: np.ndarray, order: Sequence[int], threshold: float) ->
     ----------
     proba : ndarray of shape (n_texts, n_llms, n_classes)
         Out-of-fold posterior of every prefix of ``order`` on the gold rows
-        (:func:`~skmollal.aggregation.cascade_seed.prefix_oof_proba`).
+        (:func:`~skmollal.cascade.seed.prefix_oof_proba`).
     order : sequence of int
         The order the LLMs are asked in.
     threshold : float
@@ -204,7 +204,7 @@ def cascade_shares(proba: np.ndarray, order: Sequence[int], threshold: float) ->
     list of float
         One share per LLM, in panel order (the first asked: 1.0).
     """
-    from .aggregation.cascade_seed import simulate_cascade
+    from .cascade.seed import simulate_cascade
 
     _, n_asked = simulate_cascade(proba, threshold)
     shares = [0.0] * len(order)
@@ -236,14 +236,14 @@ def cached_share(annotator: Any, texts: Sequence[str]) -> float:
 # ------------------------------------------------------------------ a started loop
 def _shares(loop: Any, names: list[str], S: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Share of texts each LLM is asked: 1, or a cascade's simulated on the gold rows."""
-    from .aggregation.cascade_seed import prefix_oof_proba
+    from .cascade.seed import prefix_oof_proba
     from .cascade import is_cascade
 
     panel = loop.panel
     if not is_cascade(panel):
         return {name: 1.0 for name in names}
     panel.fit_signals(S, y)  # the order and threshold round 1 will use (no LLM call)
-    fusion = MixtureAggregator() if panel.aggregator is None else panel.aggregator
+    fusion = MixtureAggregator() if panel.mixture is None else panel.mixture
     rows, proba = prefix_oof_proba(fusion, S, y, panel.order_)
     return dict(zip(names, cascade_shares(proba, panel.order_, panel.threshold_)))
 
