@@ -125,8 +125,8 @@ def simulate_rounds(sizes: Sequence[int], rates: Mapping[str, CallCost],
     Bunch
         ``rounds`` (per round: ``texts``, ``cost`` per annotator, ``total``),
         ``cost`` (per annotator, the coming rounds summed), ``total`` and ``stopped_by``
-        (``{"round", "reason"}`` or None; ``round``: the first round not run, counted
-        from the first coming one as 0).
+        (``{"before_round", "reason"}`` or None; ``before_round``: the first round not run,
+        counted from the first coming one as 0).
     """
     prices = prices or {}
     so_far = {name: dict(spent.get(name, {})) for name in rates}
@@ -136,7 +136,7 @@ def simulate_rounds(sizes: Sequence[int], rates: Mapping[str, CallCost],
         reason = (budget.check([{"cost_total": so_far}], Upcoming(texts, len(rates)))
                   if budget is not None else None)
         if reason is not None:
-            stopped = {"round": r, "reason": reason}
+            stopped = {"before_round": r, "reason": reason}
             break
         cost = {}
         for name, rate in rates.items():
@@ -289,7 +289,7 @@ def make_plan(loop: Any, texts: Sequence[str], rounds: int) -> Bunch:
     sizes = round_sizes(len(pool), loop.batch_size, int(rounds) - state.round)
     sim = simulate_rounds(sizes, rates, shares, cached, spent, prices, loop.budget)
     if sim.stopped_by is not None:
-        sim.stopped_by["round"] += state.round + 1
+        sim.stopped_by["before_round"] += state.round + 1  # the loop's numbering
     try:
         accuracy = seed_accuracy(MixtureAggregator() if loop.mixture is None else loop.mixture,
                                  S, y)
@@ -332,7 +332,8 @@ def format_plan(plan: Mapping[str, Any]) -> str:
         lines.append(f"{name:<{width}}" + "".join(_cell(rec, k, 12) for _, k in columns))
     stop = plan.get("stopped_by")
     if stop:
-        lines.append(f"the budget stops the run before round {stop['round']}: {stop['reason']}")
+        lines.append(f"the budget stops the run before round {stop['before_round']}: "
+                     f"{stop['reason']}")
     acc = plan["accuracy"]
     if acc.get("accuracy") is None:
         lines.append(f"label accuracy: {acc.get('note')}")
@@ -365,7 +366,8 @@ def write_plan(loop: Any, texts: Sequence[str], rounds: int, folder: str | Path)
     Returns
     -------
     dict
-        ``plan`` (the JSON record), ``plan_text`` (:func:`format_plan`) and ``files``.
+        ``plan`` (the JSON record), ``plan_text`` (:func:`format_plan`, and where the JSON
+        is) and ``files``.
     """
     try:
         loop.start()  # the gold seed: paid once, cached, kept in the state
@@ -376,4 +378,5 @@ def write_plan(loop: Any, texts: Sequence[str], rounds: int, folder: str | Path)
                                    else list(v)))
     path = Path(folder) / "plan.json"
     path.write_text(json.dumps(record, indent=1))
-    return {"plan": record, "plan_text": format_plan(record), "files": {"plan": str(path)}}
+    return {"plan": record, "plan_text": f"{format_plan(record)}\nplan (JSON): {path}",
+            "files": {"plan": str(path)}}

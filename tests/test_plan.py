@@ -42,7 +42,8 @@ def test_simulated_rounds_stop_where_the_budget_stops_the_loop():
                           budget=Budget(calls=55))
     # 20 spent; +20 = 40 fits, +20 more = 60 would exceed 55
     assert [r["total"]["calls"] for r in sim.rounds] == [20]
-    assert sim.stopped_by["round"] == 1 and "exceed the budget of 55" in sim.stopped_by["reason"]
+    assert sim.stopped_by["before_round"] == 1
+    assert "exceed the budget of 55" in sim.stopped_by["reason"]
     priced = simulate_rounds([10, 10], rates, {"a": 1.0, "b": 0.5}, {"b": 0.5}, spent,
                              prices={"a": Price(per_call=1.0), "b": Price(per_call=2.0)})
     assert priced.cost["a"]["calls"] == 20 and priced.cost["a"]["money"] == 20.0
@@ -89,6 +90,7 @@ def test_plan_predicts_the_calls_a_recorded_run_pays(recordings_dir, tmp_path, c
     # 200 for the seed, 150 a round: the budget of 560 stops the run after two rounds
     assert len(plan["rounds"]) == len(results["history"]) - 1 == 2
     assert plan["stopped_by"]["reason"] == results["stopped_by"]["reason"]
+    assert plan["stopped_by"]["before_round"] == results["stopped_by"]["round"] + 1
     assert math.isclose(plan["total"]["money"], 0.01 * sum(predicted.values()))
     acc = plan["accuracy"]
     assert acc["n_gold"] == 40 and acc["interval"][0] <= acc["accuracy"] <= acc["interval"][1]

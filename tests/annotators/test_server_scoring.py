@@ -23,7 +23,10 @@ pytest.importorskip("httpx")
 from tiny_models import teach, tiny_llama  # noqa: E402
 
 from skmollal.annotators.local import TransformersAnnotator  # noqa: E402
-from skmollal.annotators.openai import AnnotationRequestError, OpenAICompatibleAnnotator  # noqa: E402
+from skmollal.annotators.openai import (  # noqa: E402
+    AnnotationRequestError,
+    OpenAICompatibleAnnotator,
+)
 from skmollal.annotators.server_scoring import LabelScorer  # noqa: E402
 from skmollal.annotators.task import AnnotationTask  # noqa: E402
 from skmollal.testing.server import OpenAITestServer  # noqa: E402
@@ -99,7 +102,8 @@ def test_fallback_on_a_server_without_completions_logs_why(server, tiny, caplog)
     with caplog.at_level(logging.WARNING, logger="skmollal.annotators.server_scoring"):
         res = auto.annotate(TEXTS)
     assert auto.scoring_method_ == "first-token"
-    warned = [r.getMessage() for r in caplog.records if "cannot score full labels" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records
+              if "cannot score full labels" in r.getMessage()]
     assert len(warned) == 1 and "404" in warned[0], warned  # once, with the server's answer
     np.testing.assert_allclose(res.probs, expected, atol=1e-6)
     # without a tokenizer, the reason is that there is nothing to render the prompt with
