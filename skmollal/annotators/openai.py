@@ -330,13 +330,14 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
     def _ask(self, client: Any, index: int, text: str, stop: threading.Event | None
              ) -> tuple[np.ndarray | None, np.ndarray, list[str], CallCost]:
         answers: list[str] = []
-        probs = None
+        probs, chat_tokens = None, None
         t0, usage = time.perf_counter(), CallCost(calls=1)
         # Each answer brings >= 1 choice, so at most n_votes requests.
         for _ in range(self.n_votes):
             need = self.n_votes - len(answers)
             data = self._post(client, self._body(text, need), index, stop)
             usage = usage + usage_cost(data)
+            chat_tokens = chat_tokens or (usage.prompt_tokens if usage.tokens_counted else None)
             for choice in data["choices"][:need]:
                 answers.append(choice["message"]["content"].strip())
                 if probs is None:
@@ -351,7 +352,7 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
                                         raise_fatal=True),
             {"model": self.model, "logprobs": self.top_logprobs or 20, **self.extra_body},
             None if tokenizer is None else self.task.render_prompt(text, tokenizer),
-            self.task.answer_prefix(tokenizer))
+            self.task.answer_prefix(tokenizer), chat_tokens)
         if full is not None:
             probs = full
         return probs, votes, answers, usage + spent + CallCost(seconds=time.perf_counter() - t0)

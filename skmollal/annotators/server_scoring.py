@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: ``label_scoring`` choices of the HTTP annotator.
 SCORING_MODES = ("auto", "full", "first-token")
+#: Prompt tokens a rendered prompt may differ from the chat endpoint's (a BOS token, ...).
+TEMPLATE_SLACK = 2
 
 
 class ScoringUnsupported(Exception):
@@ -170,7 +172,8 @@ class LabelScorer:
                        "probabilities come from the first answer token", self.name, reason)
 
     def score(self, post: Callable[[dict], Any], body: dict, prompt: str | None,
-              lead: str = "") -> tuple[np.ndarray | None, CallCost]:
+              lead: str = "", chat_tokens: int | None = None
+              ) -> tuple[np.ndarray | None, CallCost]:
         """Class probabilities of one text (None: read the first token instead) and the
         cost of the requests made for them.
 
@@ -187,6 +190,10 @@ class LabelScorer:
             The text's prompt as the server's chat template renders it (None: unknown).
         lead : str, default=""
             What separates the prompt from a label (``AnnotationTask.answer_prefix``).
+        chat_tokens : int, optional
+            The prompt tokens the chat endpoint counted for the same text: on the first
+            text, a rendered prompt more than :data:`TEMPLATE_SLACK` tokens away from it is
+            not the server's chat template (a wrong ``tokenizer``), and falls back.
         """
         if self.method == "first-token":
             return None, CallCost()
@@ -197,14 +204,14 @@ class LabelScorer:
         if self.method is None:
             with self._lock:  # the first text finds out; the others wait for its verdict
                 if self.method is None:
-                    return self._score_or_give_up(post, body, prompt, lead)
+                    return self._score_or_give_up(post, body, prompt, lead, chat_tokens)
         if self.method == "first-token":
             return None, CallCost()
         return self._score_or_give_up(post, body, prompt, lead)
 
-    def _score_or_give_up(self, post, body, prompt, lead):
+    def _score_or_give_up(self, post, body, prompt, lead, chat_tokens=None):
         try:
-            probs, cost = self._walk(post, body, prompt, lead)
+            probs, cost = self._walk(post, body, prompt, lead, chat_tokens)
         except ScoringUnsupported as exc:
             self.give_up(str(exc))
             return None, getattr(exc, "cost", CallCost())
@@ -213,7 +220,8 @@ class LabelScorer:
             logger.info("%s: every label scored in full on the completions endpoint", self.name)
         return probs, cost
 
-    def _walk(self, post, body, prompt, lead) -> tuple[np.ndarray | None, CallCost]:
+    def _walk(self, post, body, prompt, lead, chat_tokens=None
+              ) -> tuple[np.ndarray | None, CallCost]:
         tables: dict[str, dict[str, float]] = {}
         cost = [CallCost()]
 
@@ -230,14 +238,23 @@ class LabelScorer:
                     if self.method is not None:
                         raise  # it worked before: a failure of this text
                     raise ScoringUnsupported(str(exc)[:200]) from exc
-                cost[0] = cost[0] + usage_cost(data)
+                spent = usage_cost(data)
+                if (not read and chat_tokens and spent.tokens_counted
+                        and abs(spent.prompt_tokens - chat_tokens) > TEMPLATE_SLACK):
+                    exc = ScoringUnsupported(
+                        f"the tokenizer's chat template gives a prompt of {spent.prompt_tokens} "
+                        f"tokens, the server's chat endpoint one of {chat_tokens}: give the "
+                        "tokenizer of the served model")
+                    exc.cost = cost[0] + spent
+                    raise exc
+                cost[0] = cost[0] + spent
                 tables[read] = next_token_logprobs(data)
             return tables[read]
 
         try:
             logprobs = np.array([walk_form(lead + form, next_tokens) for form, _ in self.forms])
         except ScoringUnsupported as exc:
-            exc.cost = cost[0]
+            exc.cost = getattr(exc, "cost", cost[0])
             raise
         owner = np.array([c for _, c in self.forms])
         mass = np.array([np.logaddexp.reduce(logprobs[owner == c]) for c in range(self.n_classes)])

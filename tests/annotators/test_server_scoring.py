@@ -91,6 +91,12 @@ def test_walk_scores_full_labels_as_the_local_annotator(tiny):
         assert _tv(probs, ref) < 1e-4, (text, probs, ref)
         assert cost.prompt_tokens > 0
     assert scorer.method == "completions"
+    # a tokenizer whose chat template is not the server's: its prompt has another length
+    wrong = LabelScorer("tiny", SHARED)
+    prompt = TASK.render_prompt(TEXTS[0], tok)
+    n_tokens = len(tok.encode(prompt, add_special_tokens=False))
+    probs, _ = wrong.score(post, {}, prompt, TASK.answer_prefix(tok), chat_tokens=n_tokens + 9)
+    assert probs is None and wrong.method == "first-token" and "chat template" in wrong.reason
 
 
 def test_fallback_on_a_server_without_completions_logs_why(server, tiny, caplog):
