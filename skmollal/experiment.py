@@ -331,6 +331,10 @@ def run_experiment(config: Mapping | Any) -> dict:
         show_progress=not cfg["no_progress"],
         **loop_stopping(cfg), **review,
     )
+    if cfg.get("plan_only"):  # round 0 only, then what the rest would cost (skmollal plan)
+        from .plan import write_plan
+
+        return write_plan(loop, train_texts, cfg["rounds"], out)
     earlier = loop.llm_calls if loop.state is not None else 0
     earlier_per_llm = _answers_per_llm(loop)
     history = loop.run(cfg["rounds"])
