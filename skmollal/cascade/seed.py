@@ -11,7 +11,7 @@ with the row's fold hidden); :func:`simulate_cascade` replays the stopping rule 
 :func:`choose_threshold` scores candidate thresholds by the simulated accuracy and calls, and
 keeps the cheapest one that no other candidate (the full panel, threshold 1, included) beats
 by more than ``n_se`` standard errors of the paired accuracy difference
-(:func:`~skmollal.aggregation.selection.choose_by_gold_cv`).
+(:func:`~skmollal.aggregation.gold_cv.choose_by_gold_cv`).
 
 Only the gold rows are used: no pool row has been asked every LLM, and the simulated
 cascade's labels are judged against gold labels the fusion did not see.
@@ -176,7 +176,7 @@ def choose_threshold(proba, y, thresholds: Sequence[float] = AUTO_THRESHOLDS, *,
     thresholds : sequence of float, default=AUTO_THRESHOLDS
         Candidates in ``(0, 1]``; include 1.0 to weigh every choice against the full panel.
     n_se : float, default=1.0
-        Tie rule of :func:`~skmollal.aggregation.selection.choose_by_gold_cv`, with the
+        Tie rule of :func:`~skmollal.aggregation.gold_cv.choose_by_gold_cv`, with the
         candidates ordered from the fewest simulated calls to the most.
 
     Returns
