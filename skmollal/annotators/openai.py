@@ -5,7 +5,7 @@
 ``logprobs=true``, ``top_logprobs`` and ``n`` samples, and reads
 
 * ``probs``: with ``label_scoring="auto"`` (the default), the model's probability of every
-  full label name where the server can report it (:mod:`~skmollal.annotators.server_scoring`:
+  full label name where the server can report it (``skmollal.annotators.server_scoring``:
   llama.cpp's servers, vLLM), else from the first answer token's ``top_logprobs``
   (:func:`~skmollal.annotators.server_answers.label_token_probs`: a token that starts several
   class names splits its mass between them); the reason for that fallback is logged once.
@@ -94,16 +94,12 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
     show_progress : bool, default=False
         tqdm bar over texts.
     label_scoring : {"auto", "full", "first-token"}, default="auto"
-        How ``probs`` are read (see :mod:`~skmollal.annotators.server_scoring`): the
+        How ``probs`` are read (see ``skmollal.annotators.server_scoring``): the
         probability of every full label name, walked token by token on the server's
         ``{base_url}/completions``, where that is possible (it needs ``tokenizer``), else
         the first answer token (``"auto"``, the reason logged once); ``"full"``: an error
         where it is not possible; ``"first-token"``: the first answer token only (no extra
         requests).
-    tokenizer : transformers tokenizer or str, optional
-        A tokenizer with the served model's chat template (or its name / local path), to
-        render the prompt for full label scoring as the chat endpoint would. Without it
-        the probabilities come from the first answer token.
     case_variants : bool, default=True
         Full scoring also scores ``label.lower()`` and ``label.capitalize()`` and adds their
         mass to the class (as the local annotator does).
@@ -113,6 +109,10 @@ class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
         its error states them) and logs a warning; ``"skip"`` leaves it unannotated (zero
         probabilities and votes: the annotator abstains) with a warning; ``"error"`` raises
         :class:`AnnotationRequestError`. Warnings and errors name the text's index.
+    tokenizer : transformers tokenizer or str, optional
+        A tokenizer with the served model's chat template (or its name / local path), to
+        render the prompt for full label scoring as the chat endpoint would. Without it
+        the probabilities come from the first answer token.
 
     Attributes
     ----------
