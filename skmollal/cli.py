@@ -223,6 +223,13 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    choices=sorted(REVIEW_STRATEGIES),
                    help="which texts go to review: " + "; ".join(
                        f"{k}: {v.split(' (')[0]}" for k, v in REVIEW_STRATEGIES.items()))
+    p.add_argument("--examples", default=d["examples"], metavar="SELECTOR[:K]",
+                   help="each text's few-shot demonstrations: the K gold-seed texts nearest "
+                        "to it (MiniLM), nearest last; SELECTOR nearest, balanced (at most "
+                        "K/classes per label) or mmr (nearest but diverse), e.g. nearest:8")
+    p.add_argument("--label-descriptions", default=d["label_descriptions"], metavar="FILE",
+                   help="what each class name means, written into the instruction: "
+                        "'label: description' lines, or a .json object")
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")

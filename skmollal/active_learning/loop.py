@@ -61,6 +61,7 @@ from .._validation import check_partial_labels, check_texts, warn_blank_texts
 from ..aggregation.gold_cv import accepts_text
 from ..annotators.base import relocate_text_error
 from ..annotators.costs import cost_names, price_for
+from ..annotators.demonstrations import share_seed_examples
 from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_annotators,
                                 panel_labels)
 from ..cascade import is_cascade
@@ -498,6 +499,8 @@ class MoLLIALoop:
         text needs.
         """
         rows = np.asarray(rows, dtype=int)
+        # seed demonstrations: from gold rows only (the seed, a person's answers)
+        share_seed_examples(self.panel, self._texts, self.state.partial_labels(True), self._labels)
         todo = rows[~self.state.is_annotated(rows)].tolist()
         size = max(1, int(self.annotate_chunk))
         t0 = time.perf_counter()
