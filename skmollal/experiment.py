@@ -327,20 +327,19 @@ def run_experiment(config: Mapping | Any) -> dict:
 
         review = dict(oracle=CsvReviewOracle(out / "review.csv", row_ids=prep.train),
                       review_size=cfg["review"], review_strategy=cfg["review_strategy"])
-    loop = make_loop(
-        make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
-        prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
-        strategy=cfg["strategy"], batch_size=cfg["batch"],
+    loop_params = dict(
+        texts=train_texts, strategy=cfg["strategy"], batch_size=cfg["batch"],
         discrepancy=None if cfg["no_discrepancy"] else cfg["discrepancy"],
         discrepancy_update=cfg["discrepancy_update"],
         nl_threshold=0.001 if cfg["negative_learning"] and not cfg["no_negative_learning"]
         else None,
         nl_source=cfg["nl_source"],
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
-        output_dir=out / "state", random_state=cfg["seed"],
-        show_progress=not cfg["no_progress"],
-        **loop_stopping(cfg), **review,
-    )
+        random_state=cfg["seed"], show_progress=not cfg["no_progress"],
+        **loop_stopping(cfg))
+    loop = make_loop(make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
+                     prep.y_train, mixture=make_aggregator(cfg["mixture"]),
+                     output_dir=out / "state", **loop_params, **review)
     earlier = loop.llm_calls if loop.state is not None else 0
     earlier_per_llm = _answers_per_llm(loop)
     history = loop.run(cfg["rounds"])
@@ -379,6 +378,13 @@ def run_experiment(config: Mapping | Any) -> dict:
         "history": [{**{k: v for k, v in h.items() if k not in STOPPING_KEYS},
                      "queried": [int(prep.train[i]) for i in h["queried"]]} for h in history],
     }
+    if cfg.get("compare_majority") and has_test and not review:
+        from .comparison import majority_vote_run
+
+        results["majority_vote"] = majority_vote_run(
+            make_loop, make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
+            prep.y_train, X_test, y_test, out / "state-majority", loop_params,
+            cfg["rounds"])
     files["results"].write_text(json.dumps(results, indent=1))
     if not has_test:
         return results

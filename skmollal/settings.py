@@ -38,6 +38,7 @@ RUN_DEFAULTS = {
     "budget": None, "price": None, "stop": None,
     "review": 0, "review_strategy": "least_confident",  # a person answers N texts per round
     "examples": None, "label_descriptions": None,  # seed demonstrations, class meanings
+    "compare_majority": False,  # also train on majority-vote labels of the same answers
 }
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.
 ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}

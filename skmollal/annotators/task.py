@@ -90,6 +90,7 @@ class AnnotationTask:
         answer_lead: str = "",
         demonstrations: Any = None,
         label_descriptions: Mapping[str, str] | None = None,
+        example_template: str | None = None,
     ) -> None:
         if isinstance(labels, str):
             raise TypeError("AnnotationTask: labels must be a sequence of str, not one str")
@@ -128,6 +129,10 @@ class AnnotationTask:
             raise ValueError("AnnotationTask: text_template must be a str containing {text}")
         if not isinstance(answer_lead, str):
             raise TypeError("AnnotationTask: answer_lead must be a str")
+        if example_template is not None and (not isinstance(example_template, str)
+                                             or "{text}" not in example_template):
+            raise ValueError("AnnotationTask: example_template must be a str containing {text}")
+        self.example_template = example_template
         self.labels = labels
         self.text_template = text_template
         self.answer_lead = answer_lead
@@ -153,6 +158,11 @@ class AnnotationTask:
             text = f"{text}\n\nThe categories:\n{lines}" if text else f"The categories:\n{lines}"
         return text
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Choose the demonstrations of ``texts`` in one batch (nothing without them)."""
+        if self.demonstrations is not None:
+            self.demonstrations.prepare(texts)
+
     def examples_for(self, text: str) -> tuple[tuple[str, str], ...]:
         """The few-shot examples of ``text``'s prompt: ``examples``, then its demonstrations."""
         if self.demonstrations is None:
@@ -165,7 +175,8 @@ class AnnotationTask:
                       examples=self.examples, name=self.name,
                       text_template=self.text_template, answer_lead=self.answer_lead,
                       demonstrations=self.demonstrations,
-                      label_descriptions=self.label_descriptions)
+                      label_descriptions=self.label_descriptions,
+                      example_template=self.example_template)
         unknown = sorted(set(changes) - set(params))
         if unknown:
             raise TypeError(f"AnnotationTask.replace: unknown parameters {unknown}")
@@ -191,14 +202,19 @@ class AnnotationTask:
         instruction = self.instruction_text
         messages = [{"role": "system", "content": instruction}] if instruction else []
         for example_text, label in self.examples_for(text):
-            messages.append({"role": "user", "content": self.render_text(example_text)})
+            messages.append({"role": "user",
+                             "content": self.render_text(example_text, example=True)})
             messages.append({"role": "assistant", "content": self._answer(label, chat=True)})
         messages.append({"role": "user", "content": self.render_text(text)})
         return messages
 
-    def render_text(self, text: str) -> str:
-        """The user message for ``text`` (``text_template`` filled in)."""
-        return self.text_template.replace("{labels}", ", ".join(self.labels)).replace(
+    def render_text(self, text: str, example: bool = False) -> str:
+        """The user message for ``text`` (``text_template`` filled in; ``example_template``
+        for a few-shot example's text when there is one)."""
+        template = self.text_template
+        if example and self.example_template is not None:
+            template = self.example_template
+        return template.replace("{labels}", ", ".join(self.labels)).replace(
             "{text}", text
         )
 
@@ -241,7 +257,7 @@ class AnnotationTask:
             return prompt + self.answer_lead
         parts = [self.instruction_text, ""] if self.instruction_text else []
         for example_text, label in self.examples_for(text):
-            parts += [f"Text: {self.render_text(example_text)}",
+            parts += [f"Text: {self.render_text(example_text, example=True)}",
                       f"Answer: {self._answer(label, chat=True)}", ""]
         lead = self.answer_lead.rstrip()
         parts += [f"Text: {self.render_text(text)}", f"Answer: {lead}" if lead else "Answer:"]
@@ -275,6 +291,8 @@ class AnnotationTask:
                if self.demonstrations is not None else {}),
             **({"label_descriptions": dict(self.label_descriptions)}
                if self.label_descriptions else {}),
+            **({"example_template": self.example_template}
+               if self.example_template is not None else {}),
         }
 
     def identity(self) -> str:
