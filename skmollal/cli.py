@@ -238,7 +238,8 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--examples", default=d["examples"], metavar="SELECTOR[:K]",
                    help="each text's few-shot demonstrations: the K gold-seed texts nearest "
                         "to it (MiniLM), nearest last; SELECTOR nearest, balanced (at most "
-                        "K/classes per label) or mmr (nearest but diverse), e.g. nearest:8")
+                        "K/classes per label) or mmr (nearest but diverse), e.g. nearest:8; none: "
+                        "the annotators' own prompts only")
     p.add_argument("--label-descriptions", default=d["label_descriptions"], metavar="FILE",
                    help="what each class name means, written into the instruction: "
                         "'label: description' lines, or a .json object")

@@ -7,10 +7,10 @@ import pytest
 from skmollal.active_learning import MoLLIALoop
 from skmollal.annotators.cache import AnnotationCache, CachedAnnotator
 from skmollal.annotators.demonstrations import (SeedDemonstrations, balanced_indices,
-                                                configure_prompts, mmr_indices,
-                                                nearest_indices, order_examples,
-                                                parse_examples_spec, prompt_key_texts,
-                                                share_seed_examples)
+                                                mmr_indices, nearest_indices,
+                                                order_examples, parse_examples_spec)
+from skmollal.annotators.seed_pool import (configure_prompts, prompt_key_texts,
+                                           share_seed_examples)
 from skmollal.annotators.task import AnnotationTask, read_label_descriptions
 from skmollal.testing.fake import FakeAnnotator
 
@@ -199,3 +199,38 @@ def test_llm_annotated_rows_never_become_examples():
     used = {t for examples in fake.seen.values() for t, _ in examples}
     assert used and not used & annotated_only
     assert all(t not in {e for e, _ in ex} for t, ex in fake.seen.items())  # never itself
+
+
+# ----------------------------------------------------------------------- live (slow)
+@pytest.mark.slow
+def test_live_smollm2_with_seed_demonstrations(tmp_path):
+    from skmollal.annotators import smollm2
+    from skmollal.demo import demo_task, load_demo
+
+    try:
+        smollm2.smollm2_gguf_path()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    demo = load_demo()
+    seed, texts = list(range(0, 180, 15)), [demo.texts[i] for i in (7, 40, 95, 130, 170)]
+    d = SeedDemonstrations(k=2)
+    d.set_pool([demo.texts[i] for i in seed], [demo.target_names[demo.target[i]] for i in seed])
+    task = demo_task(demonstrations=d, example_template="Question: {text}")
+
+    def member(batch_size):
+        return smollm2.smollm2_annotator(task, device="cpu", batch_size=batch_size,
+                                         random_state=0, show_progress=False)
+
+    batched = member(4)
+    cached = CachedAnnotator(batched, AnnotationCache(tmp_path / "a.sqlite"))
+    first = cached.annotate(texts)
+    # prompts that differ per text, batched with left padding: the same as one at a time
+    alone = member(1).annotate(texts)
+    np.testing.assert_allclose(first.probs, alone.probs, atol=1e-4)
+    tok = batched._load()[1]
+    for text in texts:
+        prompt = task.render_prompt(text, tok)
+        assert all(f"Question: {t}" in prompt for t, _ in d.examples_for(text))
+    again = cached.annotate(texts)
+    assert cached.n_hits_ == len(texts)
+    np.testing.assert_allclose(again.probs, first.probs)

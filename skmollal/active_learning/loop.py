@@ -61,7 +61,7 @@ from .._validation import check_partial_labels, check_texts, warn_blank_texts
 from ..aggregation.gold_cv import accepts_text
 from ..annotators.base import relocate_text_error
 from ..annotators.costs import cost_names, price_for
-from ..annotators.demonstrations import share_seed_examples
+from ..annotators.seed_pool import share_seed_examples
 from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_annotators,
                                 panel_labels)
 from ..cascade import is_cascade

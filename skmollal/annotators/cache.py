@@ -41,7 +41,7 @@ import numpy as np
 from .._validation import check_texts
 from .base import AnnotationResult, check_annotation_values, relocate_text_error
 from .costs import CallCost, row_costs, timed_annotate
-from .demonstrations import prompt_key_texts
+from .seed_pool import prompt_key_texts
 
 __all__ = ["AnnotationCache", "CachedAnnotator", "CacheCorruptedError", "default_cache_path",
            "cache_key"]

@@ -1,7 +1,8 @@
 """Few-shot demonstrations chosen per text from the gold seed.
 
 A :class:`SeedDemonstrations` holds a *pool* of labelled examples: the gold seed, and later
-the rows a person answered (never rows an LLM annotated: see :func:`share_seed_examples`).
+the rows a person answered (never rows an LLM annotated: see
+:func:`~skmollal.annotators.seed_pool.share_seed_examples`).
 For each text to annotate it picks ``k`` pool examples by sentence-embedding similarity
 (MiniLM, :class:`~skmollal.featurizers.SentenceEmbedder`) and hands them to the
 :class:`~skmollal.annotators.task.AnnotationTask` that renders the prompt, in a stated
@@ -24,17 +25,15 @@ embeddings and remembers each text's choice until the pool changes.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 __all__ = ["SELECTORS", "ORDERS", "SeedDemonstrations", "nearest_indices",
-           "balanced_indices", "mmr_indices", "order_examples", "parse_examples_spec",
-           "share_seed_examples", "configure_prompts", "prompt_key_texts"]
+           "balanced_indices", "mmr_indices", "order_examples", "parse_examples_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,9 +188,10 @@ class SeedDemonstrations:
     Notes
     -----
     The pool is set with :meth:`set_pool` (the loop does it through
-    :func:`share_seed_examples`); until then no text gets demonstrations. :meth:`to_dict`
-    (part of the task's identity) describes the selector, not the pool; the examples a text
-    gets are part of its cache key (:func:`prompt_key_texts`).
+    :func:`~skmollal.annotators.seed_pool.share_seed_examples`); until then no text gets
+    demonstrations. :meth:`to_dict` (part of the task's identity) describes the selector,
+    not the pool; the examples a text gets are part of its cache key
+    (:func:`~skmollal.annotators.seed_pool.prompt_key_texts`).
     """
 
     def __init__(self, k: int = 8, selector: str = "nearest", order: str = "nearest_last",
@@ -312,104 +312,3 @@ class SeedDemonstrations:
     def __repr__(self) -> str:
         return (f"SeedDemonstrations(k={self.k}, selector={self.selector!r}, "
                 f"order={self.order!r}, pool={len(self.pool_texts)})")
-
-
-# ----------------------------------------------------------------------------- the panel side
-def _tasks(panel: Any) -> list[Any]:
-    """The annotation tasks of a panel's live annotators (cached ones unwrapped)."""
-    from .panel import panel_annotators
-
-    tasks = []
-    for annotator in panel_annotators(panel):
-        inner = getattr(annotator, "annotator", annotator)  # a CachedAnnotator
-        task = getattr(inner, "task", None)
-        if task is not None:
-            tasks.append(task)
-    return tasks
-
-
-def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
-                        labels: Sequence[str]) -> int:
-    """Give every demonstration selector of ``panel`` the gold rows as its pool.
-
-    Parameters
-    ----------
-    panel : panel, list of annotators or annotator
-    texts : sequence of str
-        Every row's text.
-    y : sequence of int
-        Class index of the rows whose label is gold (the seed, a person's answers), -1
-        elsewhere. Rows an LLM annotated must be -1 here: they never become examples.
-    labels : sequence of str
-        The class names.
-
-    Returns
-    -------
-    int
-        The pool's size (0 when no annotator of the panel uses seed demonstrations).
-    """
-    selectors = {id(t.demonstrations): t.demonstrations for t in _tasks(panel)
-                 if getattr(t, "demonstrations", None) is not None}
-    if not selectors:
-        return 0
-    y = np.asarray(y)
-    rows = np.flatnonzero(y >= 0)
-    pool_texts = [texts[i] for i in rows]
-    pool_labels = [labels[int(y[i])] for i in rows]
-    for selector in selectors.values():
-        selector.set_pool(pool_texts, pool_labels)
-    return len(rows)
-
-
-def configure_prompts(panel: Any, examples: str | SeedDemonstrations | None = None,
-                      label_descriptions: Mapping[str, str] | None = None) -> Any:
-    """Give the live annotators of ``panel`` seed demonstrations and label descriptions.
-
-    Parameters
-    ----------
-    panel : panel, list of annotators or annotator
-    examples : str or SeedDemonstrations, optional
-        A spec (``"nearest:8"``, see :func:`parse_examples_spec`) or a selector; one
-        selector is shared by every annotator (the seed is embedded once).
-    label_descriptions : mapping of str to str, optional
-        What each class name means (see :class:`~skmollal.annotators.task.AnnotationTask`).
-
-    Returns
-    -------
-    panel
-        The same object: each annotator's ``task`` is replaced by a copy with the changes
-        (annotators without a task, recorded ones, are left alone).
-    """
-    changes: dict[str, Any] = {}
-    if examples is not None:
-        changes["demonstrations"] = (examples if isinstance(examples, SeedDemonstrations)
-                                     else SeedDemonstrations.from_spec(examples))
-    if label_descriptions:
-        changes["label_descriptions"] = dict(label_descriptions)
-    if not changes:
-        return panel
-    from .panel import panel_annotators
-
-    for annotator in panel_annotators(panel):
-        inner = getattr(annotator, "annotator", annotator)
-        if getattr(inner, "task", None) is not None:
-            inner.task = inner.task.replace(**changes)
-        for memo in {id(annotator): annotator, id(inner): inner}.values():
-            if getattr(memo, "_identity", None) is not None:  # memoised identities
-                memo._identity = None
-    return panel
-
-
-def prompt_key_texts(annotator: Any, texts: Sequence[str]) -> list[str]:
-    """What an annotation cache keys ``texts`` on: each text and the examples it gets.
-
-    Unchanged texts for an annotator without seed demonstrations (so its keys stay those
-    of earlier versions); else a JSON pair ``[text, examples]`` per text.
-    """
-    task = getattr(annotator, "task", None)
-    selector = getattr(task, "demonstrations", None)
-    if selector is None or not selector.pool_texts:
-        return list(texts)
-    selector.prepare(texts)
-    return [json.dumps([t, [list(e) for e in task.examples_for(t)]], ensure_ascii=False)
-            for t in texts]

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .demonstrations import configure_prompts
+from .seed_pool import configure_prompts
 from .panel import panel_annotators
 
 __all__ = ["SPEC_FORMS", "build_annotator", "build_panel"]
@@ -128,7 +128,7 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
         ``--refresh-cache`` gives ``"refresh"``.
     examples : str or SeedDemonstrations, optional
         Per-text demonstrations from the gold seed for every live annotator, e.g.
-        ``"nearest:8"`` (see :func:`~skmollal.annotators.demonstrations.configure_prompts`).
+        ``"nearest:8"`` (see :func:`~skmollal.annotators.seed_pool.configure_prompts`).
     label_descriptions : mapping of str to str, optional
         What each class name means, written into every live annotator's instruction.
 

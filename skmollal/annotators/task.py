@@ -301,7 +301,7 @@ class AnnotationTask:
         Equal for tasks that render the same prompts; different when labels, instruction,
         examples or name differ. With ``demonstrations``, it describes the selector, not
         its pool: the examples a text gets belong to that text's cache key
-        (:func:`~skmollal.annotators.demonstrations.prompt_key_texts`).
+        (:func:`~skmollal.annotators.seed_pool.prompt_key_texts`).
         """
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=True)
 

@@ -1,0 +1,119 @@
+"""Seed demonstrations on a panel: who gets a selector, what fills its pool, what keys a text.
+
+:func:`configure_prompts` gives a panel's live annotators one shared
+:class:`~skmollal.annotators.demonstrations.SeedDemonstrations` (and label descriptions);
+:func:`share_seed_examples` fills its pool with the gold rows (the seed, a person's
+answers; never a row an LLM annotated), as the loop does before every round; and
+:func:`prompt_key_texts` is what an annotation cache keys each text on: the text and the
+examples its prompt shows.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .demonstrations import SeedDemonstrations
+
+__all__ = ["configure_prompts", "prompt_key_texts", "share_seed_examples"]
+
+
+def _tasks(panel: Any) -> list[Any]:
+    """The annotation tasks of a panel's live annotators (cached ones unwrapped)."""
+    from .panel import panel_annotators
+
+    tasks = []
+    for annotator in panel_annotators(panel):
+        inner = getattr(annotator, "annotator", annotator)  # a CachedAnnotator
+        task = getattr(inner, "task", None)
+        if task is not None:
+            tasks.append(task)
+    return tasks
+
+
+def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
+                        labels: Sequence[str]) -> int:
+    """Give every demonstration selector of ``panel`` the gold rows as its pool.
+
+    Parameters
+    ----------
+    panel : panel, list of annotators or annotator
+    texts : sequence of str
+        Every row's text.
+    y : sequence of int
+        Class index of the rows whose label is gold (the seed, a person's answers), -1
+        elsewhere. Rows an LLM annotated must be -1 here: they never become examples.
+    labels : sequence of str
+        The class names.
+
+    Returns
+    -------
+    int
+        The pool's size (0 when no annotator of the panel uses seed demonstrations).
+    """
+    selectors = {id(t.demonstrations): t.demonstrations for t in _tasks(panel)
+                 if getattr(t, "demonstrations", None) is not None}
+    if not selectors:
+        return 0
+    y = np.asarray(y)
+    rows = np.flatnonzero(y >= 0)
+    pool_texts = [texts[i] for i in rows]
+    pool_labels = [labels[int(y[i])] for i in rows]
+    for selector in selectors.values():
+        selector.set_pool(pool_texts, pool_labels)
+    return len(rows)
+
+
+def configure_prompts(panel: Any, examples: str | SeedDemonstrations | None = None,
+                      label_descriptions: Mapping[str, str] | None = None) -> Any:
+    """Give the live annotators of ``panel`` seed demonstrations and label descriptions.
+
+    Parameters
+    ----------
+    panel : panel, list of annotators or annotator
+    examples : str or SeedDemonstrations, optional
+        A spec (``"nearest:8"``, see :func:`parse_examples_spec`; ``"none"``: none) or a
+        selector; one selector is shared by every annotator (the seed is embedded once).
+    label_descriptions : mapping of str to str, optional
+        What each class name means (see :class:`~skmollal.annotators.task.AnnotationTask`).
+
+    Returns
+    -------
+    panel
+        The same object: each annotator's ``task`` is replaced by a copy with the changes
+        (annotators without a task, recorded ones, are left alone).
+    """
+    changes: dict[str, Any] = {}
+    if examples is not None and examples != "none":
+        changes["demonstrations"] = (examples if isinstance(examples, SeedDemonstrations)
+                                     else SeedDemonstrations.from_spec(examples))
+    if label_descriptions:
+        changes["label_descriptions"] = dict(label_descriptions)
+    if not changes:
+        return panel
+    from .panel import panel_annotators
+
+    for annotator in panel_annotators(panel):
+        inner = getattr(annotator, "annotator", annotator)
+        if getattr(inner, "task", None) is not None:
+            inner.task = inner.task.replace(**changes)
+        for memo in {id(annotator): annotator, id(inner): inner}.values():
+            if getattr(memo, "_identity", None) is not None:  # memoised identities
+                memo._identity = None
+    return panel
+
+
+def prompt_key_texts(annotator: Any, texts: Sequence[str]) -> list[str]:
+    """What an annotation cache keys ``texts`` on: each text and the examples it gets.
+
+    Unchanged texts for an annotator without seed demonstrations (so its keys stay those
+    of earlier versions); else a JSON pair ``[text, examples]`` per text.
+    """
+    task = getattr(annotator, "task", None)
+    selector = getattr(task, "demonstrations", None)
+    if selector is None or not selector.pool_texts:
+        return list(texts)
+    selector.prepare(texts)
+    return [json.dumps([t, [list(e) for e in task.examples_for(t)]], ensure_ascii=False)
+            for t in texts]
