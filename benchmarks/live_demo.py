@@ -15,9 +15,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from live_prompts import run_record, write_record  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -81,17 +82,10 @@ def main(argv: list[str] | None = None) -> dict:
                 "gain_vs_majority_mean": float((acc - maj).mean()),
                 "round0_accuracy_mean": float(per_round[:, 0].mean()),
                 "wall_s_mean": float(np.mean([r["wall_s"] for r in rows]))}]
-    results = {"command": "python benchmarks/live_demo.py " + " ".join(argv or sys.argv[1:]),
-               "machine": {"cpus": os.cpu_count(), "threads": args.threads, "gpu": None,
-                           "platform": platform.machine(),
-                           "note": "shared with other jobs: wall times are upper bounds"},
-               "config": {k: (str(v) if isinstance(v, Path) else v)
-                          for k, v in vars(args).items()},
-               "rows": rows, "summary": summary}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.out}")
-    return results
+    results = {**run_record(args, args.threads, "shared with other jobs: wall times are "
+                                                 "upper bounds"), "rows": rows,
+               "summary": summary}
+    return write_record(args.out, results)
 
 
 if __name__ == "__main__":

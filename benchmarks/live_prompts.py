@@ -42,6 +42,23 @@ from smollm2_accuracy import DEFAULT_TREC, load_trec_sample  # noqa: E402
 EXAMPLE_TEMPLATE = "Question: {text}"
 
 
+def run_record(args, threads: int, note: str) -> dict:
+    """The header of a result file: the command, the machine and every argument."""
+    return {"command": f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:]),
+            "machine": {"cpus": os.cpu_count(), "threads": threads, "gpu": None,
+                        "platform": platform.machine(), "note": note},
+            "config": {k: (str(v) if isinstance(v, Path) else v)
+                       for k, v in vars(args).items()}}
+
+
+def write_record(path: Path, results: dict) -> dict:
+    """Write ``results`` as JSON to ``path`` (folders made), say so, return them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1))
+    print(f"wrote {path}")
+    return results
+
+
 def question_sets(args) -> dict[str, tuple[list[str], np.ndarray, list[str], np.ndarray]]:
     """name -> (seed texts, seed y, evaluated texts, evaluated y)."""
     from skmollal.demo import load_demo
@@ -143,12 +160,8 @@ def main(argv: list[str] | None = None) -> dict:
     from skmollal.annotators.task import TREC_LABELS
 
     torch.set_num_threads(args.threads)
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    results = {"command": "python benchmarks/live_prompts.py " + " ".join(argv or sys.argv[1:]),
-               "machine": {"cpus": os.cpu_count(), "threads": args.threads, "gpu": None,
-                           "platform": platform.machine(),
-                           "note": "shared with other jobs: texts/s compare within one run"},
-               "config": config, "rows": [], "summary": []}
+    results = {**run_record(args, args.threads, "shared with other jobs: texts/s compare "
+                                                 "within one run"), "rows": [], "summary": []}
     with threadpool_limits(args.threads):
         load_smollm2("cpu")
         for set_name, (seed_t, seed_y, texts, y) in question_sets(args).items():
@@ -181,10 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "speed_vs_fixed": target["speed_vs_fixed"],
                 "meets_target": bool(target["gain_vs_fixed"] >= 0.10
                                      and target["speed_vs_fixed"] >= 0.5)})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.out}")
-    return results
+    return write_record(args.out, results)
 
 
 if __name__ == "__main__":

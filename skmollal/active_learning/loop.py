@@ -500,7 +500,7 @@ class MoLLIALoop:
         """
         rows = np.asarray(rows, dtype=int)
         # seed demonstrations: from gold rows only (the seed, a person's answers)
-        share_seed_examples(self.panel, self._texts, self.state.partial_labels(True), self._labels)
+        share_seed_examples(self.panel, self._texts, self.state.partial_labels(True))
         todo = rows[~self.state.is_annotated(rows)].tolist()
         size = max(1, int(self.annotate_chunk))
         t0 = time.perf_counter()

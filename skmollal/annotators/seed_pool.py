@@ -33,7 +33,7 @@ def _tasks(panel: Any) -> list[Any]:
 
 
 def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
-                        labels: Sequence[str]) -> int:
+                        labels: Sequence[str] | None = None) -> int:
     """Give every demonstration selector of ``panel`` the gold rows as its pool.
 
     Parameters
@@ -44,8 +44,9 @@ def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
     y : sequence of int
         Class index of the rows whose label is gold (the seed, a person's answers), -1
         elsewhere. Rows an LLM annotated must be -1 here: they never become examples.
-    labels : sequence of str
-        The class names.
+    labels : sequence of str, optional
+        The class names; default the panel's
+        (:func:`~skmollal.annotators.panel.panel_labels`).
 
     Returns
     -------
@@ -56,6 +57,10 @@ def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
                  if getattr(t, "demonstrations", None) is not None}
     if not selectors:
         return 0
+    if labels is None:
+        from .panel import panel_labels
+
+        labels = panel_labels(panel)
     y = np.asarray(y)
     rows = np.flatnonzero(y >= 0)
     pool_texts = [texts[i] for i in rows]
