@@ -87,7 +87,7 @@ def prompt_configs(args) -> list[tuple[str, str | None, int]]:
 
 
 def make_task(selector: str | None, k: int, seed_texts, seed_labels):
-    from skmollal.annotators.demonstrations import SeedDemonstrations
+    from skmollal.demonstrations import SeedDemonstrations
     from skmollal.annotators.smollm2 import ANSWER_LEAD, _panel_tasks
     from skmollal.annotators.task import TREC_LABELS, TREC_QUESTION_TEMPLATE, AnnotationTask
 

@@ -27,6 +27,7 @@ from sklearn.utils import Bunch
 
 from .annotators.specs import build_panel
 from .annotators.task import read_label_descriptions
+from .demonstrations import configure_prompts
 from .aggregation.registry import make_aggregator
 from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
@@ -196,10 +197,9 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
         out.mkdir(parents=True, exist_ok=True)
         panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
                             cache_path=out / "annotations.sqlite",
-                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise",
-                            examples=cfg.get("examples"),
-                            label_descriptions=read_label_descriptions(
-                                cfg.get("label_descriptions"), data.labels))
+                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
+        configure_prompts(panel, cfg.get("examples"),  # seed demonstrations, class meanings
+                          read_label_descriptions(cfg.get("label_descriptions"), data.labels))
     except (ValueError, FileNotFoundError) as exc:
         if isinstance(exc, ConfigError):
             raise

@@ -6,15 +6,14 @@ import pytest
 
 from skmollal.active_learning import MoLLIALoop
 from skmollal.annotators.cache import AnnotationCache, CachedAnnotator
-from skmollal.annotators.demonstrations import (SeedDemonstrations, balanced_indices,
-                                                mmr_indices, nearest_indices,
-                                                order_examples, parse_examples_spec)
-from skmollal.annotators.seed_pool import (configure_prompts, prompt_key_texts,
-                                           share_seed_examples)
+from skmollal.annotators.seed_pool import prompt_key_texts, share_seed_examples
+from skmollal.demonstrations import (SeedDemonstrations, balanced_indices, configure_prompts,
+                                     mmr_indices, nearest_indices, order_examples,
+                                     parse_examples_spec)
 from skmollal.annotators.task import AnnotationTask, read_label_descriptions
 from skmollal.testing.fake import FakeAnnotator
 
-from test_mollia import LABELS, SpyClassifier, make_pool, seed_y
+from skmollal.testing.pool import LABELS, SpyClassifier, make_pool, seed_y
 from test_review import GoldOracle, SpyMixture
 
 

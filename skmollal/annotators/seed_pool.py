@@ -1,8 +1,8 @@
-"""Seed demonstrations on a panel: who gets a selector, what fills its pool, what keys a text.
+"""Seed demonstrations on a panel: what fills the selectors' pool, what keys a text.
 
-:func:`configure_prompts` gives a panel's live annotators one shared
-:class:`~skmollal.annotators.demonstrations.SeedDemonstrations` (and label descriptions);
-:func:`share_seed_examples` fills its pool with the gold rows (the seed, a person's
+:func:`share_seed_examples` fills the pool of every demonstration selector of a panel
+(:class:`~skmollal.demonstrations.SeedDemonstrations`, given to the annotators by
+:func:`~skmollal.demonstrations.configure_prompts`) with the gold rows (the seed, a person's
 answers; never a row an LLM annotated), as the loop does before every round; and
 :func:`prompt_key_texts` is what an annotation cache keys each text on: the text and the
 examples its prompt shows.
@@ -10,13 +10,11 @@ examples its prompt shows.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from .demonstrations import SeedDemonstrations
-
-__all__ = ["configure_prompts", "prompt_key_texts", "share_seed_examples"]
+__all__ = ["prompt_key_texts", "share_seed_examples"]
 
 
 def _tasks(panel: Any) -> list[Any]:
@@ -68,45 +66,6 @@ def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
     for selector in selectors.values():
         selector.set_pool(pool_texts, pool_labels)
     return len(rows)
-
-
-def configure_prompts(panel: Any, examples: str | SeedDemonstrations | None = None,
-                      label_descriptions: Mapping[str, str] | None = None) -> Any:
-    """Give the live annotators of ``panel`` seed demonstrations and label descriptions.
-
-    Parameters
-    ----------
-    panel : panel, list of annotators or annotator
-    examples : str or SeedDemonstrations, optional
-        A spec (``"nearest:8"``, see :func:`parse_examples_spec`; ``"none"``: none) or a
-        selector; one selector is shared by every annotator (the seed is embedded once).
-    label_descriptions : mapping of str to str, optional
-        What each class name means (see :class:`~skmollal.annotators.task.AnnotationTask`).
-
-    Returns
-    -------
-    panel
-        The same object: each annotator's ``task`` is replaced by a copy with the changes
-        (annotators without a task, recorded ones, are left alone).
-    """
-    changes: dict[str, Any] = {}
-    if examples is not None and examples != "none":
-        changes["demonstrations"] = (examples if isinstance(examples, SeedDemonstrations)
-                                     else SeedDemonstrations.from_spec(examples))
-    if label_descriptions:
-        changes["label_descriptions"] = dict(label_descriptions)
-    if not changes:
-        return panel
-    from .panel import panel_annotators
-
-    for annotator in panel_annotators(panel):
-        inner = getattr(annotator, "annotator", annotator)
-        if getattr(inner, "task", None) is not None:
-            inner.task = inner.task.replace(**changes)
-        for memo in {id(annotator): annotator, id(inner): inner}.values():
-            if getattr(memo, "_identity", None) is not None:  # memoised identities
-                memo._identity = None
-    return panel
 
 
 def prompt_key_texts(annotator: Any, texts: Sequence[str]) -> list[str]:

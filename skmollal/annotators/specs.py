@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .seed_pool import configure_prompts
 from .panel import panel_annotators
 
 __all__ = ["SPEC_FORMS", "build_annotator", "build_panel"]
@@ -108,8 +107,7 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
 
 def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = None,
                 task_name: str | None = None, cache_path: str | os.PathLike | None = None,
-                cache_invalid: str = "raise", examples: Any = None,
-                label_descriptions: Any = None) -> list[Any]:
+                cache_invalid: str = "raise") -> list[Any]:
     """The annotators the specs name, in order, live ones cached.
 
     Parameters
@@ -126,11 +124,6 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
         What the cache does with entries it cannot read (see
         :class:`~skmollal.annotators.cache.AnnotationCache`); the command line's
         ``--refresh-cache`` gives ``"refresh"``.
-    examples : str or SeedDemonstrations, optional
-        Per-text demonstrations from the gold seed for every live annotator, e.g.
-        ``"nearest:8"`` (see :func:`~skmollal.annotators.seed_pool.configure_prompts`).
-    label_descriptions : mapping of str to str, optional
-        What each class name means, written into every live annotator's instruction.
 
     Returns
     -------
@@ -142,7 +135,6 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
     annotators = [a for spec in specs
                   for a in panel_annotators(build_annotator(spec, labels, recordings, task_name))]
     live = [a for a in annotators if not isinstance(a, RecordedAnnotator)]
-    configure_prompts(live, examples, label_descriptions)
     if cache_path is None or not live:
         return annotators
     from .cache import AnnotationCache, CachedAnnotator

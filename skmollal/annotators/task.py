@@ -53,7 +53,7 @@ class AnnotationTask:
         They are rendered as earlier user/assistant turns.
     demonstrations : SeedDemonstrations, optional
         Chooses more examples per text from the gold seed
-        (:class:`~skmollal.annotators.demonstrations.SeedDemonstrations`); they follow
+        (:class:`~skmollal.demonstrations.SeedDemonstrations`); they follow
         ``examples`` (:meth:`examples_for`).
     label_descriptions : mapping of str to str, optional
         What each class name means, written into the instruction (one line per described

@@ -28,12 +28,13 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 __all__ = ["SELECTORS", "ORDERS", "SeedDemonstrations", "nearest_indices",
-           "balanced_indices", "mmr_indices", "order_examples", "parse_examples_spec"]
+           "balanced_indices", "mmr_indices", "order_examples", "parse_examples_spec",
+           "configure_prompts"]
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class SeedDemonstrations:
         todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if todo:
             if self.embedder is None:
-                from ..featurizers import SentenceEmbedder
+                from .featurizers import SentenceEmbedder
 
                 self.embedder = SentenceEmbedder(show_progress_bar=False)
             self._vectors.update(zip(todo, _normalised(self.embedder.transform(todo))))
@@ -291,7 +292,7 @@ class SeedDemonstrations:
     # -------------------------------------------------------------- identity
     def to_dict(self) -> dict[str, Any]:
         """The selector's settings (not its pool), as JSON-able data."""
-        from ..featurizers import model_identity
+        from .featurizers import model_identity
 
         embedder = self.embedder
         model = getattr(embedder, "model", None) if embedder is not None else None
@@ -312,3 +313,42 @@ class SeedDemonstrations:
     def __repr__(self) -> str:
         return (f"SeedDemonstrations(k={self.k}, selector={self.selector!r}, "
                 f"order={self.order!r}, pool={len(self.pool_texts)})")
+
+
+def configure_prompts(panel: Any, examples: str | SeedDemonstrations | None = None,
+                      label_descriptions: Mapping[str, str] | None = None) -> Any:
+    """Give the live annotators of ``panel`` seed demonstrations and label descriptions.
+
+    Parameters
+    ----------
+    panel : panel, list of annotators or annotator
+    examples : str or SeedDemonstrations, optional
+        A spec (``"nearest:8"``, see :func:`parse_examples_spec`; ``"none"``: none) or a
+        selector; one selector is shared by every annotator (the seed is embedded once).
+    label_descriptions : mapping of str to str, optional
+        What each class name means (see :class:`~skmollal.annotators.task.AnnotationTask`).
+
+    Returns
+    -------
+    panel
+        The same object: each annotator's ``task`` is replaced by a copy with the changes
+        (annotators without a task, recorded ones, are left alone).
+    """
+    changes: dict[str, Any] = {}
+    if examples is not None and examples != "none":
+        changes["demonstrations"] = (examples if isinstance(examples, SeedDemonstrations)
+                                     else SeedDemonstrations.from_spec(examples))
+    if label_descriptions:
+        changes["label_descriptions"] = dict(label_descriptions)
+    if not changes:
+        return panel
+    from .annotators.panel import panel_annotators
+
+    for annotator in panel_annotators(panel):
+        inner = getattr(annotator, "annotator", annotator)
+        if getattr(inner, "task", None) is not None:
+            inner.task = inner.task.replace(**changes)
+        for memo in {id(annotator): annotator, id(inner): inner}.values():
+            if getattr(memo, "_identity", None) is not None:  # memoised identities
+                memo._identity = None
+    return panel
