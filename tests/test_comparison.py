@@ -16,6 +16,7 @@ def test_compare_majority_reuses_the_runs_answers(tmp_path, monkeypatch, capsys)
     out = tmp_path / "out"
     argv = ["run", "--data", str(data), "--annotator", "x", "--annotator", "y",
             "--featurizer", "tfidf", "--classifier", "logreg", "--rounds", "2",
+            "--mixture", "two-view",  # reads the features too: the labels table passes them
             "--batch", "10", "--seed-size", "12", "--test-size", "0.2", "--output", str(out),
             "--compare-majority", "--no-progress"]
     assert cli.main(argv) == 0

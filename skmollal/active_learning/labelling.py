@@ -25,7 +25,7 @@ from .learner import take_rows
 from .routing import full_proba
 from .state import LoopState
 
-__all__ = ["Labels", "PanelHooks", "PanelLabeller"]
+__all__ = ["Labels", "PanelHooks", "PanelLabeller", "text_view"]
 
 
 class PanelHooks:
@@ -158,11 +158,7 @@ class PanelLabeller:
     def text_view(self, mixture: Any, rows: np.ndarray) -> dict:
         """``{"X_text": features of rows}`` for a mixture that reads the texts' features
         when ``X`` is a dense numeric matrix (embeddings); else nothing."""
-        X = self.X
-        dense = isinstance(X, np.ndarray) and X.ndim == 2 and np.issubdtype(X.dtype, np.number)
-        if not dense or not accepts_text(mixture):
-            return {}
-        return {"X_text": take_rows(X, rows)}
+        return text_view(self.X, mixture, rows)
 
     def _new_fusion(self) -> Any:
         if self.mixture is None:
@@ -215,3 +211,12 @@ class PanelLabeller:
                               **self.text_view(labels.mixture, rows), **params)
         report.rows = rows
         return report
+
+
+def text_view(X: Any, mixture: Any, rows: np.ndarray) -> dict:
+    """``{"X_text": X[rows]}`` for a mixture that reads the texts' features, when ``X`` is a
+    dense numeric matrix (embeddings); else nothing."""
+    dense = isinstance(X, np.ndarray) and X.ndim == 2 and np.issubdtype(X.dtype, np.number)
+    if not dense or not accepts_text(mixture):
+        return {}
+    return {"X_text": take_rows(X, rows)}
