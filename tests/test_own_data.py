@@ -292,7 +292,8 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 from skmollal.testing.pool import LABELS as LABELS3, CountingAnnotator, MeanProbMixture  # noqa: E402
-from test_mollia_classifier import VOCAB, make_clf, make_texts  # noqa: E402
+from skmollal.testing.pool import VOCAB, make_texts  # noqa: E402
+from skmollal.testing.pool import small_mollia_classifier as make_clf  # noqa: E402
 
 
 def noisy_panel():

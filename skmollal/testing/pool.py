@@ -6,7 +6,10 @@
 * :func:`counting_panel`: three of them, of growing noise;
 * :class:`MeanProbMixture`: the mean LLM probability as a mixture (fast, ignores ``y``);
 * :class:`SpyClassifier`: logistic regression that records what each ``fit`` received;
-* :func:`seed_y`: a gold seed of ``n_seed`` random rows, ``-1`` elsewhere.
+* :func:`seed_y`: a gold seed of ``n_seed`` random rows, ``-1`` elsewhere;
+* :func:`make_texts` and :func:`small_mollia_classifier`: texts whose words tell their
+  class, and a fast :class:`~skmollal.active_learning.MoLLIAClassifier` for them (TF-IDF,
+  the counting panel, the mean-probability mixture, the spy classifier).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from sklearn.linear_model import LogisticRegression
 
 from ..annotators.base import AnnotationResult
 
-__all__ = ["LABELS", "CountingAnnotator", "MeanProbMixture", "SpyClassifier", "counting_panel",
-           "make_pool", "seed_y"]
+__all__ = ["LABELS", "VOCAB", "CountingAnnotator", "MeanProbMixture", "SpyClassifier",
+           "counting_panel", "make_pool", "make_texts", "seed_y", "small_mollia_classifier"]
 
 LABELS = ["alpha", "beta", "gamma"]
 
@@ -109,3 +112,32 @@ def counting_panel(**kw):
     """Three counting annotators ``a``, ``b``, ``c`` of noise 0.1, 0.3, 0.5."""
     return [CountingAnnotator("a", 0.1, 1, **kw), CountingAnnotator("b", 0.3, 2),
             CountingAnnotator("c", 0.5, 3)]
+
+
+VOCAB = {
+    "alpha": ["apple", "apricot", "avocado"],
+    "beta": ["bear", "beaver", "bison"],
+    "gamma": ["gold", "granite", "gravel"],
+}
+
+
+def make_texts(n=150, seed=0):
+    """``(texts, y)``: two words of their class's vocabulary, an id and the class name."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    texts = [f"{' '.join(rng.choice(VOCAB[LABELS[c]], 2))} item{i} {LABELS[c]}"
+             for i, c in enumerate(y)]
+    return texts, y
+
+
+def small_mollia_classifier(**kw):
+    """A MoLLIAClassifier that runs in a second on :func:`make_texts` (``kw`` overrides)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ..active_learning import MoLLIAClassifier
+
+    params = dict(panel=counting_panel(), featurizer=TfidfVectorizer(token_pattern=r"[a-z]+\b"),
+                  estimator=SpyClassifier(), mixture=MeanProbMixture(), n_rounds=2,
+                  batch_size=10, random_state=0)
+    params.update(kw)
+    return MoLLIAClassifier(**params)

@@ -4,7 +4,6 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -12,30 +11,8 @@ from sklearn.utils import estimator_checks as ec
 
 from skmollal.active_learning import MoLLIAClassifier
 
-from skmollal.testing.pool import LABELS, MeanProbMixture, SpyClassifier, counting_panel as panel, seed_y
-
-VOCAB = {
-    "alpha": ["apple", "apricot", "avocado"],
-    "beta": ["bear", "beaver", "bison"],
-    "gamma": ["gold", "granite", "gravel"],
-}
-
-
-def make_texts(n=150, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    texts = [f"{' '.join(rng.choice(VOCAB[LABELS[c]], 2))} item{i} {LABELS[c]}"
-             for i, c in enumerate(y)]
-    return texts, y
-
-
-def make_clf(**kw):
-    params = dict(panel=panel(), featurizer=TfidfVectorizer(token_pattern=r"[a-z]+\b"),
-                  estimator=SpyClassifier(), mixture=MeanProbMixture(), n_rounds=2,
-                  batch_size=10, random_state=0)
-    params.update(kw)
-    return MoLLIAClassifier(**params)
-
+from skmollal.testing.pool import LABELS, make_texts, seed_y
+from skmollal.testing.pool import small_mollia_classifier as make_clf
 
 def test_fit_predict_score_and_attributes():
     texts, y = make_texts()
