@@ -13,8 +13,7 @@ from skmollal.demonstrations import (SeedDemonstrations, balanced_indices, confi
 from skmollal.annotators.task import AnnotationTask, read_label_descriptions
 from skmollal.testing.fake import FakeAnnotator
 
-from skmollal.testing.pool import LABELS, SpyClassifier, make_pool, seed_y
-from test_review import GoldOracle, SpyMixture
+from skmollal.testing.pool import LABELS, MeanProbMixture, SpyClassifier, make_pool, seed_y
 
 
 class WordEmbedder:
@@ -185,12 +184,18 @@ def test_llm_annotated_rows_never_become_examples():
     d = selector(k=3)
     fake = TaskAnnotator(AnnotationTask(LABELS), name="llm")
     configure_prompts([fake], d)
-    oracle = GoldOracle(y)
-    loop = MoLLIALoop(SpyClassifier(), [fake], X, y_seed, texts=texts, mixture=SpyMixture(),
-                      batch_size=10, random_state=0, oracle=oracle, review_size=2)
+    asked = []
+
+    def oracle(batch, rows, info):  # a person answering with the hidden gold
+        asked.extend(int(r) for r in rows)
+        return y[np.asarray(rows)]
+
+    loop = MoLLIALoop(SpyClassifier(), [fake], X, y_seed, texts=texts,
+                      mixture=MeanProbMixture(), batch_size=10, random_state=0,
+                      oracle=oracle, review_size=2)
     loop.run(3)
     gold = {texts[i] for i in np.flatnonzero(y_seed >= 0)}
-    reviewed = {texts[r] for _, rows, _ in oracle.asked for r in rows}
+    reviewed = {texts[r] for r in asked}
     assert reviewed  # the review happened, and its rows joined the pool
     pool = set(fake.task.demonstrations.pool_texts)
     assert gold < pool <= gold | reviewed
