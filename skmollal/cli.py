@@ -104,11 +104,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _print_results(results: dict) -> None:
-    print(f"{'round':>5} {'labeled':>8} {'LLM answers':>12} {'accuracy':>9} {'macro-F1':>9}")
+    majority = results.get("majority_vote")
+    by_round = {h["round"]: h.get("val_accuracy") for h in (majority or {}).get("history", [])}
+    print(f"{'round':>5} {'labeled':>8} {'LLM answers':>12} {'accuracy':>9} {'macro-F1':>9}"
+          + (f" {'majority vote':>14}" if majority else ""))
     for h in results["history"]:
-        print(f"{h['round']:>5} {h['n_labeled']:>8} {h['llm_calls']:>12} "
-              f"{h.get('val_accuracy', float('nan')):>9.3f} "
-              f"{h.get('val_macro_f1', float('nan')):>9.3f}")
+        line = (f"{h['round']:>5} {h['n_labeled']:>8} {h['llm_calls']:>12} "
+                f"{h.get('val_accuracy', float('nan')):>9.3f} "
+                f"{h.get('val_macro_f1', float('nan')):>9.3f}")
+        if majority:
+            value = by_round.get(h["round"])
+            line += f" {float('nan') if value is None else value:>14.3f}"
+        print(line)
     if results.get("classifier_cv"):
         print(f"classifier {results['classifier']}, chosen by cross-validation on the gold "
               "seed (accuracy " + ", ".join(f"{name} {acc:.3f}" for name, acc
@@ -118,6 +125,11 @@ def _print_results(results: dict) -> None:
     else:
         print(f"test accuracy {results['test_accuracy']:.3f}, macro-F1 "
               f"{results['test_macro_f1']:.3f} on {results['n_test']} held-out texts")
+    if majority and results["test_accuracy"] is not None:
+        print(f"side by side on the {results['n_test']} held-out texts: {results['config']['mixture']}"
+              f" {results['test_accuracy']:.3f} vs majority vote of the same panel "
+              f"{majority['test_accuracy']:.3f} (the same texts, LLM answers and classifier; "
+              f"{majority['llm_calls_paid']} more LLM calls)")
     print(f"{results['llm_calls']} LLM answers: {results['llm_calls_paid']} LLM calls paid now, "
           f"{results['llm_answers_cached']} from the annotation cache, "
           f"{results['llm_answers_saved']} kept from the saved run, "
@@ -209,6 +221,17 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="annotate the gold seed only, then print what the rest of the run "
                         "would cost (calls, tokens, seconds, money) and the label accuracy "
                         "the seed supports; also <output>/plan.json (= skmollal plan)")
+    p.add_argument("--examples", default=d["examples"], metavar="SELECTOR[:K]",
+                   help="each text's few-shot demonstrations: the K gold-seed texts nearest "
+                        "to it (MiniLM), nearest last; SELECTOR nearest, balanced (at most "
+                        "K/classes per label) or mmr (nearest but diverse), e.g. nearest:8; none: "
+                        "the annotators' own prompts only")
+    p.add_argument("--label-descriptions", default=d["label_descriptions"], metavar="FILE",
+                   help="what each class name means, written into the instruction: "
+                        "'label: description' lines, or a .json object")
+    p.add_argument("--compare-majority", action="store_true", default=d["compare_majority"],
+                   help="also run the loop with the panel's majority vote as the labels (the "
+                        "same texts, from the annotation cache) and print both side by side")
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")
@@ -255,10 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
 #: What ``skmollal demo`` runs by default: the embedded SmolLM2-135M panel (one model, four
 #: prompts: the panel members are prompt variants of the same model, not different LLMs) live
 #: on the 180 bundled demo questions, 20 % held out, a 24-question gold seed, then 3 rounds of
-#: 16. About 5 minutes on a 2-core CPU; answers are cached in the output folder, so a re-run
-#: pays for none of them again.
+#: 16. Each question is shown the 4 seed questions nearest to it as demonstrations
+#: (``--examples nearest:4``), the labels fuse the panel with the text's own features
+#: (``--mixture two-view``, weighed by cross-validation on the seed), and the same loop on
+#: the panel's majority vote runs beside it from the same cached answers. About 5 minutes on
+#: a 2-core CPU; a re-run pays for no answer again.
 DEMO_DEFAULTS = {"task": "demo", "rounds": 3, "batch": 16, "seed_size": 24, "pool_size": None,
-                 "output": "skmollal-demo"}
+                 "output": "skmollal-demo", "examples": "nearest:4", "mixture": "two-view",
+                 "compare_majority": True}
 #: ``skmollal demo --recorded``: the recorded TREC annotators (five LLMs replayed), a
 #: 50-question gold seed, then 4 rounds of 50 over a 1000-question pool.
 RECORDED_DEMO = {"task": "trec", "rounds": 4, "batch": 50, "seed_size": 50, "pool_size": 1000}

@@ -26,6 +26,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .annotators.specs import build_panel
+from .annotators.task import read_label_descriptions
+from .demonstrations import configure_prompts
 from .aggregation.registry import make_aggregator
 from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
@@ -197,6 +199,8 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
         panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
                             cache_path=out / "annotations.sqlite",
                             cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
+        configure_prompts(panel, cfg.get("examples"),  # seed demonstrations, class meanings
+                          read_label_descriptions(cfg.get("label_descriptions"), data.labels))
     except (ValueError, FileNotFoundError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -321,16 +325,15 @@ def run_experiment(config: Mapping | Any) -> dict:
 
         review = dict(oracle=CsvReviewOracle(out / "review.csv", row_ids=prep.train),
                       review_size=cfg["review"], review_strategy=cfg["review_strategy"])
-    loop = make_loop(
-        make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
-        prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
-        strategy=cfg["strategy"], **{k: v for k, v in loop_settings(cfg).items()
-                                     if not k.startswith("review")},
+    loop_params = dict(
+        texts=train_texts, strategy=cfg["strategy"],
+        **{k: v for k, v in loop_settings(cfg).items() if not k.startswith("review")},
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
-        output_dir=out / "state", random_state=cfg["seed"],
-        show_progress=not cfg["no_progress"],
-        **loop_stopping(cfg), **review,
-    )
+        random_state=cfg["seed"], show_progress=not cfg["no_progress"],
+        **loop_stopping(cfg))
+    loop = make_loop(make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
+                     prep.y_train, mixture=make_aggregator(cfg["mixture"]),
+                     output_dir=out / "state", **loop_params, **review)
     if cfg.get("plan_only"):  # round 0 only, then what the rest would cost (skmollal plan)
         from .plan import write_plan
 
@@ -373,6 +376,13 @@ def run_experiment(config: Mapping | Any) -> dict:
         "history": [{**{k: v for k, v in h.items() if k not in STOPPING_KEYS},
                      "queried": [int(prep.train[i]) for i in h["queried"]]} for h in history],
     }
+    if cfg.get("compare_majority") and has_test and not review:
+        from .comparison import majority_vote_run
+
+        results["majority_vote"] = majority_vote_run(
+            make_loop, make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
+            prep.y_train, X_test, y_test, out / "state-majority", loop_params,
+            cfg["rounds"])
     files["results"].write_text(json.dumps(results, indent=1))
     if not has_test:
         return results

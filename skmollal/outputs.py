@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .active_learning.review import panel_answers
+from .active_learning.labelling import text_view
 from .active_learning.routing import full_proba
 from .aggregation.report import format_label_report, plot_label_report
 from .own_data import load_csv
@@ -155,7 +156,8 @@ def write_run_labels(loop: Any, data_rows: np.ndarray, y: np.ndarray, data: Any,
     proba = np.zeros((len(rows), n_classes))
     proba[gold, y[rows[gold]]] = 1.0
     if (~gold).any() and loop.mixture_ is not None:
-        proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes)
+        proba[~gold] = full_proba(loop.mixture_, loop.signals[rows[~gold]], n_classes,
+                                  **text_view(loop.X, loop.mixture_, rows[~gold]))
     data_rows = np.asarray(data_rows)[rows]
     table = labels_table(data_rows, [data.texts[i] for i in data_rows], proba,
                          loop.signals[rows], data.labels, llm_names, gold,

@@ -36,6 +36,8 @@ RUN_DEFAULTS = {
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
+    "examples": None, "label_descriptions": None,  # seed demonstrations, class meanings
+    "compare_majority": False,  # also train on majority-vote labels of the same answers
 }
 #: Command-line settings that are loop settings: option -> the loop's name for it. Declared
 #: with the loop's (:data:`~skmollal.active_learning.params.LOOP_SETTINGS`, ``cli=``), whose

@@ -24,10 +24,12 @@ LAYERS = {
     "skmollal.negative_learning": 5,
     "skmollal.finetune": 5,
     "skmollal.featurizers": 5,
+    "skmollal.demonstrations": 5,  # few-shot examples chosen per text by embedding
     "skmollal.classifiers": 5,
     "skmollal.active_learning": 6,
     "skmollal.experimental": 7,  # unstable research estimators: nothing below imports them
     "skmollal.experiment": 7,
+    "skmollal.comparison": 7,  # the run again on majority-vote labels, beside it
     "skmollal.own_data": 7,
     "skmollal.settings": 7,
     "skmollal.outputs": 7,

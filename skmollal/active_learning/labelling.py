@@ -20,11 +20,12 @@ from sklearn.base import clone
 from ..aggregation.gold_cv import accepts_text
 from ..annotators.base import relocate_text_error
 from ..annotators.panel import annotate_with_costs
+from ..annotators.seed_pool import share_seed_examples
 from .learner import take_rows
 from .routing import full_proba
 from .state import LoopState
 
-__all__ = ["Labels", "PanelHooks", "PanelLabeller"]
+__all__ = ["Labels", "PanelHooks", "PanelLabeller", "text_view"]
 
 
 class PanelHooks:
@@ -131,6 +132,8 @@ class PanelLabeller:
         (the loop records the costs and saves), so an interruption loses at most one chunk.
         """
         rows = np.asarray(rows, dtype=int)
+        # seed demonstrations: from gold rows only (the seed, a person's answers)
+        share_seed_examples(self.hooks.panel, self.texts, state.partial_labels(True))
         todo = rows[~state.is_annotated(rows)].tolist()
         t0 = time.perf_counter()
         chunks = [todo[k:k + self.chunk] for k in range(0, len(todo), self.chunk)]
@@ -155,11 +158,7 @@ class PanelLabeller:
     def text_view(self, mixture: Any, rows: np.ndarray) -> dict:
         """``{"X_text": features of rows}`` for a mixture that reads the texts' features
         when ``X`` is a dense numeric matrix (embeddings); else nothing."""
-        X = self.X
-        dense = isinstance(X, np.ndarray) and X.ndim == 2 and np.issubdtype(X.dtype, np.number)
-        if not dense or not accepts_text(mixture):
-            return {}
-        return {"X_text": take_rows(X, rows)}
+        return text_view(self.X, mixture, rows)
 
     def _new_fusion(self) -> Any:
         if self.mixture is None:
@@ -212,3 +211,12 @@ class PanelLabeller:
                               **self.text_view(labels.mixture, rows), **params)
         report.rows = rows
         return report
+
+
+def text_view(X: Any, mixture: Any, rows: np.ndarray) -> dict:
+    """``{"X_text": X[rows]}`` for a mixture that reads the texts' features, when ``X`` is a
+    dense numeric matrix (embeddings); else nothing."""
+    dense = isinstance(X, np.ndarray) and X.ndim == 2 and np.issubdtype(X.dtype, np.number)
+    if not dense or not accepts_text(mixture):
+        return {}
+    return {"X_text": take_rows(X, rows)}

@@ -13,6 +13,7 @@ AGGREGATORS = {
     "mean": "MeanProbability",
     "best-single": "BestSingleLLM",
     "dawid-skene": "DawidSkene",
+    "two-view": "TwoViewMixture",  # the mixture plus a text view, weighed by gold-row CV
 }
 
 
@@ -23,7 +24,8 @@ def make_aggregator(name: str) -> Any:
     ----------
     name : str
         A key of :data:`AGGREGATORS`: ``molam`` / ``mollia`` (the mixture model),
-        ``majority``, ``mean``, ``best-single`` or ``dawid-skene``.
+        ``majority``, ``mean``, ``best-single``, ``dawid-skene`` or ``two-view`` (the
+        mixture and the text's features, weighed by cross-validation on the gold rows).
 
     Returns
     -------

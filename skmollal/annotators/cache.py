@@ -41,6 +41,7 @@ import numpy as np
 from .._validation import check_texts
 from .base import AnnotationResult, check_annotation_values, relocate_text_error
 from .costs import CallCost, row_costs, timed_annotate
+from .seed_pool import prompt_key_texts
 
 __all__ = ["AnnotationCache", "CachedAnnotator", "CacheCorruptedError", "default_cache_path",
            "cache_key"]
@@ -502,6 +503,10 @@ class CachedAnnotator:
             self._identity = ident
         return self._identity
 
+    def _keys(self, texts: Sequence[str]) -> list[str]:
+        """What each text is keyed on: the text and the demonstrations its prompt gets."""
+        return prompt_key_texts(self.annotator, texts)
+
     def __getstate__(self) -> dict:
         return dict(self.__dict__)
 
@@ -520,7 +525,7 @@ class CachedAnnotator:
         if partial is None or not completed or len(partial) != len(completed):
             return 0
         try:
-            self.cache.put(identity, [batch[i] for i in completed], partial)
+            self.cache.put(identity, self._keys([batch[i] for i in completed]), partial)
         except Exception:  # noqa: BLE001 - never hide the original error
             logger.exception("%s: could not save the partial batch", self.name)
             return 0
@@ -541,7 +546,7 @@ class CachedAnnotator:
                 raise RuntimeError(
                     f"{self.name}: returned {len(result)} rows for {len(batch)} texts"
                 )
-            self.cache.put(identity, batch, result)
+            self.cache.put(identity, self._keys(batch), result)
             return result
         rows: dict[int, AnnotationResult] = {}
         answers = stream(batch)
@@ -556,9 +561,9 @@ class CachedAnnotator:
             if row.costs is None:  # billed one call, the wall time since the previous row
                 row.costs, t0 = row_costs(len(row), time.perf_counter() - t0), time.perf_counter()
             try:
-                self.cache.put(identity, [batch[j]], row)
+                self.cache.put(identity, self._keys([batch[j]]), row)
             except KeyboardInterrupt as exc:  # Ctrl-C while committing a row paid for
-                self.cache.put(identity, [batch[j]], row)
+                self.cache.put(identity, self._keys([batch[j]]), row)
                 interrupt = exc
             rows[j] = row
             saved[0] += 1
@@ -584,7 +589,7 @@ class CachedAnnotator:
         where = f"{self.name} (cached)"
         texts = check_texts(texts, where)
         identity = self.identity()
-        found = self.cache.get(identity, texts)
+        found = self.cache.get(identity, self._keys(texts))
         hits = set(found)
         first_index: dict[str, int] = {}
         for i, text in enumerate(texts):

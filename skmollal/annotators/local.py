@@ -541,6 +541,7 @@ class TransformersAnnotator:
 
     # -------------------------------------------------------------- annotation
     def _encode_prompts(self, tokenizer: Any, texts: Sequence[str], offset: int) -> list[list[int]]:
+        self.task.prepare(texts)  # per-text demonstrations chosen in one batch
         out = []
         for i, text in enumerate(texts):
             prompt = self.task.render_prompt(text, tokenizer)

@@ -116,8 +116,7 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
 
 def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = None,
                 task_name: str | None = None, cache_path: str | os.PathLike | None = None,
-                cache_invalid: str = "raise"
-                ) -> list[Any]:
+                cache_invalid: str = "raise") -> list[Any]:
     """The annotators the specs name, in order, live ones cached.
 
     Parameters

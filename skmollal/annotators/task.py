@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Sequence
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 __all__ = ["AnnotationTask", "DEFAULT_INSTRUCTION", "TREC_LABELS", "TREC_QUESTION_TEMPLATE",
-           "label_variants"]
+           "label_variants", "read_label_descriptions"]
 
 #: Default instruction. ``{labels}`` is replaced by the comma-separated label names.
 DEFAULT_INSTRUCTION = (
@@ -49,6 +51,13 @@ class AnnotationTask:
     examples : sequence of (str, str), default=()
         Few-shot examples as ``(text, label)`` pairs; each label must be one of ``labels``.
         They are rendered as earlier user/assistant turns.
+    demonstrations : SeedDemonstrations, optional
+        Chooses more examples per text from the gold seed
+        (:class:`~skmollal.demonstrations.SeedDemonstrations`); they follow
+        ``examples`` (:meth:`examples_for`).
+    label_descriptions : mapping of str to str, optional
+        What each class name means, written into the instruction (one line per described
+        label); every key must be one of ``labels``.
     name : str, optional
         A short name for reports; defaults to ``"task"``.
     text_template : str, default="{text}"
@@ -79,6 +88,9 @@ class AnnotationTask:
         name: str | None = None,
         text_template: str = "{text}",
         answer_lead: str = "",
+        demonstrations: Any = None,
+        label_descriptions: Mapping[str, str] | None = None,
+        example_template: str | None = None,
     ) -> None:
         if isinstance(labels, str):
             raise TypeError("AnnotationTask: labels must be a sequence of str, not one str")
@@ -117,19 +129,58 @@ class AnnotationTask:
             raise ValueError("AnnotationTask: text_template must be a str containing {text}")
         if not isinstance(answer_lead, str):
             raise TypeError("AnnotationTask: answer_lead must be a str")
+        if example_template is not None and (not isinstance(example_template, str)
+                                             or "{text}" not in example_template):
+            raise ValueError("AnnotationTask: example_template must be a str containing {text}")
+        self.example_template = example_template
         self.labels = labels
         self.text_template = text_template
         self.answer_lead = answer_lead
         self.instruction = instruction
         self.examples = tuple(checked)
         self.name = name if name is not None else "task"
+        if demonstrations is not None and not callable(
+                getattr(demonstrations, "examples_for", None)):
+            raise TypeError("AnnotationTask: demonstrations must be a SeedDemonstrations "
+                            f"(with examples_for(text)), got {type(demonstrations).__name__}")
+        self.demonstrations = demonstrations
+        self.label_descriptions = _check_descriptions(label_descriptions, labels)
 
     # ------------------------------------------------------------------ rendering
     @property
     def instruction_text(self) -> str:
         """The instruction with ``{labels}`` filled in."""
         template = DEFAULT_INSTRUCTION if self.instruction is None else self.instruction
-        return template.replace("{labels}", ", ".join(self.labels))
+        text = template.replace("{labels}", ", ".join(self.labels))
+        if self.label_descriptions:
+            lines = "\n".join(f"- {label}: {self.label_descriptions[label]}"
+                              for label in self.labels if label in self.label_descriptions)
+            text = f"{text}\n\nThe categories:\n{lines}" if text else f"The categories:\n{lines}"
+        return text
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Choose the demonstrations of ``texts`` in one batch (nothing without them)."""
+        if self.demonstrations is not None:
+            self.demonstrations.prepare(texts)
+
+    def examples_for(self, text: str) -> tuple[tuple[str, str], ...]:
+        """The few-shot examples of ``text``'s prompt: ``examples``, then its demonstrations."""
+        if self.demonstrations is None:
+            return self.examples
+        return self.examples + tuple(self.demonstrations.examples_for(text))
+
+    def replace(self, **changes: Any) -> "AnnotationTask":
+        """A copy of the task with some parameters changed (``demonstrations=...``)."""
+        params = dict(labels=self.labels, instruction=self.instruction,
+                      examples=self.examples, name=self.name,
+                      text_template=self.text_template, answer_lead=self.answer_lead,
+                      demonstrations=self.demonstrations,
+                      label_descriptions=self.label_descriptions,
+                      example_template=self.example_template)
+        unknown = sorted(set(changes) - set(params))
+        if unknown:
+            raise TypeError(f"AnnotationTask.replace: unknown parameters {unknown}")
+        return AnnotationTask(**{**params, **changes})
 
     def render_messages(self, text: str) -> list[dict[str, str]]:
         """Chat messages asking for the label of ``text``.
@@ -150,15 +201,20 @@ class AnnotationTask:
             )
         instruction = self.instruction_text
         messages = [{"role": "system", "content": instruction}] if instruction else []
-        for example_text, label in self.examples:
-            messages.append({"role": "user", "content": self.render_text(example_text)})
+        for example_text, label in self.examples_for(text):
+            messages.append({"role": "user",
+                             "content": self.render_text(example_text, example=True)})
             messages.append({"role": "assistant", "content": self._answer(label, chat=True)})
         messages.append({"role": "user", "content": self.render_text(text)})
         return messages
 
-    def render_text(self, text: str) -> str:
-        """The user message for ``text`` (``text_template`` filled in)."""
-        return self.text_template.replace("{labels}", ", ".join(self.labels)).replace(
+    def render_text(self, text: str, example: bool = False) -> str:
+        """The user message for ``text`` (``text_template`` filled in; ``example_template``
+        for a few-shot example's text when there is one)."""
+        template = self.text_template
+        if example and self.example_template is not None:
+            template = self.example_template
+        return template.replace("{labels}", ", ".join(self.labels)).replace(
             "{text}", text
         )
 
@@ -200,8 +256,8 @@ class AnnotationTask:
                 )
             return prompt + self.answer_lead
         parts = [self.instruction_text, ""] if self.instruction_text else []
-        for example_text, label in self.examples:
-            parts += [f"Text: {self.render_text(example_text)}",
+        for example_text, label in self.examples_for(text):
+            parts += [f"Text: {self.render_text(example_text, example=True)}",
                       f"Answer: {self._answer(label, chat=True)}", ""]
         lead = self.answer_lead.rstrip()
         parts += [f"Text: {self.render_text(text)}", f"Answer: {lead}" if lead else "Answer:"]
@@ -230,13 +286,22 @@ class AnnotationTask:
             "text_template": self.text_template,
             "answer_lead": self.answer_lead,
             "render_version": _RENDER_VERSION,
+            # only when set, so tasks without them keep their identity (and cache keys)
+            **({"demonstrations": self.demonstrations.to_dict()}
+               if self.demonstrations is not None else {}),
+            **({"label_descriptions": dict(self.label_descriptions)}
+               if self.label_descriptions else {}),
+            **({"example_template": self.example_template}
+               if self.example_template is not None else {}),
         }
 
     def identity(self) -> str:
         """Stable description of the task (canonical JSON), for cache keys.
 
         Equal for tasks that render the same prompts; different when labels, instruction,
-        examples or name differ.
+        examples or name differ. With ``demonstrations``, it describes the selector, not
+        its pool: the examples a text gets belong to that text's cache key
+        (:func:`~skmollal.annotators.seed_pool.prompt_key_texts`).
         """
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=True)
 
@@ -255,6 +320,66 @@ class AnnotationTask:
 
     def __hash__(self) -> int:
         return hash(self.identity())
+
+
+def read_label_descriptions(source: str | os.PathLike | Mapping[str, str] | None,
+                            labels: Sequence[str]) -> dict[str, str] | None:
+    """Label descriptions from a mapping or a file (``--label-descriptions FILE``).
+
+    A ``.json`` file holds one object ``{"label": "description", ...}``; any other file one
+    ``label: description`` per line (blank lines and lines starting with ``#`` skipped).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        On a line without ``:``, bad JSON, or a label that is not one of ``labels``.
+    """
+    if source is None or isinstance(source, Mapping):
+        return _check_descriptions(source, labels)
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"--label-descriptions {path}: no such file")
+    raw = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json":
+        try:
+            found = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--label-descriptions {path}: not valid JSON ({exc})") from None
+        if not isinstance(found, dict):
+            raise ValueError(f"--label-descriptions {path}: must hold one JSON object")
+    else:
+        found = {}
+        for number, line in enumerate(raw.splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            label, sep, text = line.partition(":")
+            if not sep:
+                raise ValueError(f"--label-descriptions {path} line {number}: write "
+                                 "'label: description'")
+            found[label.strip()] = text.strip()
+    try:
+        return _check_descriptions(found, labels)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--label-descriptions {path}: {exc}") from None
+
+
+def _check_descriptions(descriptions: Mapping[str, str] | None,
+                        labels: Sequence[str]) -> dict[str, str] | None:
+    if descriptions is None:
+        return None
+    if not isinstance(descriptions, Mapping):
+        raise TypeError("AnnotationTask: label_descriptions must be a mapping of label to "
+                        f"description, got {type(descriptions).__name__}")
+    unknown = [k for k in descriptions if k not in labels]
+    if unknown:
+        raise ValueError(f"AnnotationTask: label_descriptions name unknown labels {unknown}; "
+                         f"the labels are {list(labels)}")
+    bad = [k for k, v in descriptions.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ValueError(f"AnnotationTask: label_descriptions of {bad} must be non-empty str")
+    return {k: " ".join(v.split()) for k, v in descriptions.items()}
 
 
 def _separator(lead: str) -> str:
