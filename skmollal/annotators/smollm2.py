@@ -72,7 +72,7 @@ TREC_FEW_SHOT_SETS: tuple[tuple[tuple[str, str], ...], ...] = (
 #: task). A 135M model answers the question itself when the instruction sits in the system
 #: message; asking right after the question, and starting its answer with ``Category:``,
 #: puts far more of its answer mass on the label names (chosen on that gold-free criterion:
-#: median label mass over unlabeled demo texts, see the issue-7 report).
+#: the median label mass over unlabeled demo texts).
 GENERIC_TEMPLATE = "Text: {text}\nWhich category fits this text best? Choose one of: {labels}."
 ANSWER_LEAD = "Category:"
 
