@@ -15,7 +15,8 @@ import copy
 import inspect
 from typing import Any, Sequence
 
-__all__ = ["PromptPrefix", "prefill_prefix", "shared_head", "common_prefix_length"]
+__all__ = ["PromptPrefix", "prefill_prefix", "shared_head", "common_prefix_length", "cache_view",
+           "expanded_cache"]
 
 
 def forward_cache_kwarg(model: Any) -> str:
@@ -92,12 +93,12 @@ def prefill_prefix(model: Any, ids: Sequence[int]) -> PromptPrefix:
     return PromptPrefix(ids, output_cache(out))
 
 
-def _expanded_cache(cache: Any, n: int, length: int) -> Any:
-    """A copy of a batch-1 KV cache cut to ``length`` tokens and repeated ``n`` times.
+def cache_view(cache: Any, length: int) -> Any:
+    """A copy of a KV cache cut to its first ``length`` tokens, sharing its tensors.
 
-    ``cache`` itself is left as is: layers are copied shallowly, and the cut, the repeat and
-    the later forward pass assign new tensors to the copy's layers (``torch.cat``), never
-    writing into the prefix's tensors.
+    ``cache`` itself is left as is: layers are copied shallowly, and the cut (a view) and
+    any later forward pass assign new tensors to the copy's layers (``torch.cat``), never
+    writing into ``cache``'s tensors.
     """
     clone = copy.copy(cache)
     clone.layers = [copy.copy(layer) for layer in cache.layers]
@@ -105,6 +106,12 @@ def _expanded_cache(cache: Any, n: int, length: int) -> Any:
         if layer.get_seq_length() > length:
             layer.keys = layer.keys[..., :length, :]
             layer.values = layer.values[..., :length, :]
+    return clone
+
+
+def expanded_cache(cache: Any, n: int, length: int) -> Any:
+    """A copy of a batch-1 KV cache cut to ``length`` tokens and repeated ``n`` times."""
+    clone = cache_view(cache, length)
     clone.batch_repeat_interleave(n)
     return clone
 
@@ -131,7 +138,7 @@ def shared_head(
         usable = prefix.usable_length(prompt_ids)
         if usable == len(prefix) or (usable >= max(min_shared_prefix or 1, 1)
                                      and _croppable(prefix.cache)):
-            return usable, _expanded_cache(prefix.cache, n_prompts, usable)
+            return usable, expanded_cache(prefix.cache, n_prompts, usable)
     if min_shared_prefix is None or n_prompts < 2:
         return 0, None
     shared = min(common_prefix_length(prompt_ids), min(len(p) for p in prompt_ids) - 1)

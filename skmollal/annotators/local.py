@@ -43,6 +43,7 @@ from .kv_cache import (
     prefill_prefix,
     shared_head,
 )
+from .packed_scoring import label_tree, packable, score_packed
 from .parsing import vote_distribution
 from .pretrained import load_pretrained_model, load_pretrained_tokenizer, pretrained_files_digest
 from .task import AnnotationTask
@@ -575,13 +576,11 @@ class TransformersAnnotator:
         order = np.argsort([len(p) for p in prompts], kind="stable")
         order = order[~np.isin(order, skipped)]
         out = np.full((len(texts), len(self.labels)), -np.inf)
-        reuse = self._reuse_kwargs(model, tokenizer)
+        score = self._scorer(model, tokenizer, seqs, pad)
         for start in self._batches(len(order), "scoring"):
             idx = order[start: start + self.batch_size]
             try:
-                scores = score_label_sequences(
-                    model, [prompts[i] for i in idx], seqs, pad_token_id=pad, **reuse
-                )
+                scores = score([prompts[i] for i in idx])
             except Exception as exc:
                 raise RuntimeError(
                     f"{self._where()}: scoring failed on a batch of texts "
@@ -645,13 +644,21 @@ class TransformersAnnotator:
         raise exc
 
     # -------------------------------------------------------------- shared prompt prefix
-    def _reuse_kwargs(self, model: Any, tokenizer: Any) -> dict:
-        """How :func:`score_label_sequences` reuses prompt heads, per ``prefix_cache``."""
-        if self.prefix_cache == "off":
-            return {"min_shared_prefix": None}
-        if self.prefix_cache == "batch":
-            return {}
-        return {"prefix": self.shared_prefix(model, tokenizer)}
+    def _scorer(self, model: Any, tokenizer: Any, seqs: list[list[int]], pad: int):
+        """``prompts -> (B, S) label log-probabilities``, reusing heads per ``prefix_cache``.
+
+        ``"shared"``: packed after the prefilled prefix, every label in the same pass
+        (:func:`~skmollal.annotators.packed_scoring.score_packed`) where the model allows.
+        """
+        reuse: dict = {"min_shared_prefix": None} if self.prefix_cache == "off" else {}
+        if self.prefix_cache == "shared":
+            prefix = self.shared_prefix(model, tokenizer)
+            if packable(model, prefix):
+                tree = label_tree(seqs)
+                return lambda prompts: score_packed(model, prompts, seqs, prefix, tree)
+            reuse = {"prefix": prefix}
+        return lambda prompts: score_label_sequences(model, prompts, seqs, pad_token_id=pad,
+                                                     **reuse)
 
     def shared_prefix(self, model: Any = None, tokenizer: Any = None) -> PromptPrefix | None:
         """The prefilled head every prompt of the task starts with (``None``: too short).
