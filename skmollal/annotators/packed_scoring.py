@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from .kv_cache import PromptPrefix, cache_view, expanded_cache, forward_cache_kwarg
+from .label_scoring import score_label_sequences
 
-__all__ = ["LabelTree", "label_tree", "pack_rows", "packable", "score_packed"]
+__all__ = ["LabelTree", "label_tree", "pack_rows", "packable", "score_packed", "label_scorer"]
 
 #: Attention implementations that honour a custom 4D attention mask.
 _MASKED_ATTENTION = ("sdpa", "eager")
@@ -235,3 +236,22 @@ def score_packed(
                             device=logits.device)
         total.index_add_(1, owner, picked)
     return total.cpu().numpy()
+
+
+def label_scorer(model: Any, label_ids: Sequence[Sequence[int]], pad_token_id: int,
+                 prefix_cache: str, prefix: PromptPrefix | None) -> Any:
+    """``prompts -> (B, S) label log-probabilities`` for a ``prefix_cache`` mode.
+
+    ``"shared"`` with a prefilled ``prefix`` the model can pack after (:func:`packable`):
+    :func:`score_packed`; else :func:`~skmollal.annotators.label_scoring.score_label_sequences`
+    from ``prefix`` (``"shared"``), from each batch's common head (``"batch"``) or from
+    nothing (``"off"``).
+    """
+    if prefix_cache == "shared" and packable(model, prefix):
+        tree = label_tree(label_ids)
+        return lambda prompts: score_packed(model, prompts, label_ids, prefix, tree)
+    reuse: dict = {"min_shared_prefix": None} if prefix_cache == "off" else {}
+    if prefix_cache == "shared":
+        reuse = {"prefix": prefix}
+    return lambda prompts: score_label_sequences(model, prompts, label_ids,
+                                                 pad_token_id=pad_token_id, **reuse)
