@@ -16,13 +16,28 @@ import inspect
 from typing import Any, Sequence
 
 __all__ = ["PromptPrefix", "prefill_prefix", "shared_head", "common_prefix_length", "cache_view",
-           "expanded_cache"]
+           "expanded_cache", "full_attention_only"]
 
 
 def forward_cache_kwarg(model: Any) -> str:
     """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
+
+
+def full_attention_only(model: Any) -> bool:
+    """Whether every layer of ``model`` attends to its whole past (no sliding window).
+
+    Only then is a reused KV cache exact: a sliding layer's cache keeps the last tokens of
+    the window alone, and positions past it would be attended to with a prefix reused.
+    """
+    from transformers import DynamicCache
+
+    try:
+        layers = DynamicCache(config=model.config).layers
+    except Exception:  # noqa: BLE001 - no config the cache understands: assume the worst
+        return False
+    return not any(getattr(layer, "is_sliding", False) for layer in layers)
 
 
 def output_cache(outputs: Any) -> Any:

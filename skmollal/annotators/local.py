@@ -35,7 +35,7 @@ from .._validation import check_texts, warn_blank_texts
 from .base import AnnotationResult
 from .costs import row_costs
 from .generation import generate_first_lines, line_tables, sampling_kwargs
-from .kv_cache import PromptPrefix, common_prefix_length, prefill_prefix
+from .kv_cache import PromptPrefix, common_prefix_length, full_attention_only, prefill_prefix
 from .label_scoring import label_sequences, score_label_sequences
 from .packed_scoring import label_scorer
 from .parsing import vote_distribution
@@ -280,7 +280,8 @@ class TransformersAnnotator:
         return label_scorer(model, seqs, pad, self.prefix_cache, prefix)
 
     def shared_prefix(self, model: Any = None, tokenizer: Any = None) -> PromptPrefix | None:
-        """The prefilled head every prompt of the task starts with (``None``: too short).
+        """The prefilled head every prompt of the task starts with (``None``: too short, or a
+        model with a sliding window).
 
         Found by rendering a few probe texts and taking their common leading tokens;
         prefilled on first use, once (also with threads), and kept until the annotator is
@@ -294,6 +295,7 @@ class TransformersAnnotator:
                 if self._prefix is None:
                     probes = self._encode_prompts(tokenizer, _PROBE_TEXTS, 0)
                     n = min(common_prefix_length(probes), min(len(p) for p in probes) - 1)
+                    n = n if full_attention_only(model) else 0  # sliding: no reuse
                     # an empty PromptPrefix marks "nothing worth sharing" (tried once)
                     self._prefix = (prefill_prefix(model, probes[0][:n]) if n >= 8
                                     else PromptPrefix((), None))

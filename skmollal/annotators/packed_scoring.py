@@ -16,10 +16,19 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
 
-from .kv_cache import PromptPrefix, cache_view, expanded_cache, forward_cache_kwarg
+from .kv_cache import (
+    PromptPrefix,
+    cache_view,
+    expanded_cache,
+    forward_cache_kwarg,
+    full_attention_only,
+)
 from .label_scoring import score_label_sequences
 
 __all__ = ["LabelTree", "label_tree", "pack_rows", "packable", "score_packed", "label_scorer"]
+
+#: Fewest tokens a packed row holds by default (more when the prefix is longer).
+ROW_TOKENS = 512
 
 #: Attention implementations that honour a custom 4D attention mask.
 _MASKED_ATTENTION = ("sdpa", "eager")
@@ -197,8 +206,9 @@ def score_packed(
     row_tokens : int, optional
         Most tokens packed into one row (a text and its label nodes always fit in one);
         texts beyond it go to further rows of the same pass, each with its own copy of
-        the prefix's cache. Default: the prefix's length, so masked-out attention to the
-        row's other texts costs at most about as much as the attention to the prefix.
+        the prefix's cache. Default: the prefix's length, at least :data:`ROW_TOKENS`, so
+        the masked-out attention to a row's other texts costs at most about as much as the
+        attention to the prefix, and a short prefix is not copied for many thin rows.
 
     Returns
     -------
@@ -217,7 +227,7 @@ def score_packed(
         raise ValueError("score_packed: the prompts do not start with the prefix")
     tails = [list(p[shared:]) for p in prompt_ids]
     inputs, rows, most = _packed_batch(torch, tails, tree, shared, dtype,
-                                       row_tokens or shared)
+                                       row_tokens or max(shared, ROW_TOKENS))
     cache = (cache_view(prefix.cache, shared) if len(rows) == 1
              else expanded_cache(prefix.cache, len(rows), shared))
     m = len(tree.tokens)
@@ -250,6 +260,8 @@ def label_scorer(model: Any, label_ids: Sequence[Sequence[int]], pad_token_id: i
     if prefix_cache == "shared" and packable(model, prefix):
         tree = label_tree(label_ids)
         return lambda prompts: score_packed(model, prompts, label_ids, prefix, tree)
+    if not full_attention_only(model):  # a reused head would lose the sliding window
+        prefix_cache = "off"
     reuse: dict = {"min_shared_prefix": None} if prefix_cache == "off" else {}
     if prefix_cache == "shared":
         reuse = {"prefix": prefix}
