@@ -21,7 +21,7 @@ from skmollal.annotators.local import (
 )
 from skmollal.annotators.parsing import vote_distribution
 from skmollal.annotators.task import TREC_LABELS, AnnotationTask
-from tiny_models import teach, tiny_gpt2, tiny_llama
+from tiny_models import brute_force_logprob, teach, tiny_gpt2, tiny_llama
 
 TEXTS = [
     "What is the capital of France?",
@@ -33,15 +33,6 @@ TEXTS = [
 FEW_SHOT = [("What does NASA stand for?", "abbreviation"), ("Where is Mount Everest?", "location")]
 
 MODELS = {"llama": tiny_llama, "gpt2": tiny_gpt2}
-
-
-def brute_force_logprob(model, prompt_ids, label_ids):
-    """log p(label | prompt) from one unpadded forward pass over prompt + label."""
-    ids = torch.tensor([list(prompt_ids) + list(label_ids)])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
-    start = len(prompt_ids) - 1
-    return sum(logp[start + j, t].item() for j, t in enumerate(label_ids))
 
 
 @pytest.fixture(params=sorted(MODELS))

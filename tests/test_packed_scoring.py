@@ -11,26 +11,17 @@ from skmollal.annotators.local import TransformersAnnotator
 from skmollal.annotators.packed_scoring import label_tree, pack_rows, packable, score_packed
 from skmollal.annotators.smollm2 import _panel_tasks
 from skmollal.annotators.task import TREC_LABELS, AnnotationTask
-from tiny_models import tiny_gpt2, tiny_llama, tiny_tokenizer
+from tiny_models import brute_force_logprob, tiny_gpt2, tiny_llama, tiny_tokenizer
 
-TEXTS = [
-    "What is the capital of France?",
-    "Hi",
-    "Who wrote Hamlet and when did he write it, exactly?",
-    "How many legs does a spider have?",
+TEXTS = [  # prompts of several lengths, one text empty
+    "Where is Mount Everest?",
+    "Ok",
+    "When did the war end, and who signed the treaty that ended it?",
     "",
+    "What does NASA stand for?",
 ]
 HEAD = "Classify the text into exactly one of these categories. Text:"
-FEW_SHOT = [("What does NASA stand for?", "abbreviation"), ("Where is Mount Everest?", "location")]
-
-
-def brute_force_logprob(model, prompt_ids, label_ids):
-    """log p(label | prompt) from one unpadded forward pass over prompt + label."""
-    ids = torch.tensor([list(prompt_ids) + list(label_ids)])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
-    start = len(prompt_ids) - 1
-    return sum(logp[start + j, t].item() for j, t in enumerate(label_ids))
+FEW_SHOT = [("Who wrote Hamlet?", "human"), ("How many legs does a spider have?", "numeric")]
 
 
 def brute_force(model, prompts, labels):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .kv_cache import PromptPrefix, forward_cache_kwarg, output_cache, shared_head
 
-__all__ = ["score_label_sequences", "label_sequences", "label_variants"]
+__all__ = ["score_label_sequences", "label_sequences", "label_variants", "check_scoring_inputs"]
 
 
 def score_label_sequences(
@@ -62,10 +62,7 @@ def score_label_sequences(
     """
     import torch
 
-    if not prompt_ids or not label_ids:
-        raise ValueError("score_label_sequences: needs at least one prompt and one label")
-    if any(len(p) == 0 for p in prompt_ids) or any(len(s) == 0 for s in label_ids):
-        raise ValueError("score_label_sequences: prompts and labels must be non-empty")
+    check_scoring_inputs(prompt_ids, label_ids, "score_label_sequences")
     device = next(model.parameters()).device
     n_prompts = len(prompt_ids)
     prompt_ids = [list(p) for p in prompt_ids]
@@ -130,6 +127,15 @@ def score_label_sequences(
             picked = picked * cont_mask.repeat(n_prompts, 1)
             total[:, multi] += picked.sum(dim=1).view(n_prompts, n_multi)
     return total.cpu().numpy()
+
+
+def check_scoring_inputs(prompt_ids: Sequence[Sequence[int]],
+                         label_ids: Sequence[Sequence[int]], where: str) -> None:
+    """Raise ``ValueError`` (naming ``where``) without prompts, labels, or on an empty one."""
+    if not prompt_ids or not label_ids:
+        raise ValueError(f"{where}: needs at least one prompt and one label")
+    if any(len(p) == 0 for p in prompt_ids) or any(len(s) == 0 for s in label_ids):
+        raise ValueError(f"{where}: prompts and labels must be non-empty")
 
 
 def _log_softmax_at(logits: Any, index: Any) -> Any:

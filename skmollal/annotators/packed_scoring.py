@@ -23,7 +23,7 @@ from .kv_cache import (
     forward_cache_kwarg,
     full_attention_only,
 )
-from .label_scoring import score_label_sequences
+from .label_scoring import check_scoring_inputs, score_label_sequences
 
 __all__ = ["LabelTree", "label_tree", "pack_rows", "packable", "score_packed", "label_scorer"]
 
@@ -213,12 +213,11 @@ def score_packed(
     Returns
     -------
     ndarray of shape (B, S), float64
-        ``log p(label_s | prompt_b)``, summed over the label's tokens.
+        What :func:`~skmollal.annotators.label_scoring.score_label_sequences` gives.
     """
     import torch
 
-    if not prompt_ids or not label_ids:
-        raise ValueError("score_packed: needs at least one prompt and one label")
+    check_scoring_inputs(prompt_ids, label_ids, "score_packed")
     tree = tree if tree is not None else label_tree(label_ids)
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
