@@ -2,12 +2,14 @@
 
 Every prompt of an annotation task starts with the same instruction and few-shot examples.
 :func:`prefill_prefix` runs that head once and keeps its KV cache (:class:`PromptPrefix`);
-:func:`shared_head` gives a batch of prompts a private copy of it, repeated over the batch
-and cut to what the batch's prompts really share (the prefix object itself never changes,
-so one prefix serves every batch and thread). Label scoring
-(:func:`~skmollal.annotators.local.score_label_sequences`) and batched generation
+:func:`cache_view` gives a forward pass a view of it cut to what the prompts share, and
+:func:`shared_head` a private copy repeated over a batch (the prefix object itself never
+changes, so one prefix serves every batch and thread). Label scoring
+(:func:`~skmollal.annotators.packed_scoring.score_packed`, or
+:func:`~skmollal.annotators.label_scoring.score_label_sequences`) and batched generation
 (:func:`~skmollal.annotators.generation.generate_first_lines`) start from it, so each text
-pays only for its own tokens.
+pays only for its own tokens. :func:`full_attention_only` says whether a model's cache may
+be reused at all (not with a sliding window).
 """
 from __future__ import annotations
 
@@ -48,8 +50,10 @@ def output_cache(outputs: Any) -> Any:
 class PromptPrefix:
     """The token ids every prompt of a task starts with, and their KV cache (batch of 1).
 
-    Made by :func:`prefill_prefix`; :func:`score_label_sequences` copies the cache for each
-    batch, so one prefix serves any number of batches (and threads) unchanged.
+    Made by :func:`prefill_prefix`. Label scoring
+    (:func:`~skmollal.annotators.packed_scoring.score_packed`) attends to the cache as it
+    is, and the copying paths copy it, so one prefix serves any number of batches (and
+    threads) unchanged.
 
     Parameters
     ----------

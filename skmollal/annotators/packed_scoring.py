@@ -192,7 +192,7 @@ def score_packed(
     Parameters
     ----------
     model : transformers causal LM
-        With ``sdpa`` or ``eager`` attention (:func:`packable`).
+        With ``sdpa`` or ``eager`` attention and no sliding window (``packable``).
     prompt_ids : sequence of sequence of int
         Token ids of each prompt (B prompts); each starts with part of ``prefix`` and has a
         token of its own after what all of them share with it.
