@@ -206,8 +206,10 @@ def main(argv: list[str] | None = None) -> dict:
         del model
     fs12 = [table[m]["few-shot-12"] for m in table]
     targets = {
-        "few-shot-12 shared/batch >= 3 on every model": all(r["shared_vs_batch"] >= 3 for r in fs12),
-        "few-shot-12 shared/bare >= 0.8 on every model": all(r["shared_vs_bare"] >= 0.8 for r in fs12),
+        "few-shot-12 shared/batch >= 3 on every model":
+            all(r["shared_vs_batch"] >= 3 for r in fs12),
+        "few-shot-12 shared/bare >= 0.8 on every model":
+            all(r["shared_vs_bare"] >= 0.8 for r in fs12),
         "max abs dp <= 1e-4 everywhere": all(r["max_abs_dprob"] <= 1e-4 for v in table.values()
                                              for r in v.values()),
     }

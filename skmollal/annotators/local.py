@@ -47,12 +47,7 @@ from .vote_sampling import answer_probs, sample_votes, sharpen, text_rngs
 from .vote_sampling import base_seed as _base_seed
 from .vote_sampling import text_seed as _text_seed
 
-__all__ = [
-    "TransformersAnnotator",
-    "score_label_sequences",
-    "sample_votes",
-    "sharpen",
-]
+__all__ = ["TransformersAnnotator", "score_label_sequences", "sample_votes", "sharpen"]
 
 logger = logging.getLogger(__name__)
 
@@ -347,16 +342,17 @@ class TransformersAnnotator:
                                 costs=row_costs(len(texts), time.perf_counter() - t0,
                                                 prompt_tokens, generated))
 
-    def generate_answers(self, texts: Sequence[str], base_seed: int | None = None) -> list[list[str]]:
+    def generate_answers(self, texts: Sequence[str],
+                         base_seed: int | None = None) -> list[list[str]]:
         """``n_votes`` sampled free-text answers per text (the ``"generate"`` path).
 
         ``batch_size`` texts per ``generate`` call (left-padded, the prompts prefilled once
         and their KV cache repeated ``n_votes`` times, starting from the shared prefix with
-        ``prefix_cache="shared"``); each answer stops at its first line break after some text, at the end
-        of sequence or after ``max_new_tokens``, and is that first line. A batch is seeded
-        from ``base_seed`` and its texts: the same texts in the same batches give the same
-        answers; with ``batch_size=1`` a text's answers do not depend on the other texts.
-        Across batch layouts answers are equal in distribution, not bit for bit.
+        ``prefix_cache="shared"``); each answer stops at its first line break after some
+        text, at the end of sequence or after ``max_new_tokens``, and is that first line. A
+        batch is seeded from ``base_seed`` and its texts: the same texts in the same batches
+        give the same answers; with ``batch_size=1`` a text's answers do not depend on the
+        other texts. Across batch layouts answers are equal in distribution, not bit for bit.
         """
         texts = check_texts(texts, self._where())
         model, tokenizer, (seqs, _) = self._load()

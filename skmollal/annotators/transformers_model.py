@@ -119,7 +119,8 @@ def model_description(annotator: Any) -> dict:
                 annotator._weights_digest = weights_fingerprint(loaded)
             return annotator._weights_digest
 
-        return {**_loaded_model_identity(loaded, digest), "tokenizer": describe_tokenizer(tokenizer)}
+        return {**_loaded_model_identity(loaded, digest),
+                "tokenizer": describe_tokenizer(tokenizer)}
     tokenizer = annotator.tokenizer
     if tokenizer is None:
         tok_desc: Any = "model files"

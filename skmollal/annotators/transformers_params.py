@@ -24,27 +24,25 @@ PREFIX_CACHE_MODES = ("shared", "batch", "off")
 
 def check_params(annotator: Any, where: str) -> None:
     """Raise ``TypeError`` / ``ValueError`` (prefixed by ``where``) on a bad parameter."""
-    if not isinstance(annotator.task, AnnotationTask):
-        raise TypeError(f"{where}: task must be an AnnotationTask, got {type(annotator.task).__name__}")
-    if not isinstance(annotator.n_votes, (int, np.integer)) or annotator.n_votes < 1:
-        raise ValueError(f"{where}: n_votes must be a positive int, got {annotator.n_votes!r}")
-    if not 0 < float(annotator.top_p) <= 1:
-        raise ValueError(f"{where}: top_p must be in (0, 1], got {annotator.top_p!r}")
-    if annotator.long_texts not in LONG_TEXT_MODES:
-        raise ValueError(
-            f"{where}: long_texts must be one of {LONG_TEXT_MODES}, got {annotator.long_texts!r}"
-        )
-    if annotator.vote_mode not in VOTE_MODES:
-        raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {annotator.vote_mode!r}")
-    if annotator.prefix_cache not in PREFIX_CACHE_MODES:
-        raise ValueError(f"{where}: prefix_cache must be one of {PREFIX_CACHE_MODES}, got {annotator.prefix_cache!r}")
-    if not isinstance(annotator.batch_size, (int, np.integer)) or annotator.batch_size < 1:
-        raise ValueError(f"{where}: batch_size must be a positive int, got {annotator.batch_size!r}")
-    if annotator.max_new_tokens is not None and annotator.max_new_tokens < 1:
-        raise ValueError(f"{where}: max_new_tokens must be >= 1, got {annotator.max_new_tokens!r}")
-    if not isinstance(annotator.model, str) and not hasattr(annotator.model, "forward"):
-        raise TypeError(f"{where}: model must be a name/path or a causal LM, got {type(annotator.model).__name__}")
-
+    a = annotator
+    if not isinstance(a.task, AnnotationTask):
+        raise TypeError(f"{where}: task must be an AnnotationTask, got {type(a.task).__name__}")
+    if not isinstance(a.n_votes, (int, np.integer)) or a.n_votes < 1:
+        raise ValueError(f"{where}: n_votes must be a positive int, got {a.n_votes!r}")
+    if not 0 < float(a.top_p) <= 1:
+        raise ValueError(f"{where}: top_p must be in (0, 1], got {a.top_p!r}")
+    for name, allowed in (("long_texts", LONG_TEXT_MODES), ("vote_mode", VOTE_MODES),
+                          ("prefix_cache", PREFIX_CACHE_MODES)):
+        if getattr(a, name) not in allowed:
+            raise ValueError(f"{where}: {name} must be one of {allowed}, "
+                             f"got {getattr(a, name)!r}")
+    if not isinstance(a.batch_size, (int, np.integer)) or a.batch_size < 1:
+        raise ValueError(f"{where}: batch_size must be a positive int, got {a.batch_size!r}")
+    if a.max_new_tokens is not None and a.max_new_tokens < 1:
+        raise ValueError(f"{where}: max_new_tokens must be >= 1, got {a.max_new_tokens!r}")
+    if not isinstance(a.model, str) and not hasattr(a.model, "forward"):
+        raise TypeError(f"{where}: model must be a name/path or a causal LM, "
+                        f"got {type(a.model).__name__}")
 
 def identity_params(annotator: Any) -> dict:
     """The parameters that change an annotator's outputs, for its cache key."""

@@ -82,7 +82,8 @@ def test_packed_scores_equal_brute_force(model_and_tokenizer, row_tokens):
     prompts = [head + (tok.encode(t) or [7]) for t in TEXTS] + [head + [11]]
     got = score_packed(model, prompts, labels, prefix, row_tokens=row_tokens)
     assert got.shape == (len(prompts), len(labels))
-    np.testing.assert_allclose(got, brute_force(model, prompts, labels), atol=1e-5, rtol=0)  # eager: float32 softmax
+    want = brute_force(model, prompts, labels)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)  # eager: float32 softmax
 
 
 def test_prompts_sharing_part_of_the_prefix_use_that_part(model_and_tokenizer):
@@ -93,7 +94,8 @@ def test_prompts_sharing_part_of_the_prefix_use_that_part(model_and_tokenizer):
     labels = _labels(tok)
     prompts = [head + tok.encode(" Who?"), head[:-3] + [9, 9, 4]]  # the last merged away
     got = score_packed(model, prompts, labels, prefix)
-    np.testing.assert_allclose(got, brute_force(model, prompts, labels), atol=1e-5, rtol=0)  # eager: float32 softmax
+    want = brute_force(model, prompts, labels)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)  # eager: float32 softmax
     for before, layer in zip(keys, prefix.cache.layers):  # the prefix is left unchanged
         assert layer.keys.shape == before.shape
         torch.testing.assert_close(layer.keys, before, rtol=0, atol=0)
