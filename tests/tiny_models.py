@@ -20,7 +20,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-__all__ = ["tiny_llama", "tiny_gpt2", "tiny_tokenizer", "CHATML_TEMPLATE", "TRAINING_TEXT"]
+__all__ = ["tiny_llama", "tiny_gpt2", "tiny_tokenizer", "brute_force_logprob", "CHATML_TEMPLATE",
+           "TRAINING_TEXT"]
 
 #: A ChatML chat template as SmolLM2 / Qwen use it.
 CHATML_TEMPLATE = (
@@ -190,3 +191,12 @@ def teach(model, tokenizer, task, pairs, steps: int = 150, lr: float = 3e-2, see
         opt.step()
     model.eval()
     return float(loss.detach())
+
+
+def brute_force_logprob(model, prompt_ids, label_ids) -> float:
+    """log p(label | prompt) from one unpadded forward pass over prompt + label."""
+    ids = torch.tensor([list(prompt_ids) + list(label_ids)])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
+    start = len(prompt_ids) - 1
+    return sum(logp[start + j, t].item() for j, t in enumerate(label_ids))

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from .kv_cache import PromptPrefix, forward_cache_kwarg, output_cache, shared_head
 
-__all__ = ["generate_first_lines", "line_tables", "FirstLineStop"]
+__all__ = ["generate_first_lines", "line_tables", "FirstLineStop", "sampling_kwargs"]
 
 
 def line_tables(tokenizer: Any, model: Any) -> tuple[Any, Any]:
@@ -39,6 +39,22 @@ def line_tables(tokenizer: Any, model: Any) -> tuple[Any, Any]:
     breaks[: len(pieces)] = torch.as_tensor(["\n" in p for p in pieces])
     text[: len(pieces)] = torch.as_tensor([bool(p.strip()) for p in pieces])
     return breaks, text
+
+
+def sampling_kwargs(tokenizer: Any, temperature: float, top_p: float, n_return: int,
+                    max_new_tokens: int) -> dict:
+    """``generate`` arguments: sampled at ``temperature`` and ``top_p`` (greedy at ``<= 0``).
+
+    ``n_return`` answers per prompt, at most ``max_new_tokens`` each; padding with the
+    tokenizer's pad token (else its end of sequence).
+    """
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    kwargs = dict(do_sample=temperature > 0, max_new_tokens=max_new_tokens,
+                  num_return_sequences=n_return, pad_token_id=pad,
+                  eos_token_id=tokenizer.eos_token_id)
+    if temperature > 0:
+        kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
+    return kwargs
 
 
 class FirstLineStop:

@@ -2,12 +2,14 @@
 
 Every prompt of an annotation task starts with the same instruction and few-shot examples.
 :func:`prefill_prefix` runs that head once and keeps its KV cache (:class:`PromptPrefix`);
-:func:`shared_head` gives a batch of prompts a private copy of it, repeated over the batch
-and cut to what the batch's prompts really share (the prefix object itself never changes,
-so one prefix serves every batch and thread). Label scoring
-(:func:`~skmollal.annotators.local.score_label_sequences`) and batched generation
+:func:`cache_view` gives a forward pass a view of it cut to what the prompts share, and
+:func:`shared_head` a private copy repeated over a batch (the prefix object itself never
+changes, so one prefix serves every batch and thread). Label scoring
+(:func:`~skmollal.annotators.packed_scoring.score_packed`, or
+:func:`~skmollal.annotators.label_scoring.score_label_sequences`) and batched generation
 (:func:`~skmollal.annotators.generation.generate_first_lines`) start from it, so each text
-pays only for its own tokens.
+pays only for its own tokens. :func:`full_attention_only` says whether a model's cache may
+be reused at all (not with a sliding window).
 """
 from __future__ import annotations
 
@@ -15,13 +17,29 @@ import copy
 import inspect
 from typing import Any, Sequence
 
-__all__ = ["PromptPrefix", "prefill_prefix", "shared_head", "common_prefix_length"]
+__all__ = ["PromptPrefix", "prefill_prefix", "shared_head", "common_prefix_length", "cache_view",
+           "expanded_cache", "full_attention_only"]
 
 
 def forward_cache_kwarg(model: Any) -> str:
     """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older)."""
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
+
+
+def full_attention_only(model: Any) -> bool:
+    """Whether every layer of ``model`` attends to its whole past (no sliding window).
+
+    Only then is a reused KV cache exact: a sliding layer's cache keeps the last tokens of
+    the window alone, and positions past it would be attended to with a prefix reused.
+    """
+    from transformers import DynamicCache
+
+    try:
+        layers = DynamicCache(config=model.config).layers
+    except Exception:  # noqa: BLE001 - no config the cache understands: assume the worst
+        return False
+    return not any(getattr(layer, "is_sliding", False) for layer in layers)
 
 
 def output_cache(outputs: Any) -> Any:
@@ -32,8 +50,10 @@ def output_cache(outputs: Any) -> Any:
 class PromptPrefix:
     """The token ids every prompt of a task starts with, and their KV cache (batch of 1).
 
-    Made by :func:`prefill_prefix`; :func:`score_label_sequences` copies the cache for each
-    batch, so one prefix serves any number of batches (and threads) unchanged.
+    Made by :func:`prefill_prefix`. Label scoring
+    (:func:`~skmollal.annotators.packed_scoring.score_packed`) attends to the cache as it
+    is, and the copying paths copy it, so one prefix serves any number of batches (and
+    threads) unchanged.
 
     Parameters
     ----------
@@ -92,12 +112,12 @@ def prefill_prefix(model: Any, ids: Sequence[int]) -> PromptPrefix:
     return PromptPrefix(ids, output_cache(out))
 
 
-def _expanded_cache(cache: Any, n: int, length: int) -> Any:
-    """A copy of a batch-1 KV cache cut to ``length`` tokens and repeated ``n`` times.
+def cache_view(cache: Any, length: int) -> Any:
+    """A copy of a KV cache cut to its first ``length`` tokens, sharing its tensors.
 
-    ``cache`` itself is left as is: layers are copied shallowly, and the cut, the repeat and
-    the later forward pass assign new tensors to the copy's layers (``torch.cat``), never
-    writing into the prefix's tensors.
+    ``cache`` itself is left as is: layers are copied shallowly, and the cut (a view) and
+    any later forward pass assign new tensors to the copy's layers (``torch.cat``), never
+    writing into ``cache``'s tensors.
     """
     clone = copy.copy(cache)
     clone.layers = [copy.copy(layer) for layer in cache.layers]
@@ -105,6 +125,12 @@ def _expanded_cache(cache: Any, n: int, length: int) -> Any:
         if layer.get_seq_length() > length:
             layer.keys = layer.keys[..., :length, :]
             layer.values = layer.values[..., :length, :]
+    return clone
+
+
+def expanded_cache(cache: Any, n: int, length: int) -> Any:
+    """A copy of a batch-1 KV cache cut to ``length`` tokens and repeated ``n`` times."""
+    clone = cache_view(cache, length)
     clone.batch_repeat_interleave(n)
     return clone
 
@@ -131,7 +157,7 @@ def shared_head(
         usable = prefix.usable_length(prompt_ids)
         if usable == len(prefix) or (usable >= max(min_shared_prefix or 1, 1)
                                      and _croppable(prefix.cache)):
-            return usable, _expanded_cache(prefix.cache, n_prompts, usable)
+            return usable, expanded_cache(prefix.cache, n_prompts, usable)
     if min_shared_prefix is None or n_prompts < 2:
         return 0, None
     shared = min(common_prefix_length(prompt_ids), min(len(p) for p in prompt_ids) - 1)

@@ -21,7 +21,7 @@ from skmollal.annotators.local import (
 )
 from skmollal.annotators.parsing import vote_distribution
 from skmollal.annotators.task import TREC_LABELS, AnnotationTask
-from tiny_models import teach, tiny_gpt2, tiny_llama
+from tiny_models import brute_force_logprob, teach, tiny_gpt2, tiny_llama
 
 TEXTS = [
     "What is the capital of France?",
@@ -33,15 +33,6 @@ TEXTS = [
 FEW_SHOT = [("What does NASA stand for?", "abbreviation"), ("Where is Mount Everest?", "location")]
 
 MODELS = {"llama": tiny_llama, "gpt2": tiny_gpt2}
-
-
-def brute_force_logprob(model, prompt_ids, label_ids):
-    """log p(label | prompt) from one unpadded forward pass over prompt + label."""
-    ids = torch.tensor([list(prompt_ids) + list(label_ids)])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
-    start = len(prompt_ids) - 1
-    return sum(logp[start + j, t].item() for j, t in enumerate(label_ids))
 
 
 @pytest.fixture(params=sorted(MODELS))
@@ -85,18 +76,18 @@ def test_shared_prompt_prefix_runs_once_and_matches_brute_force(model_and_tokeni
 
 
 # ------------------------------------------------------------------- shared-prefix KV cache
-def _forward_widths(model):
-    """Record the input width of every forward call of ``model``."""
-    widths = []
+def _forward_inputs(model):
+    """Record the input ids of every forward call of ``model``."""
+    inputs = []
     real = model.forward
 
     @functools.wraps(real)
     def recording(*args, **kwargs):
-        widths.append(kwargs["input_ids"].shape[1])
+        inputs.append(kwargs["input_ids"])
         return real(*args, **kwargs)
 
     model.forward = recording
-    return widths
+    return inputs
 
 
 @pytest.mark.parametrize("batch_size", [1, 3])
@@ -112,13 +103,15 @@ def test_shared_prefix_cache_equals_the_no_prefix_path(model_and_tokenizer, batc
     prefix = shared.shared_prefix()
     assert prefix is not None and len(prefix) > 40  # instruction + two examples
     keys_before = [layer.keys.clone() for layer in prefix.cache.layers]
-    widths = _forward_widths(model)
+    inputs = _forward_inputs(model)
     for rows in (texts, texts[::-1], texts[2:5]):  # several calls, batches and paddings
         got = shared.annotate(rows)
         want = expected.probs[[texts.index(t) for t in rows]]
         np.testing.assert_allclose(got.probs, want, atol=1e-4, rtol=0)
         np.testing.assert_allclose(got.probs, want, atol=1e-5, rtol=0)  # in fact float noise
-    assert widths and max(widths) < len(prefix)  # each batch ran its own tokens only
+    head = torch.as_tensor(prefix.ids[:16])
+    assert inputs and not any((ids[:, :16] == head).all(dim=1).any() for ids in inputs
+                              if ids.shape[1] >= 16)  # no batch ran the prefix again
     assert shared.shared_prefix() is prefix
     for before, layer in zip(keys_before, prefix.cache.layers):
         assert layer.keys.shape[0] == 1
