@@ -33,6 +33,7 @@ from .active_learning.review import REVIEW_STRATEGIES, ReviewPending
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
 from .active_learning.targets import NL_SOURCES
+from .annotators.server_options import add_http_arguments
 from .annotators.specs import SPEC_FORMS
 from .experiment import (AGGREGATORS, NO_TEST, RUN_DEFAULTS, ConfigError, recordings_summary,
                          run_experiment)
@@ -82,7 +83,8 @@ Output files (in --output):
                       empty 'label' column: write a class name, or 'skip'); the run pauses
                       (exit status 3) until it is filled in, then the same command reads it,
                       keeps it as review-round<k>.csv and continues
-  annotations.sqlite  every live LLM answer: a re-run never pays for one twice
+  annotations.sqlite  every live LLM answer: a re-run never pays for one twice (--cache
+                      PATH puts it elsewhere, e.g. one file shared by several runs)
   state/              the loop's state: the same command with more --rounds continues
   embeddings/         cached sentence embeddings (--featurizer minilm)
 
@@ -226,6 +228,11 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")
+    p.add_argument("--cache", default=d["cache"], metavar="PATH",
+                   help="the annotation cache file (default <output>/annotations.sqlite); "
+                        "runs that share one pay once for each text an LLM answered, so "
+                        "a run on an edited CSV pays only for the changed texts")
+    add_http_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,6 +321,8 @@ _COMMANDS = {"run": _run, "demo": _run, "predict": _predict, "recordings-summary
 
 def _fail(command: str, exc: BaseException, status: int) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
+    if getattr(exc, "data_where", None):  # an error on one text: the row of the user's data
+        message = f"the text of {exc.data_where} failed: {message}"
     if status == 1 and not isinstance(exc, (ValueError, OSError)):
         message = f"{type(exc).__name__}: {message}"
     hint = (" Answers already received are kept: fix it and run the same command to resume."

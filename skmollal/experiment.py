@@ -25,11 +25,14 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from .active_learning.state import FolderLock
 from .annotators.specs import build_panel
 from .aggregation.registry import make_aggregator
 from .classifiers import make_classifier, resolve_classifier
+from .data_rows import naming_data_rows
 from .datasets import default_recordings_path
 from .featurizers import make_featurizer
+from .annotators.server_options import http_options
 from .own_data import load_csv, split_labelled, split_rows, training_labels
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
                        ConfigError, check_settings, complete_settings, loop_stopping)
@@ -186,21 +189,26 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
     cfg = complete_settings(config)
     check_settings(cfg)
     out = Path(cfg["output"])
+    lock = None
     try:
         data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"])
         seed, pool, test = _split(cfg, data)
         train, y_train = training_labels(data.y, seed, pool)
         specs = _annotator_specs(cfg["annotator"], data.recordings)
-        out.mkdir(parents=True, exist_ok=True)
+        http = http_options(cfg)
+        lock = FolderLock.acquire(out)  # one run per folder, before any model or LLM call
         panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
-                            cache_path=out / "annotations.sqlite",
-                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
-    except (ValueError, FileNotFoundError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(str(exc)) from exc
+                            cache_path=cfg["cache"] or out / "annotations.sqlite",
+                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise",
+                            http=http)
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
+        if isinstance(exc, (ValueError, FileNotFoundError)) and not isinstance(exc, ConfigError):
+            raise ConfigError(str(exc)) from exc
+        raise
     return Bunch(cfg=cfg, out=out, data=data, seed=seed, pool=pool, test=test, train=train,
-                 y_train=y_train, panel=panel)
+                 y_train=y_train, panel=panel, lock=lock)
 
 
 def _features(cfg: dict, train_texts: list[str], test_texts: list[str], cache_dir: Path):
@@ -293,14 +301,23 @@ def run_experiment(config: Mapping | Any) -> dict:
         With ``review``: when ``review.csv`` waits for a person's labels (the state is
         saved; call again once they are filled in).
     """
+    t_start = time.perf_counter()
+    prep = prepare_experiment(config)
+    try:
+        with naming_data_rows(prep.data, prep.train, "skmollal run"):
+            return _run(prep, t_start)
+    finally:
+        prep.lock.release()
+
+
+def _run(prep: Bunch, t_start: float) -> dict:
+    """:func:`run_experiment` after :func:`prepare_experiment` (which holds the folder)."""
     import joblib
 
     from .active_learning import area_under_curve, plot_learning_curve
     from .annotators.costs import sum_cost_dicts
     from .outputs import SavedModel, write_label_report, write_run_labels
 
-    t_start = time.perf_counter()
-    prep = prepare_experiment(config)
     cfg, out, data, panel = prep.cfg, prep.out, prep.data, prep.panel
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .active_learning.targets import NL_SOURCES
+from .annotators.server_options import HTTP_DEFAULTS
 from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
@@ -37,6 +38,8 @@ RUN_DEFAULTS = {
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
     "review": 0, "review_strategy": "least_confident",  # a person answers N texts per round
+    "cache": None,  # the annotation cache file; None: <output>/annotations.sqlite
+    **HTTP_DEFAULTS,  # the server annotators' settings
 }
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.
 ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}

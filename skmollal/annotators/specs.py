@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,7 +48,8 @@ def _task(labels: Sequence[str], name: str | None):
 
 
 def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
-                    task_name: str | None = None) -> Any:
+                    task_name: str | None = None, http: Mapping[str, Any] | None = None
+                    ) -> Any:
     """Build what one spec string names (see :data:`SPEC_FORMS`).
 
     Parameters
@@ -61,6 +63,9 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
         ``recorded:NAME``.
     task_name : str, optional
         Name of the annotation task (its prompt), for live annotators.
+    http : mapping, optional
+        Keyword arguments of a server annotator (``timeout``, ``n_votes``, ``api_key``, ...;
+        see :func:`skmollal.annotators.server_options.http_options`); only ``http(s)://`` specs take them.
 
     Returns
     -------
@@ -87,7 +92,7 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
                              "http://localhost:8000/v1#my-model")
         from .openai import OpenAICompatibleAnnotator
 
-        return OpenAICompatibleAnnotator(url, model, _task(labels, task_name))
+        return OpenAICompatibleAnnotator(url, model, _task(labels, task_name), **(http or {}))
     if spec == "smollm2":
         from . import smollm2
 
@@ -105,9 +110,14 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
                                  name=Path(model).name or model)
 
 
+def _server_options(spec: str, http: Mapping[str, Any] | None) -> dict:
+    """``{"http": http}`` for a server spec given options, else nothing."""
+    return {"http": http} if http and spec.startswith(("http://", "https://")) else {}
+
+
 def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = None,
                 task_name: str | None = None, cache_path: str | os.PathLike | None = None,
-                cache_invalid: str = "raise"
+                cache_invalid: str = "raise", http: Mapping[str, Any] | None = None
                 ) -> list[Any]:
     """The annotators the specs name, in order, live ones cached.
 
@@ -115,7 +125,7 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
     ----------
     specs : sequence of str
         Spec strings (see :func:`build_annotator`).
-    labels, recordings, task_name
+    labels, recordings, task_name, http
         As for :func:`build_annotator`.
     cache_path : str or path-like, optional
         SQLite annotation cache; every live (not recorded) annotator is wrapped in a
@@ -133,8 +143,8 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
     """
     from .recorded import RecordedAnnotator
 
-    annotators = [a for spec in specs
-                  for a in panel_annotators(build_annotator(spec, labels, recordings, task_name))]
+    annotators = [a for spec in specs for a in panel_annotators(
+        build_annotator(spec, labels, recordings, task_name, **_server_options(spec, http)))]
     live = [a for a in annotators if not isinstance(a, RecordedAnnotator)]
     if cache_path is None or not live:
         return annotators
