@@ -14,12 +14,11 @@ cascade is simulated on them out of fold, and the cheapest candidate threshold t
 
 The signals it returns have NaN for the LLMs it did not ask about a text; the loop
 (:class:`~skmollal.active_learning.MoLLIALoop`) stores them as they are, fuses them with a
-:class:`~skmollal.aggregation.MaskedAggregator` and counts only the calls made. Answers go
-through the panel's cache per annotator and text, so a later run with a stricter threshold
-pays only for the answers it did not have.
-
-This module sits between aggregation and active learning: it needs both the annotators and a
-fusion model.
+:class:`~skmollal.aggregation.MaskedAggregator` and counts only the calls made (and their
+tokens: :meth:`CascadePanel.signals_with_costs`). Answers go through the panel's cache per
+annotator and text, so a later run with a stricter threshold pays only for the answers it
+did not have. This module sits between aggregation and active learning: it needs both the
+annotators and a fusion model.
 """
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ from .aggregation.cascade_seed import (AUTO_THRESHOLDS, cascade_order, choose_th
                                       llm_accuracy, prefix_oof_proba)
 from .aggregation.masked import MaskedAggregator, check_masked_signals, join_masked
 from .aggregation.mixture import MixtureAggregator
+from .annotators.costs import AnnotatorCost
 from .annotators.panel import LLMPanel, panel_annotators, panel_labels
 
 __all__ = ["CascadePanel", "cascade_order", "is_cascade", "llm_accuracy"]
@@ -132,18 +132,14 @@ class CascadePanel(TransformerMixin, BaseEstimator):
                             prefer=source.prefer)
         return LLMPanel([annotator], cache=self.cache, show_progress=False)
 
-    def _ask(self, j: int, texts: list[str]) -> np.ndarray:
-        """Signals ``(n, 2, C)`` of LLM ``j`` on ``texts``."""
-        return self._one_llm_panel(j).transform(texts)[:, 0]
+    def _ask(self, j: int, texts: list[str]) -> tuple[np.ndarray, AnnotatorCost]:
+        """Signals ``(n, 2, C)`` of LLM ``j`` on ``texts``, and what they cost."""
+        result = self._one_llm_panel(j).annotate(texts)[0]
+        return np.asarray(result.to_signals(), dtype=float), result.cost
 
     def annotate_all(self, X: Sequence[str]) -> np.ndarray:
-        """Signals of every LLM on ``X`` (no cascade): shape ``(n, n_llms, 2, n_classes)``.
-
-        What the gold rows get, so that every prefix model has gold rows.
-        """
-        texts = check_texts(X, "CascadePanel")
-        return np.stack([self._ask(j, texts) for j in range(len(self.annotator_names))],
-                        axis=1)
+        """Signals ``(n, n_llms, 2, n_classes)`` of every LLM on ``X``, as the gold rows get."""
+        return self.signals_with_costs(X, every_llm=True)[0]
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -275,7 +271,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         todo = np.flatnonzero(y < 0)
         for k, j in enumerate(self._steps()):
             if todo.size:
-                S[todo, j] = self._ask(j, [texts[i] for i in todo])
+                S[todo, j] = self._ask(j, [texts[i] for i in todo])[0]
             self.prefix_models_.append(self._prefix_model(S, y, k))
             if todo.size and k < L - 1:
                 sure = self.prefix_models_[k].predict_proba(S[todo]).max(axis=1)
@@ -289,12 +285,11 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         return self.threshold_ if self._candidates() is not None else float(self.threshold)
 
     def _steps(self):
-        steps = self.order_
-        if self.show_progress:
-            from tqdm.auto import tqdm
+        if not self.show_progress:
+            return self.order_
+        from tqdm.auto import tqdm
 
-            steps = tqdm(steps, desc="cascade", unit="LLM", leave=False)
-        return steps
+        return tqdm(self.order_, desc="cascade", unit="LLM", leave=False)
 
     def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
         """Fit, then return the signals of ``X`` collected while fitting (no new call)."""
@@ -308,29 +303,37 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         -------
         Bunch
             ``signals`` ``(n, n_llms, 2, n_classes)`` (NaN where not asked), ``proba``
-            ``(n, n_classes)`` (the fused posterior of the LLMs asked) and ``n_asked``
-            ``(n,)``.
+            ``(n, n_classes)`` (the fused posterior of the LLMs asked), ``n_asked``
+            ``(n,)`` and ``costs`` (an ``AnnotatorCost`` per LLM, in panel order).
         """
         check_is_fitted(self, "prefix_models_")
         self._check_params()
         texts = check_texts(X, "CascadePanel", allow_empty=True)
         n, L, C = len(texts), len(self.order_), len(self.labels_)
-        S = np.full((n, L, 2, C), np.nan)
+        S, costs = np.full((n, L, 2, C), np.nan), [AnnotatorCost()] * L  # costs: per LLM
         proba = np.zeros((n, C))
         n_asked = np.zeros(n, dtype=int)
         todo = np.arange(n)
         for k, j in enumerate(self._steps()):
             if not todo.size:
                 break
-            S[todo, j] = self._ask(j, [texts[i] for i in todo])
+            S[todo, j], costs[j] = self._ask(j, [texts[i] for i in todo])
             n_asked[todo] += 1
             proba[todo] = self.prefix_models_[k].predict_proba(S[todo])
             todo = todo[proba[todo].max(axis=1) < self._stop_at()]
-        return Bunch(signals=S, proba=proba, n_asked=n_asked)
+        return Bunch(signals=S, proba=proba, n_asked=n_asked, costs=costs)
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         """Cascade signals of ``X``: ``(n, n_llms, 2, n_classes)``, NaN where not asked."""
         return self.cascade(X).signals
+
+    def signals_with_costs(self, X: Sequence[str], every_llm: bool = False) -> tuple:
+        """:meth:`transform` (``every_llm``: :meth:`annotate_all`) and each LLM's cost."""
+        if not every_llm:
+            return tuple(map(self.cascade(X).get, ("signals", "costs")))  # one cascade
+        texts = check_texts(X, "CascadePanel")
+        asked = [self._ask(j, texts) for j in range(len(self.annotator_names))]
+        return np.stack([sig for sig, _ in asked], axis=1), [cost for _, cost in asked]
 
     def posterior(self, S) -> np.ndarray:
         """Fused posterior of cascade signals: each row by the model of its asked prefix.

@@ -321,10 +321,10 @@ _COMMANDS = {"run": _run, "demo": _run, "predict": _predict, "recordings-summary
 
 def _fail(command: str, exc: BaseException, status: int) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
-    if getattr(exc, "data_where", None):  # an error on one text: the row of the user's data
-        message = f"the text of {exc.data_where} failed: {message}"
     if status == 1 and not isinstance(exc, (ValueError, OSError)):
         message = f"{type(exc).__name__}: {message}"
+    if getattr(exc, "data_where", None):  # an error on one text: the row of the user's data
+        message = f"the text of {exc.data_where} failed: {message}"
     hint = (" Answers already received are kept: fix it and run the same command to resume."
             if status == 1 and command in ("run", "demo") and not isinstance(exc, ValueError)
             else "")
@@ -333,12 +333,27 @@ def _fail(command: str, exc: BaseException, status: int) -> int:
     return status
 
 
+def _configure_output(verbose: bool, progress: bool) -> None:
+    """skmollal's own log lines from INFO (DEBUG with -v), other libraries' from WARNING
+    (INFO with -v: e.g. one httpx line per request); without ``progress``, no bars (the
+    model-loading bars of transformers and the Hugging Face hub included)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("skmollal").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if progress:
+        return
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when they are imported
+    for module, off in (("transformers.utils.logging", "disable_progress_bar"),
+                        ("huggingface_hub.utils", "disable_progress_bars")):
+        if module in sys.modules:  # imported already: tell them
+            getattr(sys.modules[module], off)()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage, 3 paused
     for review)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _configure_output(args.verbose, not getattr(args, "no_progress", False))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return _COMMANDS[args.command](args)

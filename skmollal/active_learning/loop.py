@@ -61,7 +61,7 @@ from .._validation import check_partial_labels, check_texts, warn_blank_texts
 from ..aggregation.gold_cv import accepts_text
 from ..annotators.base import relocate_text_error
 from ..annotators.costs import cost_names, price_for
-from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_annotators,
+from ..annotators.panel import (annotate_with_costs, panel_annotators,
                                 panel_labels)
 from ..cascade import is_cascade
 from ..label_noise import DISCREPANCY_MODES, negative_label_hits, noise_weights
@@ -510,12 +510,8 @@ class MoLLIALoop:
         for chunk in iterator:
             texts = [self._texts[i] for i in chunk]
             try:
-                if every_llm and is_cascade(self.panel):  # the seed: every LLM
-                    t_call = time.perf_counter()
-                    sig = self.panel.annotate_all(texts)
-                    costs = costs_from_signals(sig, time.perf_counter() - t_call)
-                else:
-                    sig, costs = annotate_with_costs(self.panel, texts)
+                sig, costs = annotate_with_costs(  # the seed of a cascade: every LLM
+                    self.panel, texts, every_llm=every_llm and is_cascade(self.panel))
             except Exception as exc:
                 relocate_text_error(exc, chunk, "MoLLIALoop", unit="row")
                 raise

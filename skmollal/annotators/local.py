@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 VOTE_MODES = ("sample", "generate")
 #: What :class:`TransformersAnnotator` does with a text whose prompt exceeds the context.
 LONG_TEXT_MODES = ("truncate", "skip", "error")
+#: Default ``max_prompt_tokens`` of :class:`TransformersAnnotator`: a page of text.
+DEFAULT_MAX_PROMPT_TOKENS = 2048
 PREFIX_CACHE_MODES = ("shared", "batch", "off")
 
 #: Texts rendered into the prompt to find the tokens every prompt of a task starts with
@@ -328,6 +330,12 @@ class TransformersAnnotator:
         annotator abstains) with a warning; ``"error"`` raises ``ValueError``. Warnings and
         errors name the text's index in the call and its start. Empty or whitespace-only
         texts are annotated (the model sees the instruction alone), with a warning.
+    max_prompt_tokens : int or None, default=2048
+        The longest prompt (instruction, examples and text, in tokens) a text may give;
+        a longer one is handled by ``long_texts``, as one over the model's context is. A
+        label needs a text's gist, while a prompt's compute and memory grow with its length
+        (a batch of context-long prompts can take minutes and gigabytes on a small model);
+        None: the model's context is the only limit.
     prefix_cache : {"shared", "batch", "off"}, default="shared"
         How label scoring reuses the prompt head every text shares (instruction, few-shot
         examples). ``"shared"``: prefilled once per annotator, its KV cache copied into
@@ -375,6 +383,7 @@ class TransformersAnnotator:
         show_progress: bool | None = None,
         long_texts: str = "truncate",
         prefix_cache: str = "shared",
+        max_prompt_tokens: int | None = DEFAULT_MAX_PROMPT_TOKENS,
     ) -> None:
         self.model = model
         self.task = task
@@ -393,6 +402,7 @@ class TransformersAnnotator:
         self.show_progress = show_progress
         self.long_texts = long_texts
         self.prefix_cache = prefix_cache
+        self.max_prompt_tokens = max_prompt_tokens
         self._check_params()
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
@@ -420,6 +430,10 @@ class TransformersAnnotator:
             raise ValueError(
                 f"{where}: long_texts must be one of {LONG_TEXT_MODES}, got {self.long_texts!r}"
             )
+        cap = self.max_prompt_tokens
+        if cap is not None and (not isinstance(cap, (int, np.integer)) or cap < 1):
+            raise ValueError(f"{where}: max_prompt_tokens must be a positive int or None, "
+                             f"got {cap!r}")
         if self.vote_mode not in VOTE_MODES:
             raise ValueError(f"{where}: vote_mode must be one of {VOTE_MODES}, got {self.vote_mode!r}")
         if self.prefix_cache not in PREFIX_CACHE_MODES:
@@ -522,6 +536,8 @@ class TransformersAnnotator:
                 "max_new_tokens": self.max_new_tokens,
                 "case_variants": bool(self.case_variants),
                 **({"long_texts": "skip"} if self.long_texts == "skip" else {}),
+                **({"max_prompt_tokens": self.max_prompt_tokens}
+                   if self.max_prompt_tokens != DEFAULT_MAX_PROMPT_TOKENS else {}),
                 "random_state": self.random_state
                 if isinstance(self.random_state, (int, type(None)))
                 else repr(self.random_state),
@@ -598,15 +614,19 @@ class TransformersAnnotator:
         Applies ``long_texts``: returns the (possibly truncated) prompts and the indices of
         the texts to skip. Warnings and errors name the text (``offset`` + its index).
         """
-        max_len = _max_positions(self._load()[0])
-        room = None if max_len is None else max_len - answer_len
+        max_len, cap = _max_positions(self._load()[0]), self.max_prompt_tokens
+        capped = cap is not None and (max_len is None or cap + answer_len < max_len)
+        room = cap if capped else None if max_len is None else max_len - answer_len
         too_long = [i for i, p in enumerate(prompts) if room is not None and len(p) > room]
         if not too_long:
             return prompts, []
         first = too_long[0]
-        what = (f"{len(too_long)} text(s) give prompts longer than the model's context of "
-                f"{max_len} tokens (first: text {offset + first}, {len(prompts[first])} "
-                f"tokens with the instruction, {texts[first][:40]!r}...)")
+        limit = (f"the cap of max_prompt_tokens={cap} (the compute and memory of a prompt "
+                 f"grow with its length; None: the model's context of {max_len})" if capped
+                 else f"the model's context of {max_len} tokens")
+        what = (f"{len(too_long)} text(s) give prompts longer than {limit} (first: text "
+                f"{offset + first}, {len(prompts[first])} tokens with the instruction, "
+                f"{texts[first][:40]!r}...)")
         if self.long_texts == "error":
             exc = ValueError(f"{self._where()}: {what}; long_texts='truncate' cuts such texts "
                              "to fit, 'skip' leaves them unannotated")
@@ -796,6 +816,7 @@ class TransformersAnnotator:
     def __setstate__(self, state: dict) -> None:
         state.setdefault("prefix_cache", "shared")  # pickled before the prefix cache existed
         state.setdefault("long_texts", "truncate")  # pickled before long_texts existed
+        state.setdefault("max_prompt_tokens", DEFAULT_MAX_PROMPT_TOKENS)  # pickled before it
         state.setdefault("_prefix", None)
         self.__dict__.update(state)
         self._load_lock = threading.Lock()
