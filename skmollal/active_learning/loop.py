@@ -425,9 +425,13 @@ class MoLLIALoop:
 
     def _save(self) -> None:
         if self.output_dir is not None:
-            if self._writer is None:  # one writer per folder: refuse a second process
-                self._writer = FolderLock.acquire(self.output_dir)
+            self._hold_folder()
             self.state.save(self.output_dir)
+
+    def _hold_folder(self) -> None:
+        """One writer per folder: a second process is refused before it pays for a call."""
+        if self.output_dir is not None and self._writer is None:
+            self._writer = FolderLock.acquire(self.output_dir)
 
     def release(self) -> None:
         """Let other processes write ``output_dir`` again (:meth:`run` does this at its end).
@@ -497,6 +501,7 @@ class MoLLIALoop:
         ``every_llm``: a cascade panel asks every LLM (the gold seed), not only as many as a
         text needs.
         """
+        self._hold_folder()
         rows = np.asarray(rows, dtype=int)
         todo = rows[~self.state.is_annotated(rows)].tolist()
         size = max(1, int(self.annotate_chunk))

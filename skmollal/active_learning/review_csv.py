@@ -146,7 +146,8 @@ class CsvReviewOracle:
 
 def _foreign_rows(path: Path, listed: list[int], ids: list[int]) -> str:
     """Why a filled-in review file that lists none of the asked rows is refused."""
-    shifts = {r - a for r, a in zip(sorted(listed), sorted(ids))}
+    listed = sorted(listed)
+    shifts = {r - a for r, a in zip(listed, sorted(ids))}
     hint = ""
     if len(listed) == len(ids) and len(shifts) == 1:
         hint = (f"; they look shifted by {shifts.pop():+d} (a spreadsheet counting from 1?): "
