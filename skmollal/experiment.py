@@ -29,7 +29,7 @@ from .active_learning.state import FolderLock
 from .annotators.specs import build_panel
 from .aggregation.registry import make_aggregator
 from .classifiers import make_classifier, resolve_classifier
-from .data_rows import naming_data_rows
+from ._data_rows import naming_data_rows
 from .datasets import default_recordings_path
 from .featurizers import make_featurizer
 from .annotators.server_options import http_options

@@ -24,7 +24,7 @@ LAYERS = {
     "skmollal.classifiers": 5,
     "skmollal.active_learning": 6,
     "skmollal.experiment": 7,
-    "skmollal.data_rows": 7,
+    "skmollal._data_rows": 7,
     "skmollal.own_data": 7,
     "skmollal.settings": 7,
     "skmollal.outputs": 7,
