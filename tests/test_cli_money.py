@@ -217,12 +217,10 @@ def test_bad_server_settings_are_refused_before_any_call(tmp_path, capsys, optio
 # ------------------------------------------------------------------ a quiet log
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    from tiny_models import tiny_llama
+    from tiny_models import save_tiny_llama
 
-    model, tok = tiny_llama(seed=0)
     folder = tmp_path_factory.mktemp("tiny-llm")
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
+    save_tiny_llama(folder, seed=0)
     return folder
 
 

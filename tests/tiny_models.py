@@ -20,7 +20,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-__all__ = ["tiny_llama", "tiny_gpt2", "tiny_tokenizer", "CHATML_TEMPLATE", "TRAINING_TEXT"]
+__all__ = ["tiny_llama", "tiny_gpt2", "tiny_tokenizer", "save_tiny_llama", "CHATML_TEMPLATE",
+           "TRAINING_TEXT"]
 
 #: A ChatML chat template as SmolLM2 / Qwen use it.
 CHATML_TEMPLATE = (
@@ -190,3 +191,12 @@ def teach(model, tokenizer, task, pairs, steps: int = 150, lr: float = 3e-2, see
         opt.step()
     model.eval()
     return float(loss.detach())
+
+
+def save_tiny_llama(folder, **kwargs):
+    """Save ``tiny_llama(**kwargs)`` (model and tokenizer) into ``folder``, a model folder
+    as ``--annotator PATH`` takes it; return the model."""
+    model, tok = tiny_llama(**kwargs)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return model
