@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .active_learning.cost_report import format_costs
 from .active_learning.review import REVIEW_STRATEGIES, ReviewPending
+from .active_learning.state import FolderBusyError
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
 from .active_learning.targets import NL_SOURCES
@@ -326,8 +327,8 @@ def _fail(command: str, exc: BaseException, status: int) -> int:
     if getattr(exc, "data_where", None):  # an error on one text: the row of the user's data
         message = f"the text of {exc.data_where} failed: {message}"
     hint = (" Answers already received are kept: fix it and run the same command to resume."
-            if status == 1 and command in ("run", "demo") and not isinstance(exc, ValueError)
-            else "")
+            if status == 1 and command in ("run", "demo")
+            and not isinstance(exc, (ValueError, FolderBusyError)) else "")
     end = "" if message.endswith((".", "?", "!")) else "."
     print(f"skmollal {command}: {message}{end}{hint} (-v shows the traceback)", file=sys.stderr)
     return status

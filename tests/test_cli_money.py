@@ -108,7 +108,8 @@ def test_a_second_run_on_the_same_output_is_refused_before_any_call(tmp_path, ca
             time.sleep(0.01)
         assert server.requests, "the first run never asked the server"
         assert cli.main(argv) == 1  # the second run, while the first one annotates
-        assert "being written by another run" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "being written by another run" in err and "resume" not in err
         first.join(120)
         assert status == [0]
         asked = server.asked()
