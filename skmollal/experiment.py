@@ -25,14 +25,14 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._data_rows import naming_data_rows
 from .active_learning.state import FolderLock
+from .annotators.server_options import http_options
 from .annotators.specs import build_panel
 from .aggregation.registry import make_aggregator
 from .classifiers import make_classifier, resolve_classifier
-from ._data_rows import naming_data_rows
 from .datasets import default_recordings_path
 from .featurizers import make_featurizer
-from .annotators.server_options import http_options
 from .own_data import load_csv, split_labelled, split_rows, training_labels
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
                        ConfigError, check_settings, complete_settings, loop_stopping)
@@ -177,14 +177,17 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
     Bunch
         ``cfg`` (the settings, defaults filled in), ``out`` (the output folder), ``data``
         (:func:`load_experiment_data`), ``seed``, ``pool``, ``test`` (rows of the data),
-        ``train`` (seed then pool rows), ``y_train`` (gold on the seed, -1 on the pool) and
-        ``panel`` (one annotator per panel column, live ones cached).
+        ``train`` (seed then pool rows), ``y_train`` (gold on the seed, -1 on the pool),
+        ``panel`` (one annotator per panel column, live ones cached) and ``lock`` (the
+        output folder's lock, taken before the panel is built: release it when done).
 
     Raises
     ------
     ConfigError
         If a setting, the CSV, the recordings or an annotator spec is wrong (the message
         says which and what to do).
+    FolderBusyError
+        If another run is writing the output folder (nothing is built or asked then).
     """
     cfg = complete_settings(config)
     check_settings(cfg)

@@ -330,18 +330,18 @@ class TransformersAnnotator:
         annotator abstains) with a warning; ``"error"`` raises ``ValueError``. Warnings and
         errors name the text's index in the call and its start. Empty or whitespace-only
         texts are annotated (the model sees the instruction alone), with a warning.
-    max_prompt_tokens : int or None, default=2048
-        The longest prompt (instruction, examples and text, in tokens) a text may give;
-        a longer one is handled by ``long_texts``, as one over the model's context is. A
-        label needs a text's gist, while a prompt's compute and memory grow with its length
-        (a batch of context-long prompts can take minutes and gigabytes on a small model);
-        None: the model's context is the only limit.
     prefix_cache : {"shared", "batch", "off"}, default="shared"
         How label scoring reuses the prompt head every text shares (instruction, few-shot
         examples). ``"shared"``: prefilled once per annotator, its KV cache copied into
         every batch, so each text pays only for its own tokens; ``"batch"``: the common head
         of each batch's prompts runs once per batch; ``"off"``: every prompt runs in full.
         All three give the same probabilities (up to float rounding, ~1e-6 in float32).
+    max_prompt_tokens : int or None, default=2048
+        The longest prompt (instruction, examples and text, in tokens) a text may give;
+        a longer one is handled by ``long_texts``, as one over the model's context is. A
+        label needs a text's gist, while a prompt's compute and memory grow with its length
+        (a batch of context-long prompts can take minutes and gigabytes on a small model);
+        None: the model's context is the only limit.
 
     Attributes
     ----------

@@ -65,7 +65,8 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
         Name of the annotation task (its prompt), for live annotators.
     http : mapping, optional
         Keyword arguments of a server annotator (``timeout``, ``n_votes``, ``api_key``, ...;
-        see :func:`skmollal.annotators.server_options.http_options`); only ``http(s)://`` specs take them.
+        see ``skmollal.annotators.server_options.http_options``); only ``http(s)://``
+        specs take them.
 
     Returns
     -------
@@ -125,7 +126,7 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
     ----------
     specs : sequence of str
         Spec strings (see :func:`build_annotator`).
-    labels, recordings, task_name, http
+    labels, recordings, task_name
         As for :func:`build_annotator`.
     cache_path : str or path-like, optional
         SQLite annotation cache; every live (not recorded) annotator is wrapped in a
@@ -135,6 +136,8 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
         What the cache does with entries it cannot read (see
         :class:`~skmollal.annotators.cache.AnnotationCache`); the command line's
         ``--refresh-cache`` gives ``"refresh"``.
+    http : mapping, optional
+        As for :func:`build_annotator`: the settings of every server annotator.
 
     Returns
     -------
