@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._data_rows import naming_data_rows
-from .active_learning.state import FolderLock
+from .active_learning.checkpoint import FolderLock
 from .annotators.server_options import http_options
 from .annotators.specs import build_panel
 from .aggregation.registry import make_aggregator
@@ -35,7 +35,8 @@ from .datasets import default_recordings_path
 from .featurizers import make_featurizer
 from .own_data import load_csv, split_labelled, split_rows, training_labels
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
-                       ConfigError, check_settings, complete_settings, loop_stopping)
+                       ConfigError, check_settings, complete_settings, loop_settings,
+                       loop_stopping)
 
 __all__ = [
     "AGGREGATORS", "FEATURIZERS", "RUN_DEFAULTS", "ConfigError", "check_settings", "load_csv",
@@ -200,10 +201,9 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
         specs = _annotator_specs(cfg["annotator"], data.recordings)
         http = http_options(cfg)
         lock = FolderLock.acquire(out)  # one run per folder, before any model or LLM call
-        panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
+        panel = build_panel(specs, data.labels, data.recordings, cfg["task"], http=http,
                             cache_path=cfg["cache"] or out / "annotations.sqlite",
-                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise",
-                            http=http)
+                            cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
     except BaseException as exc:
         if lock is not None:
             lock.release()
@@ -306,11 +306,8 @@ def run_experiment(config: Mapping | Any) -> dict:
     """
     t_start = time.perf_counter()
     prep = prepare_experiment(config)
-    try:
-        with naming_data_rows(prep.data, prep.train, "skmollal run"):
-            return _run(prep, t_start)
-    finally:
-        prep.lock.release()
+    with prep.lock, naming_data_rows(prep.data, prep.train, "skmollal run"):
+        return _run(prep, t_start)
 
 
 def _run(prep: Bunch, t_start: float) -> dict:
@@ -329,7 +326,7 @@ def _run(prep: Bunch, t_start: float) -> dict:
         from .cascade import CascadePanel
 
         panel = CascadePanel(panel, threshold=cfg["cascade"],
-                             aggregator=make_aggregator(cfg["mixture"]))
+                             mixture=make_aggregator(cfg["mixture"]))
     train_texts = [data.texts[i] for i in prep.train]
     featurizer, X_train, X_test, embed_s = _features(
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
@@ -346,12 +343,8 @@ def _run(prep: Bunch, t_start: float) -> dict:
     loop = make_loop(
         make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
         prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
-        strategy=cfg["strategy"], batch_size=cfg["batch"],
-        discrepancy=None if cfg["no_discrepancy"] else cfg["discrepancy"],
-        discrepancy_update=cfg["discrepancy_update"],
-        nl_threshold=0.001 if cfg["negative_learning"] and not cfg["no_negative_learning"]
-        else None,
-        nl_source=cfg["nl_source"],
+        strategy=cfg["strategy"], **{k: v for k, v in loop_settings(cfg).items()
+                                     if not k.startswith("review")},
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
         output_dir=out / "state", random_state=cfg["seed"],
         show_progress=not cfg["no_progress"],
@@ -372,7 +365,7 @@ def _run(prep: Bunch, t_start: float) -> dict:
     files.update(report_files)
     if has_test:
         files["learning_curve"] = out / "learning_curve.png"
-    joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])
+    joblib.dump(SavedModel(featurizer, loop.estimator_, data.labels), files["model"])
     results = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.items()},
         "labels": data.labels,
