@@ -34,6 +34,7 @@ from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
 from .featurizers import make_featurizer
 from .own_data import load_csv, split_labelled, split_rows, training_labels
+from .cascade import cascade_panel
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
                        ConfigError, check_settings, complete_settings, loop_settings,
                        loop_stopping)
@@ -322,11 +323,7 @@ def _run(prep: Bunch, t_start: float) -> dict:
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)
     annotators = panel
-    if cfg["cascade"] is not None:  # ask the LLMs one at a time, only as many as a text needs
-        from .cascade import CascadePanel
-
-        panel = CascadePanel(panel, threshold=cfg["cascade"],
-                             mixture=make_aggregator(cfg["mixture"]))
+    panel = cascade_panel(panel, cfg["cascade"], make_aggregator(cfg["mixture"]))
     train_texts = [data.texts[i] for i in prep.train]
     featurizer, X_train, X_test, embed_s = _features(
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")

@@ -20,7 +20,8 @@ from .datasets import default_recordings_path
 from .featurizers import FEATURIZERS
 
 __all__ = [
-    "AGGREGATORS", "ALL_GOLD_SPLIT", "CLI_LOOP_SETTINGS", "FEATURIZERS", "NO_TEST", "RUN_DEFAULTS", "ConfigError",
+    "AGGREGATORS", "ALL_GOLD_SPLIT", "CLI_LOOP_SETTINGS", "FEATURIZERS", "NO_TEST",
+    "RUN_DEFAULTS", "ConfigError",
     "check_settings", "complete_settings", "loop_stopping",
 ]
 

@@ -53,20 +53,24 @@ def layer_of(name: str) -> int | None:
     return None if best is None else best[1]
 
 
+def import_target(node: ast.ImportFrom, path: Path, name: str) -> str:
+    """The absolute module name a ``from ... import`` in module ``name`` (at ``path``) reads."""
+    if not node.level:
+        return node.module or ""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    base = package.split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imported_modules(path: Path, name: str) -> set[str]:
     """Absolute names of the skmollal modules ``path`` imports (at any depth of the file)."""
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("skmollal")}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = import_target(node, path, name)
             if target.startswith("skmollal"):
                 # "from .x import y": y may be a submodule; the module x is what counts here
                 found.add(target)
@@ -133,16 +137,10 @@ def test_size_check_can_fail(tmp_path):
 def top_level_imports(path: Path, name: str, known: set[str]) -> set[str]:
     """The skmollal modules ``path`` imports when it is imported (statements at the top of
     the module, not inside functions): ``from . import x`` counts as importing ``x``."""
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = import_target(node, path, name)
             found |= {t for t in [target] + [f"{target}.{a.name}" for a in node.names]
                       if t in known}
         elif isinstance(node, ast.Import):

@@ -96,7 +96,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     estimator: it needs an LLM panel (no default can be built) and takes texts, while the
     checks feed numeric matrices. The checks about parameters (defaults constructible,
     ``get_params`` / ``set_params`` invariance, no attributes set in ``__init__``, ``clone``)
-    pass, and so does ``check_estimators_unfitted``; see ``tests/active_learning/test_classifier.py``.
+    pass, and so does ``check_estimators_unfitted``; see
+    ``tests/active_learning/test_classifier.py``.
     (``check_estimator`` itself runs only ``check_estimator_cloneable`` here, because the
     estimator's tags say it takes strings, not 2-d arrays.) ``GridSearchCV`` works with a
     ``PredefinedSplit`` whose test fold is a gold dev set; use ``refit=False`` (or refit
@@ -173,10 +174,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                                  require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
         features = self.featurizer_.fit_transform(texts)
-        if self.cascade is not None:  # ask only the LLMs a text needs
-            from ..cascade import CascadePanel
+        from ..cascade import cascade_panel
 
-            panel = CascadePanel(panel, threshold=self.cascade, mixture=self.mixture)
+        panel = cascade_panel(panel, self.cascade, self.mixture)  # None: every LLM
         args = (self._make_classifier(), panel, features, y)
         params = {name: getattr(self, name) for name in self._setting_names
                   if name in LOOP_NAMES and name != "output_dir"}

@@ -62,6 +62,7 @@ class Rounds:
 
     def _clf_proba(self, rows: list[int]) -> np.ndarray:
         return full_proba(self.run.learner, take_rows(self.loop.X, rows), self.n_classes)
+
     def _targets_proba(self, labels: Labels) -> np.ndarray:
         """The pool rows' posteriors to train on: this round's, or with ``relabel=False``
         the ones they got when annotated."""
@@ -77,8 +78,9 @@ class Rounds:
         return seconds
 
     def _extras(self) -> tuple[dict, dict]:
-        return (validation_metrics(self.run.learner, self.loop.X_val, self.loop.y_val, self.n_classes),
-                stop_predictions(self.run.learner, self.loop.X, self.run.stop_idx, self.n_classes))
+        learner, n = self.run.learner, self.n_classes
+        return (validation_metrics(learner, self.loop.X_val, self.loop.y_val, n),
+                stop_predictions(learner, self.loop.X, self.run.stop_idx, n))
 
     def start(self) -> dict:
         """Round 0: annotate the seed's texts (for the mixture) and fit on the gold seed."""
@@ -126,8 +128,8 @@ class Rounds:
             logger.info("round %d: resuming a pending round of %d texts", round_,
                         len(state.pending.queried))
         else:
-            queried, t_query = query_round(self.run.learner, self.loop.X, state, self.loop.batch_size,
-                                           self.loop.random_state, round_)
+            queried, t_query = query_round(run.learner, self.loop.X, state,
+                                           self.loop.batch_size, self.loop.random_state, round_)
             if not queried:
                 logger.info("round %d: the pool is exhausted", round_)
                 return None

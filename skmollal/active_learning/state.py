@@ -11,12 +11,13 @@
   round that asked (-1 never; see :mod:`.review`);
 
 plus the round counter, the round in progress (``pending``, a :class:`PendingRound`: its
-queried rows, so a resume annotates the same rows, and the rows sent for review), the LLM-call count, the history and the cost of annotations made
-since the last history record (``unrecorded_cost``, so a round interrupted mid-way still
-reports the chunks it paid for). :meth:`LoopState.save` writes
-``state.json`` (scalars, history, fingerprint) and ``state.npz`` (the annotated rows only)
-into a folder, each through a uniquely named temporary file and an atomic rename, so an
-interrupted save never leaves a half-written state and two writers never share a temp file.
+queried rows, so a resume annotates the same rows, and the rows sent for review), the
+LLM-call count, the history and the cost of annotations made since the last history record
+(``unrecorded_cost``, so a round interrupted mid-way still reports the chunks it paid for).
+:meth:`LoopState.save` writes ``state.json`` (scalars, history, fingerprint) and
+``state.npz`` (the annotated rows only) into a folder, each through a uniquely named
+temporary file and an atomic rename, so an interrupted save never leaves a half-written
+state and two writers never share a temp file.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ from .masked import MaskedAggregator, check_masked_signals, join_masked
 from .seed import (check_threshold, choose_threshold, order_from_setting, prefix_oof_proba,
                    threshold_candidates)
 
-__all__ = ["CascadePanel", "is_cascade"]
+__all__ = ["CascadePanel", "cascade_panel", "is_cascade"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         simulated out of fold on the gold rows.
     order : "accuracy" or sequence of str or int, default="accuracy"
         ``"accuracy"``: by accuracy on the gold rows of :meth:`fit` (per unit of ``cost``
-        when given; see :func:`~skmollal.cascade.seed.cascade_order`); else the LLMs' names or indices, first asked
-        first (every LLM once).
+        when given; see :func:`~skmollal.cascade.seed.cascade_order`); else the LLMs' names
+        or indices, first asked first (every LLM once).
     cost : dict or sequence of float, optional
         Cost of one call per LLM (by name, or in panel order), for ``order="accuracy"``.
     mixture : estimator, optional
@@ -387,6 +387,28 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def cascade_panel(panel: Any, threshold: Any, mixture: Any = None) -> Any:
+    """``panel`` as a cascade, or ``panel`` itself when ``threshold`` is None.
+
+    What ``MoLLIAClassifier(cascade=...)`` and ``skmollal run --cascade`` build.
+
+    Parameters
+    ----------
+    panel : LLMPanel or list of annotators
+        The panel.
+    threshold : float, "auto" or None
+        Where the cascade stops for a text (``"auto"``: chosen from the gold seed).
+    mixture : estimator, optional
+        The fusion of each prefix (default: the mixture).
+
+    Returns
+    -------
+    CascadePanel or the panel
+    """
+    return panel if threshold is None else CascadePanel(panel, threshold=threshold,
+                                                        mixture=mixture)
 
 
 def is_cascade(panel: Any) -> bool:

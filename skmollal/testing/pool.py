@@ -21,8 +21,8 @@ from sklearn.linear_model import LogisticRegression
 
 from ..annotators.base import AnnotationResult
 
-__all__ = ["LABELS", "VOCAB", "CountingAnnotator", "MeanProbMixture", "SpyClassifier", "counting_panel",
-           "make_pool", "make_texts", "seed_y", "small_mollia_classifier"]
+__all__ = ["LABELS", "VOCAB", "CountingAnnotator", "MeanProbMixture", "SpyClassifier",
+           "counting_panel", "make_pool", "make_texts", "seed_y", "small_mollia_classifier"]
 
 LABELS = ["alpha", "beta", "gamma"]
 
