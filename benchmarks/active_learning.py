@@ -504,39 +504,22 @@ def replot(json_path: Path, plot: str | None) -> None:
     plot_runs(data["runs"], args, Path(plot) if plot else Path(json_path).with_suffix(".png"))
 
 
-def merge(json_paths, out_path: Path) -> list[dict]:
+def merge(json_paths, out_path: Path, methods=None) -> list[dict]:
     """One JSON from the runs of several invocations (e.g. seeds or methods run apart), or
-    the finished runs of one that is still going.
+    the finished runs of one that is still going; ``methods``: keep only those.
 
-    ``config`` is the first file's, with the seeds, strategies and methods of the runs the
-    files hold (what one invocation would have to run to make them); ``merged_from`` keeps
-    every path and config. Runs of the same (classifier, strategy, method, seed) must not
-    repeat, and the files must agree on every other setting but the output.
+    ``config`` is rebuilt from the runs (:func:`result_merge.config_from_runs`: their
+    seeds, strategies and methods, and the invocations that would make them where they are
+    not one grid); ``merged_from`` keeps every path and config. A run held by two files
+    must be the same in both, and the files must agree on every other setting.
     """
-    parts = [(str(p), json.loads(Path(p).read_text())) for p in json_paths]
-    runs = [r for _, d in parts for r in d["runs"]]
-    keys = [(r["classifier"], r["strategy"], r["method"], r["seed"]) for r in runs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("the files hold the same run twice")
-    varying = {"seeds", "strategies", "methods", "output", "plot", "merge", "jobs"}
-    config = dict(parts[0][1]["config"])
-    for path, d in parts[1:]:
-        differ = sorted(k for k in set(config) & set(d["config"])
-                        if k not in varying and config[k] != d["config"][k])
-        if differ:
-            raise ValueError(f"{path} was run with other settings: {', '.join(differ)}")
-    config.update(seeds=sorted({r["seed"] for r in runs}),
-                  strategies=list(dict.fromkeys(r["strategy"] for r in runs)),
-                  methods=list(dict.fromkeys(r["method"] for r in runs)), merge=None,
-                  output=str(out_path))
-    rows = summarise(runs)
-    out_path.write_text(json.dumps({
-        "config": config,
-        "merged_from": [{"path": p, "config": d["config"]} for p, d in parts],
-        "summary": rows, "stopping": summarise_stopping(runs), "runs": runs}, indent=1))
-    print_table(rows)
+    from result_merge import merge_files
+
+    data = merge_files(json_paths, out_path, methods, lambda runs: {
+        "summary": summarise(runs), "stopping": summarise_stopping(runs)})
+    print_table(data["summary"])
     print(f"json: {out_path}")
-    return rows
+    return data["summary"]
 
 
 def main(argv=None):
@@ -576,10 +559,11 @@ def main(argv=None):
                         "classifier, then --classifier trained once on the final targets "
                         "(the same final model; see the module docstring)")
     p.add_argument("--merge", metavar="JSON", nargs="+", default=None,
-                   help="only merge the runs of finished JSONs into --output (no run)")
+                   help="only merge the runs of finished JSONs into --output (no run; "
+                        "with --methods, only those methods' runs)")
     args = p.parse_args(argv)
     if args.merge:
-        return merge(args.merge, Path(args.output))
+        return merge(args.merge, Path(args.output), args.methods)
     if args.replot:
         return replot(Path(args.replot), args.plot)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -76,16 +76,15 @@ def run_one(args, rec, E, seed, arm):
                                               None, seed)
     train, y = training_labels(rec.target, seed_idx, pool_idx)
     gold = rec.target[train]
-    panel, mixture, disc, nl, update = method_setup("mollia", rec, rec.annotator_names)
+    # the paper's method: discrepancy weights and negative labels (what the results ran)
+    panel, mixture, settings = method_setup("mollia-ref", rec, rec.annotator_names)
     review = {}
     if arm in ("random", "least_confident", "panel_split"):
         review = dict(oracle=GoldPerson(gold), review_size=args.extra // args.rounds,
                       review_strategy=arm)
     loop = make_loop(make_classifier("mlp", seed, None), panel, E[train], y,
                      texts=[rec.texts[i] for i in train], mixture=mixture, strategy="random",
-                     batch_size=args.batch, discrepancy_weight=disc,
-                     discrepancy_update=update, nl_threshold=nl, random_state=seed,
-                     **review)
+                     batch_size=args.batch, **settings, random_state=seed, **review)
     t0 = time.perf_counter()
     loop.run(args.rounds)
     state, n_classes = loop.state, len(rec.target_names)

@@ -83,6 +83,8 @@ Output files (in --output):
                       empty 'label' column: write a class name, or 'skip'); the run pauses
                       (exit status 3) until it is filled in, then the same command reads it,
                       keeps it as review-round<k>.csv and continues
+  plan.json           with --plan-only (skmollal plan): the rest of the run's calls, tokens,
+                      seconds and money per annotator, and the accuracy the seed supports
   annotations.sqlite  every live LLM answer: a re-run never pays for one twice (--cache
                       PATH puts it elsewhere, e.g. one file shared by several runs)
   state/              the loop's state: the same command with more --rounds continues
@@ -206,6 +208,10 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    metavar="RULE[:PARAM=X]",
                    help="stopping rule (repeatable): " + ", ".join(sorted(STOPPING_RULES))
                         + ", e.g. kappa:kappa=0.99,window=3 or labels:max_changed=0.01")
+    p.add_argument("--plan-only", action="store_true", default=d.get("plan_only", False),
+                   help="annotate the gold seed only, then print what the rest of the run "
+                        "would cost (calls, tokens, seconds, money) and the label accuracy "
+                        "the seed supports; also <output>/plan.json (= skmollal plan)")
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")
@@ -231,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "sets) with a panel of LLMs in an active-learning loop.",
                          **sections)
     _add_run_arguments(run, {})
+    _add_run_arguments(sub.add_parser("plan", help="what a run would cost: run --plan-only",
+                                      **sections), {"plan_only": True})
     demo = sub.add_parser("demo", help="the main job: the loop on the embedded default",
                           **sections)
     _add_run_arguments(demo, DEMO_DEFAULTS)
@@ -274,7 +282,8 @@ def _run(args: argparse.Namespace) -> int:
             args.annotator = ["smollm2"]
     settings = {k: v for k, v in vars(args).items() if k not in ("command", "verbose",
                                                                   "recorded")}
-    _print_results(run_experiment(settings))
+    results = run_experiment(settings)
+    print(results["plan_text"]) if "plan_text" in results else _print_results(results)
     return 0
 
 
@@ -297,7 +306,8 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "demo": _run, "predict": _predict, "recordings-summary": _summary}
+_COMMANDS = {"run": _run, "plan": _run, "demo": _run, "predict": _predict,
+             "recordings-summary": _summary}
 
 
 def _fail(command: str, exc: BaseException, status: int) -> int:

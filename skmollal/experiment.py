@@ -180,8 +180,7 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
         ``cfg`` (the settings, defaults filled in), ``out`` (the output folder), ``data``
         (:func:`load_experiment_data`), ``seed``, ``pool``, ``test`` (rows of the data),
         ``train`` (seed then pool rows), ``y_train`` (gold on the seed, -1 on the pool),
-        ``panel`` (one annotator per panel column, live ones cached) and ``lock`` (the
-        output folder's lock, taken before the panel is built: release it when done).
+        ``panel`` (one annotator per column, live ones cached) and ``lock`` (the folder's, held).
 
     Raises
     ------
@@ -347,6 +346,10 @@ def _run(prep: Bunch, t_start: float) -> dict:
         show_progress=not cfg["no_progress"],
         **loop_stopping(cfg), **review,
     )
+    if cfg.get("plan_only"):  # round 0 only, then what the rest would cost (skmollal plan)
+        from .plan import write_plan
+
+        return write_plan(loop, train_texts, cfg["rounds"], out)
     earlier = loop.llm_calls if loop.state is not None else 0
     earlier_per_llm = _answers_per_llm(loop)
     history = loop.run(cfg["rounds"])

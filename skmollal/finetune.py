@@ -184,10 +184,9 @@ class TransformerTextClassifier(NegativeLearningClassifier):
     lr : float, default=3e-5
         The peak learning rate (see ``warmup``).
     max_epochs : int, default=10
-        Epochs per fit: enough steps to fit the training labels. On 500 TREC questions
-        the training loss was still 1.2 after 3 epochs (from 1.8) and 0.13 after 10; the
-        3-epoch model had not yet learned the classes the noisy labels confuse, and which
-        ones it missed changed with the seed (see the active-learning benchmark page).
+        Epochs per fit: enough steps to fit the training labels. Too few leave the model
+        half-trained: it has learned the large classes but not yet the ones the noisy
+        labels confuse, and which ones it misses changes with the seed.
     batch_size : int, default=16
     warmup : float or None, default=0.1
         Schedule of the learning rate: a linear warm-up over this share of the steps, then

@@ -29,7 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+
 import benchtables  # noqa: E402  (docs/_ext/benchtables.py)
+import result_merge  # noqa: E402  (benchmarks/result_merge.py)
 
 #: Modules whose ``__all__`` is not API: the command line.
 NOT_API_MODULES = {"skmollal.__main__", "skmollal.cli"}
@@ -219,6 +222,52 @@ def test_required_examples_exist():
     names = {p.stem for p in (DOCS / "examples").glob("example_*.py")}
     for needed in ("example_pipeline", "example_grid_search", "example_custom_annotator"):
         assert needed in names, f"docs/examples/{needed}.py is missing"
+
+
+# ---------------------------------------------------------------- pages for users, not notes
+#: A reference to the project's issue tracker: "issue 15", "issues 7 and 9", "#12", "§2".
+ISSUE_RE = re.compile(r"\bissues?[\s-]*#?\d+|(?<![\w&])#\d+\b|§", re.I)
+
+
+def issue_references(text: str) -> list[str]:
+    """The issue-tracker references in ``text`` (see :data:`ISSUE_RE`)."""
+    return ISSUE_RE.findall(text)
+
+
+def test_issue_references_are_found():
+    assert issue_references("as in issue 15 §2, issue-7 and #12") == [
+        "issue 15", "§", "issue-7", "#12"]
+    assert issue_references("the issue's target; 12 issues; F1 0.5 #fff; &#160;") == []
+
+
+def test_pages_cite_no_issues():
+    """Pages say what to do and why; the tracker's history stays in the tracker."""
+    pages = [REPO / "README.md", *markdown_pages()]
+    found = {str(p.relative_to(REPO)): refs for p in pages
+             if (refs := issue_references(p.read_text()))}
+    assert not found, f"pages that cite issues (say what and why instead): {found}"
+
+
+def docstrings(path: Path) -> list[tuple[int, str]]:
+    """``(line, text)`` of the module's, its classes' and its functions' docstrings."""
+    tree = ast.parse(path.read_text())
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc:
+                out.append((node.body[0].lineno, doc))
+    return out
+
+
+def test_docstrings_cite_no_issues():
+    found = [
+        f"{path.relative_to(REPO)}:{line}: {refs}"
+        for path in sorted((REPO / "skmollal").rglob("*.py"))
+        for line, doc in docstrings(path)
+        if (refs := issue_references(doc))
+    ]
+    assert not found, f"docstrings that cite issues: {found}"
 
 
 # ------------------------------------------------------------------------------- snippets
@@ -419,13 +468,47 @@ def same_default(recorded, default) -> bool:
     return recorded == default
 
 
+def check_command_against_config(argv: list[str], config: dict, where: str) -> int:
+    """Assert that one command, with its script's defaults, is what ``config`` records.
+
+    Every option written must have the recorded value, every option left out must have been
+    left at the script's default; options that do not change a result (where it is written,
+    how many processes run it: :data:`result_merge.BOOKKEEPING`) are not compared. Returns
+    how many options were compared.
+    """
+    script = REPO / next(a for a in argv if a.endswith(".py"))
+    written = {k.replace("-", "_"): v for k, v in parse_flags(argv).items()}
+    checked = 0
+    for key, default in script_defaults(script).items():
+        if key not in config or key in result_merge.BOOKKEEPING:
+            continue
+        if key in written:
+            assert same_value(config[key], written[key]), (
+                f"{where}: the page runs --{key} {' '.join(written[key])} but the file was "
+                f"made with {key}={config[key]!r}"
+            )
+        elif default is not None:  # None: decided at run time (e.g. "auto")
+            assert same_default(config[key], default), (
+                f"{where}: the file was made with {key}={config[key]!r}, not the "
+                f"default {default!r}; add that option to the page's command"
+            )
+        checked += 1
+    return checked
+
+
+def outputs_of(argv: list[str]) -> list[str]:
+    return parse_flags(argv).get("output", [])
+
+
 @pytest.mark.parametrize("page", BENCHMARK_PAGES, ids=lambda p: p.stem)
 def test_benchmark_command_matches_the_recorded_config(page):
     """The command on the page, with the script's defaults, is what made the JSON.
 
-    Where the script records its arguments (``config`` in the JSON), every option written
-    on the page must have the recorded value, and every option not written must have been
-    left at the script's default.
+    Where the script records its arguments (``config`` in the JSON), the command is checked
+    against them (:func:`check_command_against_config`). A file merged from several runs
+    records one grid per invocation (``config["invocations"]``, rebuilt from its runs by
+    ``benchmarks/result_merge.py``); its page shows them as one chain, a command per
+    invocation in that order and then the ``--merge`` of exactly their outputs.
     """
     checked = 0
     for name, options in benchmark_directives(page):
@@ -436,25 +519,107 @@ def test_benchmark_command_matches_the_recorded_config(page):
         if config is None:
             continue
         command = benchtables.describe_command(data, options.get("command"))
-        argv = shlex.split(command)
-        script = REPO / next(a for a in argv if a.endswith(".py"))
-        written = {k.replace("-", "_"): v for k, v in parse_flags(argv).items()}
-        for key, default in script_defaults(script).items():
-            if key not in config:
-                continue
-            if key in written:
-                assert same_value(config[key], written[key]), (
-                    f"{page.name}: the page runs --{key} {' '.join(written[key])} but "
-                    f"{name} was made with {key}={config[key]!r}"
-                )
-            elif default is not None:  # None: decided at run time (e.g. "auto")
-                assert same_default(config[key], default), (
-                    f"{page.name}: {name} was made with {key}={config[key]!r}, not the "
-                    f"default {default!r}; add that option to the page's command"
-                )
-            checked += 1
+        chain = benchtables.split_commands(command)
+        runs = [argv for argv in chain if "--merge" not in argv]
+        merges = [argv for argv in chain if "--merge" in argv]
+        grids = config.get("invocations") or [{}]
+        assert len(runs) == len(grids), (
+            f"{page.name}: {name} holds the runs of {len(grids)} invocation(s) "
+            f"({grids}) but the page shows {len(runs)} command(s) that run something"
+        )
+        for i, (argv, grid) in enumerate(zip(runs, grids)):
+            checked += check_command_against_config(
+                argv, {**config, **grid}, f"{page.name}: {name}, command {i + 1}")
+        if len(runs) > 1:
+            assert len(merges) == 1 and chain[-1] is merges[0], (
+                f"{page.name}: {name} is made by several runs; end the chain with their "
+                "--merge"
+            )
+            merged = parse_flags(merges[0])["merge"]
+            assert sorted(merged) == sorted(o for argv in runs for o in outputs_of(argv)), (
+                f"{page.name}: the --merge of {name} must read the outputs of the commands "
+                "before it"
+            )
     if checked == 0:
         pytest.skip(f"{page.name}: no recorded configuration to compare with")
+
+
+def grid_result_files() -> list[Path]:
+    """Committed result files whose runs are one per (seed, strategy, method)."""
+    found = []
+    for path in sorted((DOCS / "benchmarks" / "results").glob("*.json")):
+        data = benchtables.load_result(path.name)
+        runs = data.get("runs") if isinstance(data, dict) else None
+        if (isinstance(data.get("config"), dict) and isinstance(runs, list) and runs
+                and all(isinstance(r, dict) and set(result_merge.GRID_KEYS) <= set(r)
+                        for r in runs)):
+            found.append(path)
+    return found
+
+
+def test_active_learning_results_are_grid_files():
+    names = {p.name for p in grid_result_files()}
+    assert "active_learning.json" in names and "active_learning_noise_mlp.json" in names
+
+
+@pytest.mark.parametrize("path", grid_result_files(), ids=lambda p: p.name)
+def test_result_config_is_rebuilt_from_its_runs(path):
+    """A result file's recorded seeds, strategies and methods (and, for runs that are not
+    one grid, its invocations) are those of the runs it holds."""
+    data = benchtables.load_result(path.name)
+    runs = data["runs"]
+    rebuilt = result_merge.config_from_runs(data["config"], runs)
+    for key in ("seeds", "strategies", "methods", "invocations"):
+        assert data["config"].get(key) == rebuilt.get(key), (
+            f"{path.name}: config[{key!r}] is {data['config'].get(key)!r} but its runs hold "
+            f"{rebuilt.get(key)!r}; rebuild it: python benchmarks/result_merge.py rebuild "
+            f"docs/benchmarks/results/{path.name}"
+        )
+
+
+def test_a_method_name_means_one_thing_in_every_result_file():
+    """Each run's recorded loop settings are what its method runs with today.
+
+    ``benchmarks/active_learning.py`` names the settings of each method (``mollia``: the
+    loop's defaults; ``mollia-ref``: the paper's method; the baselines: no noise handling);
+    a method whose meaning changed is renamed in the older files (``renamed_methods``). Runs
+    that recorded no settings are checked by their file's rename record only.
+    """
+    import active_learning as bench  # benchmarks/active_learning.py
+
+    defaults = bench.loop_defaults()
+    checked = 0
+    for path in grid_result_files():
+        data = benchtables.load_result(path.name)
+        for run in data["runs"]:
+            recorded = run.get("settings")
+            if not recorded:
+                continue
+            method = run["method"]
+            expected = ({**defaults, **bench.MOLLIA_VARIANTS[method]}
+                        if method in bench.MOLLIA_VARIANTS else bench.PLAIN)
+            differ = {k: (v, expected[k]) for k, v in recorded.items()
+                      if k in expected and v != expected[k]}
+            assert not differ, (
+                f"{path.name}: {method!r} (seed {run['seed']}) ran with settings that "
+                f"{method!r} no longer means (recorded, today): {differ}; rename it with "
+                "benchmarks/result_merge.py rename"
+            )
+            checked += 1
+    assert checked, "no result file records its runs' settings"
+
+
+def test_every_result_file_is_shown_on_a_page():
+    shown = set()
+    for page in (DOCS / "benchmarks").glob("*.md"):
+        for name, options in benchmark_directives(page):
+            shown.add(name)
+            shown.update(benchtables.split_list(options.get("figure")))
+    committed = {p.name for p in (DOCS / "benchmarks" / "results").iterdir()
+                 if p.suffix in (".json", ".png")}
+    assert not committed - shown, (
+        f"result files no benchmark page shows (delete or show them): {sorted(committed - shown)}"
+    )
 
 
 def test_script_defaults_are_read_from_argparse(tmp_path):
@@ -551,3 +716,17 @@ def test_prose_number_extraction_ignores_code_and_names():
     tokens = benchtables.NUMBER_RE.findall(strip_markup(prose))
     assert tokens == ["0.806", "2"]
     assert blocks == [("bash", "python benchmarks/x.py --n 1000")]
+
+
+def test_benchtables_command_chains():
+    chain = ("python b.py --seeds 0 1 --output a.json && python b.py --seeds 2 --output b.json"
+             " && python b.py --merge a.json b.json --output c.json")
+    argvs = benchtables.split_commands(chain)
+    assert [parse_flags(a).get("output") for a in argvs] == [["a.json"], ["b.json"], ["c.json"]]
+    assert benchtables.display_command(chain).splitlines() == [
+        "python b.py --seeds 0 1 --output a.json \\",
+        "  && python b.py --seeds 2 --output b.json \\",
+        "  && python b.py --merge a.json b.json --output c.json",
+    ]
+    assert benchtables.split_commands("python b.py --methods 'a b'") == [
+        ["python", "b.py", "--methods", "a b"]]

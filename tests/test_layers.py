@@ -30,6 +30,7 @@ LAYERS = {
     "skmollal.own_data": 7,
     "skmollal.settings": 7,
     "skmollal.outputs": 7,
+    "skmollal.plan": 7,  # predicts a run from its seed round
     "skmollal.cli": 8,
     "skmollal.__main__": 8,
 }

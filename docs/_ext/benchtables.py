@@ -21,7 +21,10 @@ benchmark page also appears in that page's JSON.
 Options
 -------
 command
-    The command that regenerates the file. Used when the JSON has no ``command`` entry.
+    The command that regenerates the file. Used when the JSON has no ``command`` entry. A
+    file merged from several runs shows them as one chain, ``run1 && run2 && merge``
+    (one command per invocation its ``config`` records, then the ``--merge``); each command
+    of the chain is shown on its own line.
 machine
     What it ran on. Used when the JSON has no ``machine`` entry.
 rows
@@ -180,6 +183,26 @@ def describe_command(data: Any, fallback: str | None = None) -> str | None:
     return command or fallback
 
 
+def split_commands(command: str) -> list[list[str]]:
+    """The commands of a ``a && b && c`` chain, each as its argv.
+
+    A file merged from several runs is made by one chain: one command per invocation, then
+    the ``--merge`` of their outputs.
+    """
+    commands: list[list[str]] = [[]]
+    for arg in shlex.split(command):
+        if arg == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(arg)
+    return [argv for argv in commands if argv]
+
+
+def display_command(command: str) -> str:
+    """``command`` as shown on the page: each command of a ``&&`` chain on its own line."""
+    return " \\\n  && ".join(shlex.join(argv) for argv in split_commands(command))
+
+
 #: Top-level result keys that describe where a benchmark ran.
 MACHINE_KEYS = ("device", "device_name", "cpu_count", "gpu", "threads", "torch_threads",
                 "python", "torch", "platform")
@@ -320,6 +343,7 @@ class BenchmarkResults(SphinxDirective):  # type: ignore[misc,valid-type]
             command = describe_command(data, command_opt)
             machine = describe_machine(data, self.options.get("machine"))
             if command:
+                command = display_command(command)
                 out.append(_paragraph(nodes.strong(text="Command: ")))
                 out.append(nodes.literal_block(command, command, language="bash"))
             if machine:

@@ -45,7 +45,7 @@ from .kv_cache import (
 )
 from .parsing import vote_distribution
 from .pretrained import load_pretrained_model, load_pretrained_tokenizer, pretrained_files_digest
-from .task import AnnotationTask
+from .task import AnnotationTask, label_variants
 
 __all__ = [
     "TransformersAnnotator",
@@ -259,12 +259,6 @@ def _base_seed(random_state: Any) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31))
     raise TypeError(f"random_state must be None, an int or a numpy generator, got {random_state!r}")
-
-
-def _label_variants(label: str) -> list[str]:
-    """Surface forms of one label that count as naming it: as given, lower, Capitalised."""
-    forms = [label, label.lower(), label[:1].upper() + label[1:].lower()]
-    return list(dict.fromkeys(forms))
 
 
 def _weights_fingerprint(model: Any, max_elements: int = 4096) -> str:
@@ -498,7 +492,7 @@ class TransformersAnnotator:
         seqs: list[list[int]] = []
         owner: list[int] = []
         for c, label in enumerate(self.labels):
-            forms = _label_variants(label) if self.case_variants else [label]
+            forms = label_variants(label) if self.case_variants else [label]
             for form in forms:
                 ids = list(tokenizer.encode(prefix + form, add_special_tokens=False))
                 if not ids or all(i == tokenizer.unk_token_id for i in ids if i is not None):

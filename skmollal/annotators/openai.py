@@ -4,11 +4,13 @@
 :class:`~skmollal.annotators.task.AnnotationTask`) to ``{base_url}/chat/completions`` with
 ``logprobs=true``, ``top_logprobs`` and ``n`` samples, and reads
 
-* ``probs`` from the first answer token's ``top_logprobs``: the probability mass of tokens
-  that start a class name (a prefix of it, case and surrounding space ignored, or the whole
-  name followed by punctuation), renormalised over those tokens; a token that starts several
-  class names splits its mass between them. When no listed token starts a class name (or the
-  server sends no logprobs) the row is uniform and a warning is logged;
+* ``probs``: with ``label_scoring="auto"`` (the default), the model's probability of every
+  full label name where the server can report it (:mod:`~skmollal.annotators.server_scoring`:
+  llama.cpp's servers, vLLM), else from the first answer token's ``top_logprobs``
+  (:func:`~skmollal.annotators.server_answers.label_token_probs`: a token that starts several
+  class names splits its mass between them); the reason for that fallback is logged once.
+  When no listed token starts a class name (or the server sends no logprobs) the row is
+  uniform and a warning is logged;
 * ``votes`` from the ``n`` sampled answers, parsed by
   :func:`~skmollal.annotators.parsing.vote_distribution`. A server that returns fewer
   choices than asked (llama.cpp returns one) is asked again until ``n_votes`` answers are in.
@@ -18,149 +20,39 @@ requests of that text (tokens marked not counted when the server sends no ``usag
 the wall-clock seconds of those requests (texts in flight at once overlap, so the seconds of
 a call's texts add up to more than its wall time, by at most ``max_concurrency`` times).
 
-Connection errors, timeouts (``timeout`` is a deadline per request), HTTP 5xx / 429 and
-malformed answers are retried with exponential backoff; other 4xx answers are not, nor are
-answers with impossible values (a logprob above 0). A text that still fails raises
-:class:`AnnotationRequestError` naming the annotator, the text index and the cause. Texts are
-sent concurrently by a thread pool of ``max_concurrency`` workers; after a failure or a
-Ctrl-C nothing more is sent, the texts in flight are waited for, and every answer received is
-kept (:meth:`OpenAICompatibleAnnotator.iter_annotate` yields each as it arrives, which is how
-a :class:`~skmollal.annotators.cache.CachedAnnotator` commits every answer at once).
-
-(Over 400 lines: request, deadline, retry and cancellation handling of one HTTP backend,
-with its error type.)
+A text the server refuses as longer than its context is handled by ``long_texts``, as the
+local annotator's: cut at its end until the server takes it, left unannotated, or an error.
+Requests, deadlines and retries are :mod:`~skmollal.annotators.http_requests`; texts in
+flight at once, cancellation and partial results :mod:`~skmollal.annotators.concurrent_texts`.
 """
 from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
-from .._validation import check_texts, warn_blank_texts
 from .base import AnnotationResult
+from .concurrent_texts import ConcurrentTexts
 from .costs import CallCost
+from .http_requests import AnnotationRequestError, ContextExceeded, HttpRequests, _Cancelled
+from .local import LONG_TEXT_MODES, _describe_tokenizer
 from .parsing import vote_distribution
+from .server_answers import check_chat_answer, first_token_probs, label_token_probs, usage_cost
+from .server_scoring import LabelScorer
 
 __all__ = ["OpenAICompatibleAnnotator", "AnnotationRequestError", "label_token_probs"]
 
 logger = logging.getLogger(__name__)
 
-
-class AnnotationRequestError(RuntimeError):
-    """A text could not be annotated by a server (after retries where they make sense).
-
-    Attributes
-    ----------
-    annotator : str
-        The annotator's name.
-    index : int
-        Index of the text in the ``annotate`` call.
-    attempts : int
-        Requests made for it.
-    completed : list of int
-        Indices of the texts of the same call that were annotated before the failure.
-    partial : AnnotationResult or None
-        Their annotations (one row per index in ``completed``), so nothing paid for is
-        lost; :class:`~skmollal.annotators.cache.CachedAnnotator` stores them.
-    """
-
-    def __init__(self, message: str, annotator: str, index: int, attempts: int) -> None:
-        super().__init__(message)
-        self.annotator = annotator
-        self.index = index
-        self.text_index = index  # re-numbered by callers (see relocate_text_error)
-        self.attempts = attempts
-        self.completed: list[int] = []
-        self.partial: AnnotationResult | None = None
-
-    def __reduce__(self):
-        return (type(self), (self.args[0], self.annotator, self.index, self.attempts),
-                self.__dict__)
+#: Tries at cutting a long text (``long_texts="truncate"``) before giving up on it.
+_MAX_CUTS = 30
 
 
-class _Retryable(Exception):
-    """A failure worth another try (connection, timeout, 5xx, 429, malformed answer)."""
-
-    def __init__(self, cause: str, retry_after: float | None = None) -> None:
-        super().__init__(cause)
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    """A failure that another try would repeat (4xx other than 429)."""
-
-
-class _Cancelled(Exception):
-    """Another text of the same call failed: stop sending."""
-
-
-#: A logprob above this (rounding aside, log p <= 0) is refused by :func:`label_token_probs`.
-_LOGPROB_TOL = 1e-4
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.strip().lower().split())
-
-
-def label_token_probs(top_logprobs: Sequence[Mapping[str, Any]],
-                      labels: Sequence[str]) -> np.ndarray | None:
-    """Class probabilities from a first-token ``top_logprobs`` list.
-
-    Parameters
-    ----------
-    top_logprobs : sequence of {"token": str, "logprob": float}
-        The alternatives for the first answer token.
-    labels : sequence of str
-        Class names.
-
-    Returns
-    -------
-    ndarray of shape (n_classes,) or None
-        Mass of the tokens that start each class name, renormalised to sum to 1; ``None``
-        when no token starts any class name.
-
-    Raises
-    ------
-    ValueError
-        If a logprob is not a finite number ``<= 0`` (e.g. a broken server sends 800).
-
-    Examples
-    --------
-    >>> label_token_probs([{"token": "Pos", "logprob": np.log(.5)},
-    ...                    {"token": " neg", "logprob": np.log(.25)},
-    ...                    {"token": "The", "logprob": np.log(.25)}], ["positive", "negative"])
-    array([0.66666667, 0.33333333])
-    """
-    names = [_norm(label) for label in labels]
-    mass = np.zeros(len(labels))
-    for entry in top_logprobs:
-        token = _norm(str(entry.get("token", "")))
-        if not token:
-            continue
-        logprob = float(entry["logprob"])
-        if not logprob <= _LOGPROB_TOL:  # also NaN
-            raise ValueError(
-                f"the server sent a logprob of {logprob!r} for token {entry.get('token')!r}; "
-                "a log-probability is a finite number <= 0 (the server is broken)"
-            )
-        hits = [c for c, name in enumerate(names)
-                if name.startswith(token)
-                or (token.startswith(name) and not token[len(name)].isalnum())]
-        for c in hits:
-            mass[c] += np.exp(logprob) / len(hits)
-    total = mass.sum()
-    if not total > 0:
-        return None
-    return mass / total
-
-
-class OpenAICompatibleAnnotator:
+class OpenAICompatibleAnnotator(ConcurrentTexts, HttpRequests):
     """An LLM annotator that asks an OpenAI-compatible chat-completions server.
 
     Parameters
@@ -201,6 +93,26 @@ class OpenAICompatibleAnnotator:
         First retry delay in seconds; doubled on each retry (with jitter, at most 20 s).
     show_progress : bool, default=False
         tqdm bar over texts.
+    label_scoring : {"auto", "full", "first-token"}, default="auto"
+        How ``probs`` are read (see :mod:`~skmollal.annotators.server_scoring`): the
+        probability of every full label name, walked token by token on the server's
+        ``{base_url}/completions``, where that is possible (it needs ``tokenizer``), else
+        the first answer token (``"auto"``, the reason logged once); ``"full"``: an error
+        where it is not possible; ``"first-token"``: the first answer token only (no extra
+        requests).
+    tokenizer : transformers tokenizer or str, optional
+        A tokenizer with the served model's chat template (or its name / local path), to
+        render the prompt for full label scoring as the chat endpoint would. Without it
+        the probabilities come from the first answer token.
+    case_variants : bool, default=True
+        Full scoring also scores ``label.lower()`` and ``label.capitalize()`` and adds their
+        mass to the class (as the local annotator does).
+    long_texts : {"truncate", "skip", "error"}, default="truncate"
+        A text whose prompt the server refuses as longer than its context: ``"truncate"``
+        cuts the text's end until the server takes it (by the server's token counts where
+        its error states them) and logs a warning; ``"skip"`` leaves it unannotated (zero
+        probabilities and votes: the annotator abstains) with a warning; ``"error"`` raises
+        :class:`AnnotationRequestError`. Warnings and errors name the text's index.
 
     Attributes
     ----------
@@ -211,6 +123,10 @@ class OpenAICompatibleAnnotator:
     n_uniform_ : int
         Texts whose probabilities fell back to uniform (no class-name token among the
         ``top_logprobs``) in the last call.
+    scoring_method_ : str or None
+        How the probabilities were read: a way of forcing full labels
+        (:data:`~skmollal.annotators.server_scoring.FORCING`), ``"first-token"``, or None
+        before the first text.
 
     Examples
     --------
@@ -226,27 +142,26 @@ class OpenAICompatibleAnnotator:
                  max_retries: int = 3, max_concurrency: int = 4, api_key: str | None = None,
                  name: str | None = None, extra_body: Mapping[str, Any] | None = None,
                  top_logprobs: int = 20, max_tokens: int = 8, backoff: float = 0.5,
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False, label_scoring: str = "auto",
+                 case_variants: bool = True, long_texts: str = "truncate",
+                 tokenizer: Any = None) -> None:
+        where = "OpenAICompatibleAnnotator"
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"OpenAICompatibleAnnotator: base_url must be an http(s) URL, got {base_url!r}"
-            )
+            raise ValueError(f"{where}: base_url must be an http(s) URL, got {base_url!r}")
         if not isinstance(model, str) or not model:
-            raise ValueError("OpenAICompatibleAnnotator: model must be a non-empty str")
+            raise ValueError(f"{where}: model must be a non-empty str")
         if not hasattr(task, "render_messages") or not hasattr(task, "labels"):
-            raise TypeError(
-                "OpenAICompatibleAnnotator: task must be an AnnotationTask, got "
-                f"{type(task).__name__}"
-            )
+            raise TypeError(f"{where}: task must be an AnnotationTask, got {type(task).__name__}")
         for pname, value, low in (("n_votes", n_votes, 1), ("max_retries", max_retries, 0),
                                   ("max_concurrency", max_concurrency, 1),
                                   ("top_logprobs", top_logprobs, 0), ("max_tokens", max_tokens, 1)):
             if not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(
-                    f"OpenAICompatibleAnnotator: {pname} must be an int >= {low}, got {value!r}"
-                )
+                raise ValueError(f"{where}: {pname} must be an int >= {low}, got {value!r}")
         if not timeout or timeout <= 0:
-            raise ValueError(f"OpenAICompatibleAnnotator: timeout must be > 0, got {timeout!r}")
+            raise ValueError(f"{where}: timeout must be > 0, got {timeout!r}")
+        if long_texts not in LONG_TEXT_MODES:
+            raise ValueError(f"{where}: long_texts must be one of {LONG_TEXT_MODES}, got "
+                             f"{long_texts!r}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.task = task
@@ -263,6 +178,12 @@ class OpenAICompatibleAnnotator:
         self.max_tokens = int(max_tokens)
         self.backoff = float(backoff)
         self.show_progress = show_progress
+        self.label_scoring = label_scoring
+        self.case_variants = bool(case_variants)
+        self.long_texts = long_texts
+        self.tokenizer = tokenizer
+        self._tokenizer = None if isinstance(tokenizer, str) else tokenizer
+        self._scorer = LabelScorer(self.name, self.labels, label_scoring, self.case_variants)
         self.n_requests_ = 0
         self.n_uniform_ = 0
         self._count_lock = threading.Lock()
@@ -270,10 +191,20 @@ class OpenAICompatibleAnnotator:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_count_lock", None)
+        if isinstance(self.tokenizer, str):
+            state["_tokenizer"] = None  # loaded again from its name where unpickled
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("long_texts", "error")  # pickled before these existed
+        self.__dict__.setdefault("label_scoring", "first-token")
+        self.__dict__.setdefault("case_variants", True)
+        self.__dict__.setdefault("tokenizer", None)
+        self.__dict__.setdefault("_tokenizer", None)
+        if "_scorer" not in self.__dict__:
+            self._scorer = LabelScorer(self.name, self.labels, self.label_scoring,
+                                       self.case_variants)
         self._count_lock = threading.Lock()
 
     @property
@@ -286,8 +217,16 @@ class OpenAICompatibleAnnotator:
         """The chat-completions endpoint."""
         return f"{self.base_url}/chat/completions"
 
+    @property
+    def scoring_method_(self) -> str | None:
+        """How the probabilities are read (see the class docstring)."""
+        return self._scorer.method
+
     def identity(self) -> str:
         """Stable description for cache keys: server, model, task and sampling parameters."""
+        scoring = ({} if self.label_scoring == "first-token" or self.tokenizer is None else
+                   {"label_scoring": self.label_scoring, "case_variants": self.case_variants,
+                    "tokenizer": _describe_tokenizer(self._prompt_tokenizer())})
         return json.dumps({
             "backend": "openai-compatible",
             "base_url": self.base_url,
@@ -296,7 +235,8 @@ class OpenAICompatibleAnnotator:
             "params": {
                 "n_votes": self.n_votes, "temperature": self.temperature, "top_p": self.top_p,
                 "top_logprobs": self.top_logprobs, "max_tokens": self.max_tokens,
-                "extra_body": self.extra_body,
+                "extra_body": self.extra_body, **scoring,
+                **({"long_texts": "skip"} if self.long_texts == "skip" else {}),
             },
         }, sort_keys=True, default=str)
 
@@ -304,13 +244,15 @@ class OpenAICompatibleAnnotator:
         return (f"OpenAICompatibleAnnotator(base_url={self.base_url!r}, model={self.model!r}, "
                 f"name={self.name!r}, n_votes={self.n_votes})")
 
-    # ------------------------------------------------------------------ HTTP
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
+    def _prompt_tokenizer(self) -> Any:
+        """The tokenizer that renders prompts for full label scoring (loaded once)."""
+        if self._tokenizer is None and isinstance(self.tokenizer, str):
+            from .pretrained import load_pretrained_tokenizer
 
+            self._tokenizer = load_pretrained_tokenizer(self.tokenizer)
+        return self._tokenizer
+
+    # ------------------------------------------------------------------ requests
     def _body(self, text: str, n: int) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
@@ -326,92 +268,17 @@ class OpenAICompatibleAnnotator:
         body.update(self.extra_body)
         return body
 
-    def _read_within_deadline(self, client: Any, body: dict) -> tuple[int, Any, bytes]:
-        """POST ``body``; return status, headers and the whole body, within ``timeout`` s.
-
-        httpx's timeouts bound each network operation; a server that trickles a byte now
-        and then never trips them. The body is therefore read in chunks and the request
-        abandoned once ``timeout`` seconds have passed since it was sent.
-        """
-        deadline = time.monotonic() + self.timeout
-        with client.stream("POST", self.url, json=body, headers=self._headers()) as response:
-            chunks = []
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise _Retryable(
-                        f"no complete answer within the {self.timeout:g} s deadline (the "
-                        f"server had sent {sum(map(len, chunks))} bytes)"
-                    )
-            return response.status_code, response.headers, b"".join(chunks)
-
-    def _post_once(self, client: Any, body: dict) -> dict:
-        import httpx
-
-        with self._count_lock:
-            self.n_requests_ += 1
-        try:
-            status, headers, content = self._read_within_deadline(client, body)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out after {self.timeout:g} s ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"connection failed: {type(exc).__name__}: {exc}") from exc
-        text = content.decode("utf-8", errors="replace")
-        if status == 429 or status >= 500:
-            retry_after = headers.get("Retry-After")
-            try:
-                wait_s = float(retry_after) if retry_after is not None else None
-            except ValueError:
-                wait_s = None
-            raise _Retryable(f"HTTP {status}: {text[:200]}", wait_s)
-        if status >= 400:
-            raise _Fatal(f"HTTP {status} (not retried): {text[:300]}")
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise _Retryable(f"malformed JSON in the answer: {text[:120]!r}") from exc
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not isinstance(choices, list) or not choices:
-            raise _Retryable(f"answer has no choices: {str(data)[:200]}")
-        for choice in choices:
-            content_ = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
-            if not isinstance(content_, str):
-                raise _Retryable(f"a choice has no message content: {str(choice)[:200]}")
-        return data
-
-    def _post(self, client: Any, body: dict, index: int, stop: threading.Event | None = None) -> dict:
-        """POST with retries; raise AnnotationRequestError naming the text index."""
-        attempts = 0
-        while True:
-            if stop is not None and stop.is_set():
-                raise _Cancelled()
-            attempts += 1
-            try:
-                return self._post_once(client, body)
-            except _Fatal as exc:
-                cause = str(exc)
-                break
-            except _Retryable as exc:
-                cause = str(exc)
-                if attempts > self.max_retries:
-                    break
-                delay = min(20.0, self.backoff * 2 ** (attempts - 1)) * (0.5 + random.random())
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, 60.0))
-                logger.info("%s: text %d: %s; retrying in %.2f s", self.name, index, cause, delay)
-                time.sleep(delay)
-        if stop is not None:
-            stop.set()  # texts not yet sent are not sent
-        raise AnnotationRequestError(
-            f"{self.name}: text {index} failed after {attempts} request(s) to {self.url}: {cause}",
-            self.name, index, attempts,
-        )
+    def _post(self, client: Any, body: dict, index: int, stop: threading.Event | None = None,
+              raise_fatal: bool = False) -> dict:
+        """A chat request with retries (see :meth:`HttpRequests._post_url`)."""
+        return self._post_url(client, self.url, body, index, stop, check=check_chat_answer,
+                              raise_fatal=raise_fatal)
 
     # ------------------------------------------------------------------ one text
     def _annotate_one(self, client: Any, index: int, text: str, stop: threading.Event | None = None
                       ) -> tuple[np.ndarray | None, np.ndarray, list[str], CallCost]:
         try:
-            return self._ask(client, index, text, stop)
+            return self._ask_fitting(client, index, text, stop)
         except _Cancelled:
             raise
         except BaseException:
@@ -419,176 +286,76 @@ class OpenAICompatibleAnnotator:
                 stop.set()  # at once, before a worker picks up the next text
             raise
 
+    def _ask_fitting(self, client: Any, index: int, text: str, stop: threading.Event | None
+                     ) -> tuple[np.ndarray | None, np.ndarray, list[str], CallCost]:
+        """:meth:`_ask`, with ``long_texts`` applied when the server refuses the prompt."""
+        original, refused = len(text), 0
+        while True:
+            try:
+                result = self._ask(client, index, text, stop)
+            except ContextExceeded as exc:
+                refused += 1
+                text = self._long_text(exc, index, text, original, refused)
+                if text is None:  # skipped: the annotator abstains
+                    zeros = np.zeros(len(self.labels))
+                    return zeros, zeros, [], CallCost(calls=1, tokens_counted=False)
+                continue
+            if refused:
+                logger.warning("%s: text %d is longer than the server's context; its end was "
+                               "cut (%d of %d characters kept)", self.name, index, len(text),
+                               original)
+            return result
+
+    def _long_text(self, exc: ContextExceeded, index: int, text: str, original: int,
+                   refused: int) -> str | None:
+        """The text cut to fit (``"truncate"``), None (``"skip"``), or the error."""
+        what = (f"{self.name}: text {index} ({original} characters, {text[:40]!r}...) is longer "
+                f"than the server's context" + (f" of {exc.n_ctx} tokens" if exc.n_ctx else "")
+                + (f" ({exc.n_prompt} prompt tokens)" if exc.n_prompt else ""))
+        if self.long_texts == "skip":
+            logger.warning("%s; it is skipped (no answer: zero probabilities and votes)", what)
+            return None
+        keep = 0.75
+        if exc.n_ctx and exc.n_prompt:  # the tokens to drop, as a share of the prompt
+            keep = min(0.9, (exc.n_ctx - self.max_tokens - 16) / exc.n_prompt)
+        cut = int(len(text) * max(keep, 0.0))
+        if self.long_texts == "error" or refused > _MAX_CUTS or not text:
+            hint = ("; long_texts='truncate' cuts such texts to fit, 'skip' leaves them "
+                    "unannotated" if self.long_texts == "error" else
+                    "; even cut to nothing it does not fit: shorten the instruction or the "
+                    "few-shot examples")
+            raise AnnotationRequestError(f"{what}{hint} ({exc})", self.name, index, refused)
+        return text[:cut]
+
     def _ask(self, client: Any, index: int, text: str, stop: threading.Event | None
              ) -> tuple[np.ndarray | None, np.ndarray, list[str], CallCost]:
         answers: list[str] = []
-        probs = None
+        probs, chat_tokens = None, None
         t0, usage = time.perf_counter(), CallCost(calls=1)
         # Each answer brings >= 1 choice, so at most n_votes requests.
         for _ in range(self.n_votes):
             need = self.n_votes - len(answers)
             data = self._post(client, self._body(text, need), index, stop)
-            usage = usage + _usage_cost(data)
+            usage = usage + usage_cost(data)
+            chat_tokens = chat_tokens or (usage.prompt_tokens if usage.tokens_counted else None)
             for choice in data["choices"][:need]:
                 answers.append(choice["message"]["content"].strip())
                 if probs is None:
-                    probs = self._first_token_probs(choice)
+                    probs = first_token_probs(choice, self.labels)
             if len(answers) >= self.n_votes:
                 break
         votes = vote_distribution(answers, self.labels)
-        return probs, votes, answers, usage + CallCost(seconds=time.perf_counter() - t0)
-
-    def _first_token_probs(self, choice: Mapping[str, Any]) -> np.ndarray | None:
-        logprobs = choice.get("logprobs") or {}
-        content = logprobs.get("content") if isinstance(logprobs, dict) else None
-        if not content:
-            return None
-        first = content[0]
-        top = list(first.get("top_logprobs") or [])
-        if not top and "token" in first:
-            top = [first]
-        return label_token_probs(top, self.labels)
-
-    # ------------------------------------------------------------------ public
-    def annotate(self, texts: Sequence[str]) -> AnnotationResult:
-        """Annotate ``texts`` through the server; one row per text, in order.
-
-        Raises
-        ------
-        TypeError, ValueError
-            On bad ``texts`` (the index is named).
-        AnnotationRequestError
-            If a text still fails after the retries (or on a non-retryable HTTP error, or an
-            answer that is not valid, such as a logprob above 0); the message names the
-            annotator, the text index and the cause (the lowest index when several fail).
-            Texts not yet sent are not sent; texts in flight are waited for, and every text
-            annotated is returned on the error as ``.partial``.
-        KeyboardInterrupt
-            On Ctrl-C: texts not yet sent are not sent, and the texts already annotated
-            (and those in flight, unless Ctrl-C is pressed again) are on the exception as
-            ``.partial`` / ``.completed``, as for a failure.
-        """
-        rows: dict[int, AnnotationResult] = {}
-        try:
-            for i, row in self.iter_annotate(texts):
-                rows[i] = row
-        except BaseException as exc:
-            if not isinstance(exc, (AnnotationRequestError, KeyboardInterrupt)):
-                raise
-            done = sorted(rows)
-            exc.completed = done
-            exc.partial = AnnotationResult.concatenate([rows[i] for i in done]) if done else None
-            if done:
-                exc.add_note(
-                    f"{self.name}: {len(done)} texts were annotated before the "
-                    f"{'interrupt' if isinstance(exc, KeyboardInterrupt) else 'failure'}; "
-                    "they are in the exception's .partial (rows for the indices in .completed)"
-                )
-            raise
-        return AnnotationResult.concatenate([rows[i] for i in range(len(rows))])
-
-    def iter_annotate(self, texts: Sequence[str]) -> Iterator[tuple[int, AnnotationResult]]:
-        """Annotate ``texts``, yielding ``(index, one-row result)`` as each text is done.
-
-        What :class:`~skmollal.annotators.cache.CachedAnnotator` uses to commit every answer
-        to the cache the moment it arrives: a crash then loses at most the requests in
-        flight (``max_concurrency``). Rows come in the order the server finishes them.
-
-        Raises
-        ------
-        AnnotationRequestError
-            After yielding every text annotated, as :meth:`annotate` describes.
-        KeyboardInterrupt
-            On Ctrl-C while waiting for the server: nothing more is sent, the texts in flight
-            are waited for and yielded (a second Ctrl-C stops waiting), then it is re-raised.
-        """
-        import httpx
-
-        texts = check_texts(texts, self.name)
-        warn_blank_texts(texts, self.name)
-        n = len(texts)
-        error: AnnotationRequestError | None = None
-        uniform: list[int] = []
-        limits = httpx.Limits(max_connections=self.max_concurrency,
-                              max_keepalive_connections=self.max_concurrency)
-        bar = None
-        if self.show_progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n, desc=f"{self.name}", unit="text", leave=False)
-        stop = threading.Event()
-        pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, n),
-                                  thread_name_prefix=f"skmollal-{self.name}")
-        interrupted: KeyboardInterrupt | None = None
-        try:
-            with httpx.Client(timeout=self.timeout, limits=limits) as client:
-                futures = {pool.submit(self._annotate_one, client, i, t, stop): i
-                           for i, t in enumerate(texts)}
-                pending = set(futures)
-                while pending:
-                    try:
-                        # Wait for every text in flight, even after a failure, so that every
-                        # answer already paid for is returned.
-                        for fut in as_completed(pending):
-                            pending.discard(fut)
-                            i = futures[fut]
-                            if fut.cancelled():
-                                continue
-                            exc = fut.exception()
-                            if exc is None:
-                                probs, votes, answers, cost = fut.result()
-                                if probs is None:
-                                    uniform.append(i)
-                                if bar is not None:
-                                    bar.update(1)
-                                yield i, self._row_result(probs, votes, answers, cost)
-                                continue
-                            if isinstance(exc, _Cancelled):
-                                continue
-                            exc = self._as_request_error(exc, i)
-                            if error is None or exc.index < error.index:
-                                error = exc
-                            self._cancel(stop, futures)
-                    except KeyboardInterrupt as exc:
-                        if interrupted is not None:
-                            raise  # pressed twice: stop waiting for the texts in flight
-                        interrupted = exc
-                        logger.warning("%s: interrupted; sending nothing more, waiting for the "
-                                       "%d texts in flight", self.name,
-                                       sum(f.running() for f in pending))
-                        self._cancel(stop, futures)
-        finally:
-            stop.set()
-            pool.shutdown(wait=interrupted is None, cancel_futures=True)
-            if bar is not None:
-                bar.close()
-            self.n_uniform_ = len(uniform)
-            if uniform:
-                logger.warning(
-                    "%s: no class-name token among the first token's top_logprobs for %d of %d "
-                    "texts (first: text %d); their probabilities are uniform",
-                    self.name, len(uniform), n, min(uniform),
-                )
-        if interrupted is not None:
-            raise interrupted
-        if error is not None:
-            raise error
-
-    @staticmethod
-    def _cancel(stop: threading.Event, futures: Mapping[Any, int]) -> None:
-        """Send nothing more: texts not started are cancelled, running ones stop retrying."""
-        stop.set()
-        for other in futures:
-            other.cancel()
-
-    def _as_request_error(self, exc: BaseException, index: int) -> AnnotationRequestError:
-        if isinstance(exc, AnnotationRequestError):
-            return exc
-        wrapped = AnnotationRequestError(
-            f"{self.name}: text {index} failed: {type(exc).__name__}: {exc}", self.name, index, 0,
-        )
-        wrapped.__cause__ = exc
-        return wrapped
+        tokenizer = self._prompt_tokenizer()
+        full, spent = self._scorer.score(
+            lambda body: self._post_url(client, f"{self.base_url}/completions", body, index,
+                                        stop if self._scorer.method else None,
+                                        raise_fatal=True),
+            {"model": self.model, "logprobs": self.top_logprobs or 20, **self.extra_body},
+            None if tokenizer is None else self.task.render_prompt(text, tokenizer),
+            self.task.answer_prefix(tokenizer), chat_tokens)
+        if full is not None:
+            probs = full
+        return probs, votes, answers, usage + spent + CallCost(seconds=time.perf_counter() - t0)
 
     def _row_result(self, probs: np.ndarray | None, votes: np.ndarray,
                     answers: list[str], cost: CallCost | None = None) -> AnnotationResult:
@@ -599,10 +366,3 @@ class OpenAICompatibleAnnotator:
                                 raw_answers=[answers], costs=None if cost is None else [cost])
 
 
-def _usage_cost(data: Mapping[str, Any]) -> CallCost:
-    """The tokens of one answer's ``usage`` (no calls; not counted when it is missing)."""
-    usage = data.get("usage") if isinstance(data, Mapping) else None
-    if not isinstance(usage, Mapping) or "prompt_tokens" not in usage:
-        return CallCost(tokens_counted=False)
-    return CallCost(prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                    completion_tokens=int(usage.get("completion_tokens") or 0))

@@ -32,6 +32,7 @@ __all__ = [
     "SMOLLM2_GGUF",
     "smollm2_gguf_path",
     "load_smollm2",
+    "smollm2_tokenizer",
     "smollm2_annotator",
     "smollm2_panel_annotators",
     "smollm2_panel",
@@ -126,6 +127,13 @@ def _smollm2_source() -> tuple[str, dict]:
     path = smollm2_gguf_path()
     # The file is local: never ask the hub (without touching the process's HF_HUB_OFFLINE).
     return str(path.parent), dict(gguf_file=path.name, local_files_only=True)
+
+
+def smollm2_tokenizer() -> Any:
+    """The SmolLM2 tokenizer (with its chat template) of the GGUF file, without the model."""
+    from .pretrained import load_pretrained_tokenizer
+
+    return load_pretrained_tokenizer(*_smollm2_source())
 
 
 @functools.lru_cache(maxsize=None)

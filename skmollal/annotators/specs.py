@@ -9,7 +9,9 @@ The spec forms (:data:`SPEC_FORMS`):
 * ``hf:MODEL`` - a transformers causal LM from the Hugging Face hub (or its local cache);
 * ``PATH`` - an existing local folder holding a transformers causal LM;
 * ``http://HOST:PORT/v1#MODEL`` (or ``https``) - an OpenAI-compatible server and the model
-  name it serves.
+  name it serves; ``#MODEL?tokenizer=T`` adds a tokenizer with the model's chat template
+  (``smollm2``, a local folder or a hub name), so that every full label is scored on the
+  server (:mod:`~skmollal.annotators.server_scoring`).
 
 Anything else is refused with the list of forms, so a typo never turns into a hub download.
 """
@@ -33,7 +35,8 @@ SPEC_FORMS = {
     "smollm2": "the bundled SmolLM2 panel (transformers, prompt variants)",
     "hf:MODEL": "a transformers causal LM from the Hugging Face hub",
     "PATH": "an existing local folder holding a transformers causal LM",
-    "http(s)://HOST:PORT/v1#MODEL": "an OpenAI-compatible server and its model name",
+    "http(s)://HOST:PORT/v1#MODEL[?tokenizer=T]": "an OpenAI-compatible server and its model "
+                                                   "name (T: its chat template's tokenizer)",
 }
 
 
@@ -93,7 +96,13 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
                              "http://localhost:8000/v1#my-model")
         from .openai import OpenAICompatibleAnnotator
 
-        return OpenAICompatibleAnnotator(url, model, _task(labels, task_name), **(http or {}))
+        model, _, tokenizer = model.partition("?tokenizer=")
+        if tokenizer == "smollm2":
+            from .smollm2 import smollm2_tokenizer
+
+            tokenizer = smollm2_tokenizer()
+        return OpenAICompatibleAnnotator(url, model, _task(labels, task_name),
+                                         tokenizer=tokenizer or None, **(http or {}))
     if spec == "smollm2":
         from . import smollm2
 

@@ -13,7 +13,8 @@ import hashlib
 import json
 from typing import Any, Sequence
 
-__all__ = ["AnnotationTask", "DEFAULT_INSTRUCTION", "TREC_LABELS", "TREC_QUESTION_TEMPLATE"]
+__all__ = ["AnnotationTask", "DEFAULT_INSTRUCTION", "TREC_LABELS", "TREC_QUESTION_TEMPLATE",
+           "label_variants"]
 
 #: Default instruction. ``{labels}`` is replaced by the comma-separated label names.
 DEFAULT_INSTRUCTION = (
@@ -271,3 +272,15 @@ def _merge_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
     rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
     return rest
+
+
+def label_variants(label: str) -> list[str]:
+    """Surface forms of one label that count as naming it: as given, lower, Capitalised.
+
+    Examples
+    --------
+    >>> label_variants("human being")
+    ['human being', 'Human being']
+    """
+    forms = [label, label.lower(), label[:1].upper() + label[1:].lower()]
+    return list(dict.fromkeys(forms))

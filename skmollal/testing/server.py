@@ -68,7 +68,7 @@ class OpenAITestServer:
         Behaviour of requests beyond the script (``"500"`` makes a server that always fails).
     responder : callable, optional
         ``responder(body) -> dict`` returns the full JSON answer instead of the model (for
-        scripted answers without a model).
+        scripted answers without a model); a ``(status, dict)`` pair answers that status.
 
     Attributes
     ----------
@@ -333,6 +333,9 @@ def _make_handler(server: OpenAITestServer) -> type:
             except Exception as exc:  # noqa: BLE001 - report as a server error
                 logger.exception("OpenAITestServer: model failed")
                 self._send_json(500, {"error": {"message": f"{type(exc).__name__}: {exc}"}})
+                return
+            if isinstance(answer, tuple):  # a responder's (HTTP status, JSON)
+                self._send_json(*answer)
                 return
             if action.startswith("logprob:"):
                 _set_first_logprobs(answer, float(action.split(":", 1)[1]))
