@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import numbers
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["check_partial_labels", "check_texts", "resolve_device", "warn_blank_texts"]
+__all__ = ["blank_texts_reported", "check_partial_labels", "check_texts", "resolve_device",
+           "warn_blank_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,25 @@ def _check_unicode(text: str, index: int, where: str) -> None:
         ) from None
 
 
+#: How many callers have named the blank texts in their own terms (see
+#: :func:`blank_texts_reported`); a list so that every thread sees it.
+_REPORTED = [0]
+
+
+@contextmanager
+def blank_texts_reported() -> Iterator[None]:
+    """While inside, :func:`warn_blank_texts` only logs at DEBUG level.
+
+    For a caller that has named the blank texts once in its user's terms (the rows of their
+    file), so that every annotator's call does not name them again by their positions in it.
+    """
+    _REPORTED[0] += 1
+    try:
+        yield
+    finally:
+        _REPORTED[0] -= 1
+
+
 def warn_blank_texts(texts: Sequence[str], where: str, rows: Sequence[int] | None = None) -> list[int]:
     """Log a warning naming the texts that are empty or whitespace only.
 
@@ -150,7 +171,8 @@ def warn_blank_texts(texts: Sequence[str], where: str, rows: Sequence[int] | Non
     if blank:
         named = [int(rows[i]) if rows is not None else i for i in blank]
         shown = ", ".join(map(str, named[:10])) + (", ..." if len(named) > 10 else "")
-        logger.warning("%s: %d text(s) are empty or whitespace only (rows %s); the LLMs "
+        level = logging.DEBUG if _REPORTED[0] else logging.WARNING
+        logger.log(level, "%s: %d text(s) are empty or whitespace only (rows %s); the LLMs "
                        "annotate them from the instruction alone", where, len(named), shown)
         return named
     return []

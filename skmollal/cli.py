@@ -29,10 +29,12 @@ import sys
 from pathlib import Path
 
 from .active_learning.cost_report import format_costs
+from .active_learning.checkpoint import FolderBusyError
 from .active_learning.params import cli_argument, cli_settings
 from .active_learning.review import ReviewPending
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
+from .annotators.server_options import add_http_arguments
 from .annotators.specs import SPEC_FORMS
 from .experiment import (AGGREGATORS, NO_TEST, RUN_DEFAULTS, ConfigError, recordings_summary,
                          run_experiment)
@@ -83,7 +85,8 @@ Output files (in --output):
                       keeps it as review-round<k>.csv and continues
   plan.json           with --plan-only (skmollal plan): the rest of the run's calls, tokens,
                       seconds and money per annotator, and the accuracy the seed supports
-  annotations.sqlite  every live LLM answer: a re-run never pays for one twice
+  annotations.sqlite  every live LLM answer: a re-run never pays for one twice (--cache
+                      PATH puts it elsewhere, e.g. one file shared by several runs)
   state/              the loop's state: the same command with more --rounds continues
   embeddings/         cached sentence embeddings (--featurizer minilm)
 
@@ -235,6 +238,11 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")
+    p.add_argument("--cache", default=d["cache"], metavar="PATH",
+                   help="the annotation cache file (default <output>/annotations.sqlite); "
+                        "runs that share one pay once for each text an LLM answered, so "
+                        "a run on an edited CSV pays only for the changed texts")
+    add_http_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,20 +341,37 @@ def _fail(command: str, exc: BaseException, status: int) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
     if status == 1 and not isinstance(exc, (ValueError, OSError)):
         message = f"{type(exc).__name__}: {message}"
+    if getattr(exc, "data_where", None):  # an error on one text: the row of the user's data
+        message = f"the text of {exc.data_where} failed: {message}"
     hint = (" Answers already received are kept: fix it and run the same command to resume."
-            if status == 1 and command in ("run", "demo") and not isinstance(exc, ValueError)
-            else "")
+            if status == 1 and command in ("run", "demo")
+            and not isinstance(exc, (ValueError, FolderBusyError)) else "")
     end = "" if message.endswith((".", "?", "!")) else "."
     print(f"skmollal {command}: {message}{end}{hint} (-v shows the traceback)", file=sys.stderr)
     return status
+
+
+def _configure_output(verbose: bool, progress: bool) -> None:
+    """skmollal's own log lines from INFO (DEBUG with -v), other libraries' from WARNING
+    (INFO with -v: e.g. one httpx line per request); without ``progress``, no bars (the
+    model-loading bars of transformers and the Hugging Face hub included)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("skmollal").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if progress:
+        return
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when they are imported
+    for module, off in (("transformers.utils.logging", "disable_progress_bar"),
+                        ("huggingface_hub.utils", "disable_progress_bars")):
+        if module in sys.modules:  # imported already: tell them
+            getattr(sys.modules[module], off)()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 1 failed, 2 bad usage, 3 paused
     for review)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _configure_output(args.verbose, not getattr(args, "no_progress", False))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return _COMMANDS[args.command](args)

@@ -25,6 +25,9 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._data_rows import naming_data_rows
+from .active_learning.checkpoint import FolderLock
+from .annotators.server_options import http_options
 from .annotators.specs import build_panel
 from .annotators.task import read_label_descriptions
 from .demonstrations import configure_prompts
@@ -178,35 +181,41 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
     Bunch
         ``cfg`` (the settings, defaults filled in), ``out`` (the output folder), ``data``
         (:func:`load_experiment_data`), ``seed``, ``pool``, ``test`` (rows of the data),
-        ``train`` (seed then pool rows), ``y_train`` (gold on the seed, -1 on the pool) and
-        ``panel`` (one annotator per panel column, live ones cached).
+        ``train`` (seed then pool rows), ``y_train`` (gold on the seed, -1 on the pool),
+        ``panel`` (one annotator per column, live ones cached) and ``lock`` (the folder's, held).
 
     Raises
     ------
     ConfigError
         If a setting, the CSV, the recordings or an annotator spec is wrong (the message
         says which and what to do).
+    FolderBusyError
+        If another run is writing the output folder (nothing is built or asked then).
     """
     cfg = complete_settings(config)
     check_settings(cfg)
     out = Path(cfg["output"])
+    lock = None
     try:
         data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"])
         seed, pool, test = _split(cfg, data)
         train, y_train = training_labels(data.y, seed, pool)
         specs = _annotator_specs(cfg["annotator"], data.recordings)
-        out.mkdir(parents=True, exist_ok=True)
-        panel = build_panel(specs, data.labels, data.recordings, cfg["task"],
-                            cache_path=out / "annotations.sqlite",
+        http = http_options(cfg)
+        lock = FolderLock.acquire(out)  # one run per folder, before any model or LLM call
+        panel = build_panel(specs, data.labels, data.recordings, cfg["task"], http=http,
+                            cache_path=cfg["cache"] or out / "annotations.sqlite",
                             cache_invalid="refresh" if cfg["refresh_cache"] else "raise")
         configure_prompts(panel, cfg.get("examples"),  # seed demonstrations, class meanings
                           read_label_descriptions(cfg.get("label_descriptions"), data.labels))
-    except (ValueError, FileNotFoundError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(str(exc)) from exc
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
+        if isinstance(exc, (ValueError, FileNotFoundError)) and not isinstance(exc, ConfigError):
+            raise ConfigError(str(exc)) from exc
+        raise
     return Bunch(cfg=cfg, out=out, data=data, seed=seed, pool=pool, test=test, train=train,
-                 y_train=y_train, panel=panel)
+                 y_train=y_train, panel=panel, lock=lock)
 
 
 def _features(cfg: dict, train_texts: list[str], test_texts: list[str], cache_dir: Path):
@@ -299,14 +308,20 @@ def run_experiment(config: Mapping | Any) -> dict:
         With ``review``: when ``review.csv`` waits for a person's labels (the state is
         saved; call again once they are filled in).
     """
+    t_start = time.perf_counter()
+    prep = prepare_experiment(config)
+    with prep.lock, naming_data_rows(prep.data, prep.train, "skmollal run"):
+        return _run(prep, t_start)
+
+
+def _run(prep: Bunch, t_start: float) -> dict:
+    """:func:`run_experiment` after :func:`prepare_experiment` (which holds the folder)."""
     import joblib
 
     from .active_learning import area_under_curve, plot_learning_curve
     from .annotators.costs import sum_cost_dicts
     from .outputs import SavedModel, write_label_report, write_run_labels
 
-    t_start = time.perf_counter()
-    prep = prepare_experiment(config)
     cfg, out, data, panel = prep.cfg, prep.out, prep.data, prep.panel
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)

@@ -15,7 +15,8 @@ import copy
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,20 @@ def _model_source(model) -> Any:
     )
 
 
+@contextmanager
+def _transformers_quiet() -> Iterator[None]:
+    """transformers logs only errors while inside: loading an encoder under a new
+    classification head makes it report the head's weights as missing, which is the point."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 class HFSequenceClassifierModule(nn.Module):
     """``AutoModelForSequenceClassification`` returning plain logits.
 
@@ -87,9 +102,10 @@ class HFSequenceClassifierModule(nn.Module):
             config.num_labels = int(n_classes)
             self.model = AutoModelForSequenceClassification.from_config(config)
         else:
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                pretrained, num_labels=int(n_classes), local_files_only=local_files_only,
-            )
+            with _transformers_quiet():  # not its report of the new head, every fit
+                self.model = AutoModelForSequenceClassification.from_pretrained(
+                    pretrained, num_labels=int(n_classes), local_files_only=local_files_only,
+                )
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
         kwargs = {"attention_mask": attention_mask}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .active_learning.params import cli_settings
+from .annotators.server_options import HTTP_DEFAULTS
 from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
@@ -38,6 +39,8 @@ RUN_DEFAULTS = {
     "budget": None, "price": None, "stop": None,
     "examples": None, "label_descriptions": None,  # seed demonstrations, class meanings
     "compare_majority": False,  # also train on majority-vote labels of the same answers
+    "cache": None,  # the annotation cache file; None: <output>/annotations.sqlite
+    **HTTP_DEFAULTS,  # the server annotators' settings
 }
 #: Command-line settings that are loop settings: option -> the loop's name for it. Declared
 #: with the loop's (:data:`~skmollal.active_learning.params.LOOP_SETTINGS`, ``cli=``), whose

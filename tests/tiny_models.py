@@ -20,7 +20,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-__all__ = ["tiny_llama", "tiny_gpt2", "tiny_tokenizer", "brute_force_logprob", "CHATML_TEMPLATE",
+__all__ = ["tiny_llama", "tiny_gpt2", "tiny_tokenizer", "brute_force_logprob",
+           "save_tiny_llama", "CHATML_TEMPLATE",
            "TRAINING_TEXT"]
 
 #: A ChatML chat template as SmolLM2 / Qwen use it.
@@ -200,3 +201,12 @@ def brute_force_logprob(model, prompt_ids, label_ids) -> float:
         logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
     start = len(prompt_ids) - 1
     return sum(logp[start + j, t].item() for j, t in enumerate(label_ids))
+
+
+def save_tiny_llama(folder, **kwargs):
+    """Save ``tiny_llama(**kwargs)`` (model and tokenizer) into ``folder``, a model folder
+    as ``--annotator PATH`` takes it; return the model."""
+    model, tok = tiny_llama(**kwargs)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return model

@@ -25,8 +25,8 @@ class FolderLock:
     """One writer per run folder: an exclusive advisory lock on ``<folder>/.writer.lock``.
 
     Taken with :meth:`acquire` (non-blocking ``flock``; the holder's process id is written
-    into the file), released by :meth:`release` or when the process ends, even by a crash
-    or SIGKILL. Where the platform has no ``flock`` the lock is a no-op.
+    into the file), released by :meth:`release` (or at the end of a ``with`` block) or when
+    the process ends, even by a crash or SIGKILL. Where the platform has no ``flock`` the lock is a no-op.
 
     Parameters
     ----------
@@ -86,6 +86,12 @@ class FolderLock:
         if self._handle is not None and not self._handle.closed:
             self._handle.close()
         self._handle = None
+
+    def __enter__(self) -> "FolderLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class Checkpoint:

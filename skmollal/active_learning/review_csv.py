@@ -48,7 +48,7 @@ class CsvReviewOracle:
     Columns written: ``row``, ``text``, ``fused`` (the mixture's label), ``confidence``,
     one ``llm:NAME`` per annotator (its answer) and ``label`` (empty; the person's answer).
     A filled file with a label that is not a class name, or a row that was not asked, is
-    an error naming the row.
+    an error naming the row; a file holding a person's labels is never overwritten.
     """
 
     def __init__(self, path, row_ids: Sequence[int] | None = None) -> None:
@@ -106,7 +106,9 @@ class CsvReviewOracle:
                                  "number") from None
             if row not in asked:
                 if not any(r in asked for r in self._rows_of(records)):
-                    return None  # an older request (other rows): ask afresh
+                    if not any(str(rec["label"] or "").strip() for rec in records):
+                        return None  # an older request (other rows), unanswered: ask afresh
+                    raise ValueError(_foreign_rows(path, self._rows_of(records), ids))
                 raise ValueError(f"{path} line {line}: row {row} was not asked for review "
                                  f"(asked: {sorted(asked)}); remove that line")
             text = str(rec["label"] or "").strip()
@@ -140,3 +142,17 @@ class CsvReviewOracle:
             except ValueError:
                 pass
         return rows
+
+
+def _foreign_rows(path: Path, listed: list[int], ids: list[int]) -> str:
+    """Why a filled-in review file that lists none of the asked rows is refused."""
+    listed = sorted(listed)
+    shifts = {r - a for r, a in zip(listed, sorted(ids))}
+    hint = ""
+    if len(listed) == len(ids) and len(shifts) == 1:
+        hint = (f"; they look shifted by {shifts.pop():+d} (a spreadsheet counting from 1?): "
+                "the 'row' column must keep the numbers the run wrote")
+    shown = ", ".join(map(str, listed[:10])) + (", ..." if len(listed) > 10 else "")
+    return (f"{path}: rows {shown} were not asked for review (asked: {sorted(ids)}){hint}. "
+            "The file holds labels a person wrote, so it is not overwritten: put the asked "
+            "row numbers back, or move the file away to be asked afresh")

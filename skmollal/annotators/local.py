@@ -39,7 +39,8 @@ from .kv_cache import PromptPrefix, common_prefix_length, full_attention_only, p
 from .label_scoring import label_sequences, score_label_sequences
 from .packed_scoring import label_scorer
 from .parsing import vote_distribution
-from .prompt_batches import batch_errors, fit_context, length_batches, progress
+from .prompt_batches import (DEFAULT_MAX_PROMPT_TOKENS, batch_errors, fit_context,
+                             length_batches, progress)
 from .task import AnnotationTask
 from .transformers_model import load_model_and_tokenizer, max_positions, model_label
 from .transformers_params import check_params, identity_json
@@ -115,6 +116,11 @@ class TransformersAnnotator:
         ``"batch"``: the common head of each batch's prompts runs once per batch;
         ``"off"``: every prompt runs in full. All three give the same probabilities (up to
         float rounding, ~1e-6 in float32).
+    max_prompt_tokens : int or None, default=2048
+        The longest prompt (instruction, examples and text, in tokens) a text may give;
+        a longer one is handled by ``long_texts``, as one over the model's context is. A
+        label needs a text's gist, while a prompt's compute and memory grow with its length;
+        None: the model's context is the only limit.
 
     Attributes
     ----------
@@ -156,6 +162,7 @@ class TransformersAnnotator:
         show_progress: bool | None = None,
         long_texts: str = "truncate",
         prefix_cache: str = "shared",
+        max_prompt_tokens: int | None = DEFAULT_MAX_PROMPT_TOKENS,
     ) -> None:
         self.model = model
         self.task = task
@@ -174,6 +181,7 @@ class TransformersAnnotator:
         self.show_progress = show_progress
         self.long_texts = long_texts
         self.prefix_cache = prefix_cache
+        self.max_prompt_tokens = max_prompt_tokens
         self._check_params()
         if self.name is None:
             self.name = f"{self._model_label()}/{task.name}"
@@ -265,7 +273,7 @@ class TransformersAnnotator:
         encode = lambda rows, at: self._encode_prompts(tokenizer, rows, at)  # noqa: E731
         prompts, skipped = fit_context(encode, tokenizer, texts, encode(texts, 0), answer_len,
                                        max_positions(self._load()[0]), self.long_texts,
-                                       self._where())
+                                       self._where(), cap=self.max_prompt_tokens)
         batches = length_batches(prompts, skipped, self.batch_size)
         return prompts, skipped, progress(batches, f"{self.name}: {what}", self.show_progress)
 
@@ -390,6 +398,7 @@ class TransformersAnnotator:
     def __setstate__(self, state: dict) -> None:
         state.setdefault("prefix_cache", "shared")  # pickled before the prefix cache existed
         state.setdefault("long_texts", "truncate")  # pickled before long_texts existed
+        state.setdefault("max_prompt_tokens", DEFAULT_MAX_PROMPT_TOKENS)  # pickled before it
         state.setdefault("_prefix", None)
         self.__dict__.update(state)
         self._load_lock = threading.Lock()

@@ -161,18 +161,21 @@ def annotate_signals(panel: Any, texts: Sequence[str]) -> np.ndarray:
                      for a in panel_annotators(panel)], axis=1)
 
 
-def annotate_with_costs(panel: Any, texts: Sequence[str]
+def annotate_with_costs(panel: Any, texts: Sequence[str], every_llm: bool = False
                         ) -> tuple[np.ndarray, list[AnnotatorCost]]:
     """:func:`annotate_signals`, and what each LLM of the panel cost for it.
 
     Parameters
     ----------
     panel : LLMPanel, list of annotators, or annotator
-        Who annotates. A custom panel object that only has ``transform`` is billed one call
-        per finite signal row of each LLM, its wall-clock seconds split over those calls,
-        tokens not counted.
+        Who annotates. A panel object with ``signals_with_costs(texts)`` (a
+        :class:`~skmollal.cascade.CascadePanel`) reports its own costs; one that only has
+        ``transform`` is billed one call per finite signal row of each LLM, its wall-clock
+        seconds split over those calls, tokens not counted.
     texts : sequence of str
         The texts.
+    every_llm : bool, default=False
+        A cascade panel asks every LLM (its ``annotate_all``), not only those a text needs.
 
     Returns
     -------
@@ -187,8 +190,12 @@ def annotate_with_costs(panel: Any, texts: Sequence[str]
                    else [timed_annotate(a, texts) for a in panel_annotators(panel)])
         signals = np.stack([np.asarray(r.to_signals(), float) for r in results], axis=1)
         return signals, [r.cost for r in results]
+    own = getattr(panel, "signals_with_costs", None)
+    if callable(own):  # a panel that bills its own calls (a cascade)
+        return own(texts, every_llm=every_llm)
     t0 = time.perf_counter()
-    signals = np.asarray(panel.transform(texts), dtype=float)
+    signals = np.asarray(panel.annotate_all(texts) if every_llm else panel.transform(texts),
+                         dtype=float)
     return signals, costs_from_signals(signals, time.perf_counter() - t0)
 
 

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 #: What :class:`TransformersAnnotator` does with a text whose prompt exceeds the context.
 LONG_TEXT_MODES = ("truncate", "skip", "error")
+#: Default ``max_prompt_tokens`` of a transformers annotator: a page of text.
+DEFAULT_MAX_PROMPT_TOKENS = 2048
 
 #: ``encode(texts, offset) -> prompts``: token ids of each text's prompt.
 Encoder = Callable[[Sequence[str], int], list]
@@ -30,20 +32,26 @@ Encoder = Callable[[Sequence[str], int], list]
 
 def fit_context(encode: Encoder, tokenizer: Any, texts: Sequence[str],
                 prompts: list[list[int]], answer_len: int, max_len: int | None,
-                long_texts: str, where: str, offset: int = 0) -> tuple[list[list[int]], list[int]]:
-    """Make every prompt fit ``max_len`` tokens with ``answer_len`` tokens after it.
+                long_texts: str, where: str, offset: int = 0,
+                cap: int | None = None) -> tuple[list[list[int]], list[int]]:
+    """Make every prompt fit ``max_len`` tokens with ``answer_len`` tokens after it, and at
+    most ``cap`` tokens (``max_prompt_tokens``) where that is less.
 
     Returns the (possibly truncated) prompts and the indices of the texts to skip. Warnings
     and errors name the text (``offset`` + its index).
     """
-    room = None if max_len is None else max_len - answer_len
+    capped = cap is not None and (max_len is None or cap + answer_len < max_len)
+    room = cap if capped else None if max_len is None else max_len - answer_len
     too_long = [i for i, p in enumerate(prompts) if room is not None and len(p) > room]
     if not too_long:
         return prompts, []
     first = too_long[0]
-    what = (f"{len(too_long)} text(s) give prompts longer than the model's context of "
-            f"{max_len} tokens (first: text {offset + first}, {len(prompts[first])} "
-            f"tokens with the instruction, {texts[first][:40]!r}...)")
+    limit = (f"the cap of max_prompt_tokens={cap} (the compute and memory of a prompt "
+             f"grow with its length; None: the model's context of {max_len})" if capped
+             else f"the model's context of {max_len} tokens")
+    what = (f"{len(too_long)} text(s) give prompts longer than {limit} (first: text "
+            f"{offset + first}, {len(prompts[first])} tokens with the instruction, "
+            f"{texts[first][:40]!r}...)")
     if long_texts == "error":
         exc = ValueError(f"{where}: {what}; long_texts='truncate' cuts such texts "
                          "to fit, 'skip' leaves them unannotated")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,7 +51,8 @@ def _task(labels: Sequence[str], name: str | None):
 
 
 def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
-                    task_name: str | None = None) -> Any:
+                    task_name: str | None = None, http: Mapping[str, Any] | None = None
+                    ) -> Any:
     """Build what one spec string names (see :data:`SPEC_FORMS`).
 
     Parameters
@@ -64,6 +66,10 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
         ``recorded:NAME``.
     task_name : str, optional
         Name of the annotation task (its prompt), for live annotators.
+    http : mapping, optional
+        Keyword arguments of a server annotator (``timeout``, ``n_votes``, ``api_key``, ...;
+        see ``skmollal.annotators.server_options.http_options``); only ``http(s)://``
+        specs take them.
 
     Returns
     -------
@@ -96,7 +102,7 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
 
             tokenizer = smollm2_tokenizer()
         return OpenAICompatibleAnnotator(url, model, _task(labels, task_name),
-                                         tokenizer=tokenizer or None)
+                                         tokenizer=tokenizer or None, **(http or {}))
     if spec == "smollm2":
         from . import smollm2
 
@@ -114,9 +120,15 @@ def build_annotator(spec: str, labels: Sequence[str], recordings: Any = None,
                                  name=Path(model).name or model)
 
 
+def _server_options(spec: str, http: Mapping[str, Any] | None) -> dict:
+    """``{"http": http}`` for a server spec given options, else nothing."""
+    return {"http": http} if http and spec.startswith(("http://", "https://")) else {}
+
+
 def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = None,
                 task_name: str | None = None, cache_path: str | os.PathLike | None = None,
-                cache_invalid: str = "raise") -> list[Any]:
+                cache_invalid: str = "raise", http: Mapping[str, Any] | None = None
+                ) -> list[Any]:
     """The annotators the specs name, in order, live ones cached.
 
     Parameters
@@ -133,6 +145,8 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
         What the cache does with entries it cannot read (see
         :class:`~skmollal.annotators.cache.AnnotationCache`); the command line's
         ``--refresh-cache`` gives ``"refresh"``.
+    http : mapping, optional
+        As for :func:`build_annotator`: the settings of every server annotator.
 
     Returns
     -------
@@ -141,8 +155,8 @@ def build_panel(specs: Sequence[str], labels: Sequence[str], recordings: Any = N
     """
     from .recorded import RecordedAnnotator
 
-    annotators = [a for spec in specs
-                  for a in panel_annotators(build_annotator(spec, labels, recordings, task_name))]
+    annotators = [a for spec in specs for a in panel_annotators(
+        build_annotator(spec, labels, recordings, task_name, **_server_options(spec, http)))]
     live = [a for a in annotators if not isinstance(a, RecordedAnnotator)]
     if cache_path is None or not live:
         return annotators

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .prompt_batches import LONG_TEXT_MODES
+from .prompt_batches import DEFAULT_MAX_PROMPT_TOKENS, LONG_TEXT_MODES
 from .task import AnnotationTask
 from .transformers_model import model_description
 
@@ -36,6 +36,10 @@ def check_params(annotator: Any, where: str) -> None:
         if getattr(a, name) not in allowed:
             raise ValueError(f"{where}: {name} must be one of {allowed}, "
                              f"got {getattr(a, name)!r}")
+    cap = getattr(a, "max_prompt_tokens", None)
+    if cap is not None and (not isinstance(cap, (int, np.integer)) or cap < 1):
+        raise ValueError(f"{where}: max_prompt_tokens must be a positive int or None, "
+                         f"got {cap!r}")
     if not isinstance(a.batch_size, (int, np.integer)) or a.batch_size < 1:
         raise ValueError(f"{where}: batch_size must be a positive int, got {a.batch_size!r}")
     if a.max_new_tokens is not None and a.max_new_tokens < 1:
@@ -55,6 +59,8 @@ def identity_params(annotator: Any) -> dict:
         "max_new_tokens": annotator.max_new_tokens,
         "case_variants": bool(annotator.case_variants),
         **({"long_texts": "skip"} if annotator.long_texts == "skip" else {}),
+        **({"max_prompt_tokens": annotator.max_prompt_tokens}
+           if annotator.max_prompt_tokens != DEFAULT_MAX_PROMPT_TOKENS else {}),
         "random_state": random_state if isinstance(random_state, (int, type(None)))
         else repr(random_state),
     }

@@ -15,12 +15,11 @@ The loop (:class:`~skmollal.active_learning.MoLLIALoop`) asks its panel for
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from ..annotators.panel import annotate_with_costs, costs_from_signals
+from ..annotators.panel import annotate_with_costs
 from .masked import MaskedAggregator
 
 __all__ = ["CascadeHooks"]
@@ -45,11 +44,8 @@ class CascadeHooks:
         return {name: getattr(self.panel, name, None) for name in ("threshold", "order", "cost")}
 
     def annotate(self, texts: list[str], every_llm: bool = False):
-        if not every_llm:
-            return annotate_with_costs(self.panel, texts)
-        t0 = time.perf_counter()  # the seed: every LLM
-        signals = self.panel.annotate_all(texts)
-        return signals, costs_from_signals(signals, time.perf_counter() - t0)
+        # the seed (every_llm): every LLM, each billed with its tokens like any other call
+        return annotate_with_costs(self.panel, texts, every_llm=every_llm)
 
     def refit(self, state) -> None:
         """Refit order and prefix models on the signals paid for (seed with every LLM, pool

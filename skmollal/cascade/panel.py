@@ -14,9 +14,10 @@ cascade is simulated on them out of fold, and the cheapest candidate threshold t
 
 The signals it returns have NaN for the LLMs it did not ask about a text; the loop
 (:class:`~skmollal.active_learning.MoLLIALoop`) stores them as they are, fuses them with a
-:class:`~skmollal.cascade.MaskedAggregator` and counts only the calls made. Answers go
-through the panel's cache per annotator and text, so a later run with a stricter threshold
-pays only for the answers it did not have.
+:class:`~skmollal.cascade.MaskedAggregator` and counts only the calls made, with their
+tokens and seconds (:meth:`CascadePanel.signals_with_costs`). Answers go through the panel's
+cache per annotator and text, so a later run with a stricter threshold pays only for the
+answers it did not have.
 
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_partial_labels, check_texts
 from ..aggregation.mixture import MixtureAggregator
+from ..annotators.costs import AnnotatorCost
 from ..annotators.panel import LLMPanel, panel_annotators, panel_labels
 from .masked import MaskedAggregator, check_masked_signals, join_masked
 from .seed import (check_threshold, choose_threshold, order_from_setting, prefix_oof_proba,
@@ -143,18 +145,14 @@ class CascadePanel(TransformerMixin, BaseEstimator):
                             prefer=source.prefer)
         return LLMPanel([annotator], cache=self.cache, show_progress=False)
 
-    def _ask(self, j: int, texts: list[str]) -> np.ndarray:
-        """Signals ``(n, 2, C)`` of LLM ``j`` on ``texts``."""
-        return self._one_llm_panel(j).transform(texts)[:, 0]
+    def _ask(self, j: int, texts: list[str]) -> tuple[np.ndarray, AnnotatorCost]:
+        """Signals ``(n, 2, C)`` of LLM ``j`` on ``texts``, and what they cost."""
+        result = self._one_llm_panel(j).annotate(texts)[0]
+        return np.asarray(result.to_signals(), dtype=float), result.cost
 
     def annotate_all(self, X: Sequence[str]) -> np.ndarray:
-        """Signals of every LLM on ``X`` (no cascade): shape ``(n, n_llms, 2, n_classes)``.
-
-        What the gold rows get, so that every prefix model has gold rows.
-        """
-        texts = check_texts(X, "CascadePanel")
-        return np.stack([self._ask(j, texts) for j in range(len(self.annotator_names))],
-                        axis=1)
+        """Signals ``(n, n_llms, 2, n_classes)`` of every LLM on ``X``, as the gold rows get."""
+        return self.signals_with_costs(X, every_llm=True)[0]
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -249,7 +247,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         todo = np.flatnonzero(y < 0)
         for k, j in enumerate(self._steps()):
             if todo.size:
-                S[todo, j] = self._ask(j, [texts[i] for i in todo])
+                S[todo, j] = self._ask(j, [texts[i] for i in todo])[0]
             self.prefix_models_.append(self._prefix_model(S, y, k))
             if todo.size and k < L - 1:
                 sure = self.prefix_models_[k].predict_proba(S[todo]).max(axis=1)
@@ -263,12 +261,11 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         return self.threshold_ if self._candidates() is not None else float(self.threshold)
 
     def _steps(self):
-        steps = self.order_
-        if self.show_progress:
-            from tqdm.auto import tqdm
+        if not self.show_progress:
+            return self.order_
+        from tqdm.auto import tqdm
 
-            steps = tqdm(steps, desc="cascade", unit="LLM", leave=False)
-        return steps
+        return tqdm(self.order_, desc="cascade", unit="LLM", leave=False)
 
     def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
         """Fit, then return the signals of ``X`` collected while fitting (no new call)."""
@@ -282,29 +279,39 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         -------
         Bunch
             ``signals`` ``(n, n_llms, 2, n_classes)`` (NaN where not asked), ``proba``
-            ``(n, n_classes)`` (the fused posterior of the LLMs asked) and ``n_asked``
-            ``(n,)``.
+            ``(n, n_classes)`` (the fused posterior of the LLMs asked), ``n_asked``
+            ``(n,)`` and ``costs`` (an ``AnnotatorCost`` per LLM, in panel order).
         """
         check_is_fitted(self, "prefix_models_")
         self._check_params()
         texts = check_texts(X, "CascadePanel", allow_empty=True)
         n, L, C = len(texts), len(self.order_), len(self.labels_)
         S = np.full((n, L, 2, C), np.nan)
+        costs = [AnnotatorCost() for _ in range(L)]  # per LLM, in panel order
         proba = np.zeros((n, C))
         n_asked = np.zeros(n, dtype=int)
         todo = np.arange(n)
         for k, j in enumerate(self._steps()):
             if not todo.size:
                 break
-            S[todo, j] = self._ask(j, [texts[i] for i in todo])
+            S[todo, j], costs[j] = self._ask(j, [texts[i] for i in todo])
             n_asked[todo] += 1
             proba[todo] = self.prefix_models_[k].predict_proba(S[todo])
             todo = todo[proba[todo].max(axis=1) < self._stop_at()]
-        return Bunch(signals=S, proba=proba, n_asked=n_asked)
+        return Bunch(signals=S, proba=proba, n_asked=n_asked, costs=costs)
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         """Cascade signals of ``X``: ``(n, n_llms, 2, n_classes)``, NaN where not asked."""
         return self.cascade(X).signals
+
+    def signals_with_costs(self, X: Sequence[str], every_llm: bool = False) -> tuple:
+        """:meth:`transform` (``every_llm``: :meth:`annotate_all`) and each LLM's cost."""
+        if not every_llm:
+            result = self.cascade(X)
+            return result.signals, result.costs
+        texts = check_texts(X, "CascadePanel")
+        asked = [self._ask(j, texts) for j in range(len(self.annotator_names))]
+        return np.stack([sig for sig, _ in asked], axis=1), [cost for _, cost in asked]
 
     def posterior(self, S) -> np.ndarray:
         """Fused posterior of cascade signals: each row by the model of its asked prefix.

@@ -271,3 +271,19 @@ def test_ctrl_c_while_the_panel_annotates_cancels_the_jobs_not_started(tmp_path,
     again = [Blocking(a, seconds=0) for a in panel()[:2]]
     LLMPanel(again, n_jobs=2, batch_size=2, cache=cache, show_progress=False).transform(texts)
     assert sum(a.calls for a in again) == 40 - calls  # the rerun pays only for the rest
+
+
+def test_a_second_writer_is_refused_before_it_pays_for_a_call(tmp_path):
+    from skmollal.active_learning.checkpoint import FolderBusyError, FolderLock
+
+    X, texts, y = make_pool()
+    holder = FolderLock.acquire(tmp_path)  # another run is writing the folder
+    p = panel()
+    try:
+        with pytest.raises(FolderBusyError, match="another run"):
+            MoLLIALoop(LogisticRegression(), p, X, seed_y(y), texts=texts,
+                       mixture=MeanProbMixture(), batch_size=10, random_state=0,
+                       output_dir=tmp_path).run(1)
+    finally:
+        holder.release()
+    assert [a.calls for a in p] == [0] * len(p)

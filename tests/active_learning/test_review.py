@@ -296,3 +296,32 @@ def test_cli_review_round_trip(tmp_path, monkeypatch, capsys):
         assert labels[i]["gold"] == "True" and labels[i]["label"] == gold[i]
     assert sorted(p.name for p in out.glob("review-round*.csv")) == [
         "review-round1.csv", "review-round2.csv"]
+
+
+def test_cli_refuses_a_renumbered_review_file_and_keeps_its_labels(tmp_path, monkeypatch,
+                                                                   capsys):
+    fake_annotators(monkeypatch, noise=0.4)
+    data = tmp_path / "data.csv"
+    _write_csv(data)
+    out = tmp_path / "out"
+    argv = ["run", "--data", str(data), "--annotator", "x", "--featurizer", "tfidf",
+            "--classifier", "logreg", "--rounds", "1", "--batch", "10", "--seed-size", "12",
+            "--review", "3", "--output", str(out), "--no-progress"]
+    assert cli.main(argv) == cli.REVIEW_PENDING_STATUS
+    review = out / "review.csv"
+    with open(review, newline="") as fh:
+        records = list(csv.DictReader(fh))
+    asked = [int(r["row"]) for r in records]
+    for rec in records:  # a person fills every label, and a spreadsheet counts rows from 1
+        rec["row"], rec["label"] = int(rec["row"]) + 1, "alpha"
+    with open(review, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    filled = review.read_text()
+    capsys.readouterr()
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"rows {', '.join(str(r + 1) for r in sorted(asked))} were not asked" in err
+    assert "shifted by +1" in err and "not overwritten" in err
+    assert review.read_text() == filled  # the person's labels are still there

@@ -21,7 +21,7 @@ from skmollal.annotators.local import (
 )
 from skmollal.annotators.parsing import vote_distribution
 from skmollal.annotators.task import TREC_LABELS, AnnotationTask
-from tiny_models import brute_force_logprob, teach, tiny_gpt2, tiny_llama
+from tiny_models import brute_force_logprob, save_tiny_llama, teach, tiny_gpt2, tiny_llama
 
 TEXTS = [
     "What is the capital of France?",
@@ -460,10 +460,8 @@ def test_pickle_round_trip_gives_same_annotations():
 @pytest.fixture(scope="module")
 def saved_tiny_model(tmp_path_factory):
     """A tiny llama saved to disk, big enough (~2 MB of weights) to notice in a pickle."""
-    model, tok = tiny_llama(hidden_size=128)
     path = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
+    model = save_tiny_llama(path, hidden_size=128)
     n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     return str(path), n_bytes
 

@@ -74,3 +74,25 @@ def test_odd_texts_are_named_before_any_llm_call(tiny, tmp_path, caplog):
     with caplog.at_level("WARNING"):
         loop(tiny, tmp_path, "truncate", texts=texts).run(0)
     assert "MoLLIALoop: 2 text(s) are empty or whitespace only (rows 7, 9)" in caplog.text
+
+
+def test_a_long_text_is_cut_to_the_default_cap_below_a_long_context(caplog):
+    model, tok = tiny_llama(seed=0)
+    model.config.max_position_embeddings = 8192  # a long context, as SmolLM2's
+    task = AnnotationTask(LABELS)
+    text = "Who " + "is a very long question " * 600  # ~3,000 tokens: fits the context
+    capped = TransformersAnnotator(model, task, tokenizer=tok, random_state=0)
+    with caplog.at_level("WARNING"):
+        long_one = capped.annotate([text, "Who is she?"])
+    assert "max_prompt_tokens=2048" in caplog.text and "cut to fit" in caplog.text
+    assert 2048 < len(tok.encode(text)) < 8192 - 100
+    caplog.clear()
+    whole = TransformersAnnotator(model, task, tokenizer=tok, random_state=0,
+                                  max_prompt_tokens=None)
+    with caplog.at_level("WARNING"):
+        uncapped = whole.annotate([text, "Who is she?"])
+    assert "cut to fit" not in caplog.text  # None: only the model's context limits
+    np.testing.assert_allclose(long_one.probs[1], uncapped.probs[1], rtol=1e-5)
+    assert not np.allclose(long_one.probs[0], uncapped.probs[0], rtol=1e-5)  # read in full
+    with pytest.raises(ValueError, match="max_prompt_tokens must be a positive int"):
+        TransformersAnnotator(model, task, tokenizer=tok, max_prompt_tokens=0)
