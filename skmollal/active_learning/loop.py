@@ -66,7 +66,7 @@ from ..annotators.panel import (annotate_with_costs, costs_from_signals, panel_a
 from ..cascade import is_cascade
 from ..label_noise import DISCREPANCY_MODES, negative_label_hits, noise_weights
 from .fingerprint import fingerprint_differences, run_fingerprint
-from .learner import ActiveLearner, take_rows
+from .learner import ActiveLearner, distinct_indices, take_rows
 from .review import (REVIEW_STRATEGIES, ask_oracle, human_targets, review_info,
                      select_review_rows)
 from .routing import fit_arguments_taken, full_proba, routing_context, set_round_params
@@ -742,7 +742,7 @@ class MoLLIALoop:
                                           else int(self.random_state), round_])
             kwargs["random_state"] = int(seq.generate_state(1)[0])
         idx, _ = self.learner.query(take_rows(self.X, cand), n_instances=n, **kwargs)
-        return cand[idx].tolist(), time.perf_counter() - t0
+        return cand[distinct_indices(idx)].tolist(), time.perf_counter() - t0
 
     def _metrics(self) -> dict:
         out: dict = {}
