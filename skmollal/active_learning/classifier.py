@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import panel_labels
+from .class_labels import encode_labels, unlabelled
 from .fingerprint import fingerprint_digest
 from .loop import MoLLIALoop
 from .routing import full_proba
@@ -31,7 +32,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     annotators : LLMPanel or list of annotators
-        The LLM panel. Its ``labels`` define the classes: ``y`` holds indices into them.
+        The LLM panel. Its ``labels`` define the classes: ``y`` holds them (class names)
+        or indices into them.
     featurizer : transformer or None, default=None
         Texts -> features. None means :class:`~skmollal.featurizers.SentenceEmbedder` (MiniLM).
     classifier : classifier or None, default=None
@@ -103,8 +105,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of int
-        ``arange(n_classes)``.
+    classes_ : ndarray
+        The panel's labels when ``fit`` was given class names, else ``arange(n_classes)``;
+        :meth:`predict` returns them, and the columns of :meth:`predict_proba` follow them.
     target_names_ : list of str
         The panel's labels.
     featurizer_, classifier_, mixture_ : fitted estimators
@@ -200,8 +203,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : sequence of str
             Seed and pool texts.
-        y : array-like of int, shape (n_texts,)
-            Class index (into the panel's labels) for seed rows, -1 for pool rows.
+        y : array-like, shape (n_texts,)
+            For seed rows a class name (one of the panel's labels) or a class index into
+            them; -1 for pool rows.
         """
         if self.annotators is None:
             raise ValueError("MoLLIAClassifier needs annotators (an LLMPanel or a list of "
@@ -216,7 +220,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
             if not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be a {kind} integer; got {value!r}")
         self.target_names_ = panel_labels(self.annotators)
-        self.classes_ = np.arange(len(self.target_names_))
+        y, self.classes_ = encode_labels(y, self.target_names_, "MoLLIAClassifier: y")
         y = check_partial_labels(y, len(texts), len(self.classes_), where="MoLLIAClassifier: y",
                                  require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
@@ -264,14 +268,14 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         return full_proba(self.classifier_, features, len(self.classes_))
 
     def predict(self, X) -> np.ndarray:
-        """Class indices (into ``target_names_``)."""
+        """Labels of ``X``, taken from ``classes_`` (names or indices, as ``fit`` got)."""
         check_is_fitted(self, "classifier_")
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy on the rows with ``y != -1`` (rows marked -1 are ignored)."""
         y = np.asarray(y)
-        keep = y != -1
+        keep = ~unlabelled(y)
         if not keep.any():
             raise ValueError("score: every row of y is -1; give gold labels to score on")
         texts = [t for t, k in zip(check_texts(X, "MoLLIAClassifier"), keep) if k]
