@@ -94,6 +94,10 @@ def check_settings(cfg: Mapping) -> None:
     whole("seed_size", 1, none_ok=True)
     whole("pool_size", 1, none_ok=True)
     whole("review", 0)
+    whole("max_epochs", 1, none_ok=True)
+    if cfg["labels"] and not cfg["data"]:
+        raise ConfigError("--labels names the classes of your CSV (--data); the "
+                          f"{cfg['task']!r} task has its own: drop --labels or give --data")
     test_size = cfg["test_size"]
     if test_size is not None and not (0 <= test_size < 1 or float(test_size).is_integer()):
         raise ConfigError(f"--test-size must be a fraction in [0, 1) or a whole number of "

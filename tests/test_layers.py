@@ -25,6 +25,8 @@ LAYERS = {
     "skmollal.active_learning": 6,
     "skmollal.experiment": 7,
     "skmollal.own_data": 7,
+    "skmollal.label_checks": 7,
+    "skmollal.recorded_csv": 7,
     "skmollal.settings": 7,
     "skmollal.outputs": 7,
     "skmollal.cli": 8,
