@@ -64,7 +64,8 @@ def load_experiment_data(task: str = "trec", recordings: str | Path | None = Non
     data, labels : str or path, and str or sequence of str, optional
         A CSV (read by :func:`load_csv`) and its class names.
     recorded : bool, default=False
-        With ``data``: ``task``'s recordings answer its texts (:mod:`~skmollal.recorded_csv`).
+        With ``data``: ``task``'s recordings answer its texts
+        (:func:`~skmollal.recorded_csv.load_recorded_csv`).
 
     Returns
     -------

@@ -33,8 +33,8 @@ from sklearn.utils import Bunch
 
 from .label_checks import check_conflicting_labels, warn_label_spellings
 
-__all__ = ["CSV_COLUMNS", "UNLABELLED", "class_names", "load_csv", "split_labelled",
-           "split_rows", "training_labels"]
+__all__ = ["CSV_COLUMNS", "UNLABELLED", "load_csv", "split_labelled", "split_rows",
+           "training_labels"]
 
 logger = logging.getLogger(__name__)
 
