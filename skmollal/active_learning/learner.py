@@ -249,7 +249,8 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     def query(self, X_pool, *query_args, return_metrics: bool = False, **query_kwargs):
         """Ask the strategy which pool rows to label.
 
-        The strategy gets ``X_pool`` as given, with ``on_transformed`` too (see the class).
+        The strategy gets ``X_pool`` as given, with ``on_transformed`` too (the flag is for
+        the strategy to read).
 
         Returns
         -------
