@@ -278,14 +278,14 @@ def run_experiment(config: Mapping | Any) -> dict:
         tokens, LLM seconds, money, and what the cache served; see
         :mod:`skmollal.annotators.costs`), ``cost_total`` (summed), ``stopped_by`` (the
         stopping rule that ended the run, or None), ``label_report`` (the label report as
-        text, or None when there is none), ``embed_s``, ``total_s``, ``files`` and
-        ``history`` (per round, with its ``cost``; ``queried`` as rows of the data). Also
-        written to ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv``
-        (one row per seed or annotated text, see :func:`~skmollal.outputs.labels_table`),
-        ``label_report.json`` and ``label_report.png``
-        (:func:`~skmollal.outputs.write_label_report`) and ``model.joblib`` (a
-        :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
-        holds the loop's state (a re-run with more rounds resumes) and
+        text, or None), ``notes`` (warnings about the CSV's labels or the rounds run),
+        ``embed_s``, ``total_s``, ``files`` and ``history`` (per round, with its ``cost``;
+        ``queried`` as rows of the data). Also written to ``<output>/results.json``, with
+        ``learning_curve.png``, ``labels.csv`` (one row per seed or annotated text, see
+        :func:`~skmollal.outputs.labels_table`), ``label_report.json`` and
+        ``label_report.png`` (:func:`~skmollal.outputs.write_label_report`) and
+        ``model.joblib`` (a :class:`~skmollal.outputs.SavedModel`); ``<output>/state`` holds
+        the loop's state (a re-run with more rounds resumes) and
         ``<output>/annotations.sqlite`` the live annotators' answers. With ``review`` N,
         each round writes N texts to ``<output>/review.csv`` for a person to label
         (:class:`~skmollal.active_learning.CsvReviewOracle`) and pauses: the same call
@@ -353,6 +353,7 @@ def run_experiment(config: Mapping | Any) -> dict:
              ] if done > cfg["rounds"] else []
     for note in notes:
         logger.warning("%s", note)
+    notes = list(data.get("notes", [])) + notes  # with the CSV's, warned when it was read
     pred = loop.learner.predict(X_test) if has_test else None
     files = {"results": out / "results.json", "model": out / "model.joblib",
              "labels": write_run_labels(loop, prep.train, prep.y_train, data, names,

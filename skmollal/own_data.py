@@ -130,8 +130,8 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
     Bunch
         ``texts`` (list of str), ``y`` (class index, -1 for an unlabelled row), ``labels``
         (class names), ``given`` (the label cell of each row, stripped), ``ids`` (the ``id``
-        column, or None) and ``lines`` (the line of the file each row starts on; the header
-        is line 1).
+        column, or None), ``lines`` (the line of the file each row starts on; the header
+        is line 1) and ``notes`` (the warnings about its labels).
 
     Raises
     ------
@@ -169,8 +169,8 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
     labels = class_names(labels)
     lines = [line for line, _ in records]
     check_conflicting_labels(texts, given, lines, str(path))
-    if not labels:  # the classes are read from the file: warn where they look unintended
-        warn_label_spellings(given, lines, str(path))
+    # classes read from the file: warn where they look unintended
+    notes = [] if labels else warn_label_spellings(given, lines, str(path))
     labels = list(labels) if labels else sorted({g for g in given if g})
     index = {name: k for k, name in enumerate(labels)}
     unknown = [row for row, g in enumerate(given) if g and g not in index]
@@ -186,7 +186,8 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
             f" Fix the label, or leave it blank for an unlabelled row{also}")
     ids = [cell(r, "id") or "" for _, r in records] if "id" in cols else None
     y = np.asarray([index[g] if g else -1 for g in given], dtype=int)
-    return Bunch(texts=texts, y=y, labels=labels, given=given, ids=ids, lines=lines)
+    return Bunch(texts=texts, y=y, labels=labels, given=given, ids=ids, lines=lines,
+                 notes=notes)
 
 
 def _n_test(test_size: float | None, n_labelled: int) -> int:

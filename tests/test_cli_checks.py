@@ -93,6 +93,7 @@ def test_labels_read_from_the_file_warn_about_case_and_one_off_classes(tmp_path,
     assert any("'Alpha'" in m for m in single)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["labels"] == ["Alpha", "alpha", "beta", "gama", "gamma"]
+    assert sorted(results["notes"]) == sorted(case + single)  # kept with the results
 
 
 def test_deliberate_labels_give_no_warning(tmp_path, built, caplog):
