@@ -23,9 +23,11 @@ PY
 installed=$SECONDS
 # API compatibility only: the accuracy checks on the LLM recordings are left to `make test`.
 HF_HUB_OFFLINE=1 "$PY" -m pytest -q -p no:cacheprovider -m "not recordings" \
-    tests/test_signals.py tests/test_validation.py tests/test_mixture.py \
-    tests/test_baselines.py tests/test_label_noise.py \
-    tests/test_negative_learning.py tests/test_active_learning.py tests/test_strategies.py \
-    tests/test_panel.py tests/test_modal_compat.py tests/test_mollia.py \
-    tests/test_mollia_classifier.py
+    tests/test_signals.py tests/test_validation.py tests/aggregation/test_mixture.py \
+    tests/aggregation/test_baselines.py tests/test_label_noise.py \
+    tests/test_negative_learning.py tests/annotators/test_panel.py \
+    tests/active_learning/test_learner.py tests/active_learning/test_strategies.py \
+    tests/active_learning/test_modal_compat.py tests/active_learning/test_loop.py \
+    tests/active_learning/test_classifier.py tests/active_learning/test_params.py \
+    tests/active_learning/test_state.py tests/active_learning/test_target_policy.py
 echo "min versions: install $((installed - start)) s, tests $((SECONDS - installed)) s"

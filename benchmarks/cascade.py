@@ -36,10 +36,10 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-from skmollal.aggregation import MixtureAggregator, asked_mask
+from skmollal.aggregation import MixtureAggregator
 from skmollal.annotators import RecordedAnnotator
 from skmollal.annotators.panel import LLMPanel
-from skmollal.cascade import CascadePanel
+from skmollal.cascade import CascadePanel, asked_mask
 from skmollal.datasets import default_recordings_path, load_recordings
 
 HERE = Path(__file__).resolve().parent

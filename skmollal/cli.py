@@ -29,14 +29,13 @@ import sys
 from pathlib import Path
 
 from .active_learning.cost_report import format_costs
-from .active_learning.review import REVIEW_STRATEGIES, ReviewPending
+from .active_learning.params import cli_argument, cli_settings
+from .active_learning.review import ReviewPending
 from .active_learning.stopping import STOPPING_RULES
 from .active_learning.strategies import STRATEGIES
-from .active_learning.targets import NL_SOURCES
 from .annotators.specs import SPEC_FORMS
 from .experiment import (AGGREGATORS, NO_TEST, RUN_DEFAULTS, ConfigError, recordings_summary,
                          run_experiment)
-from .label_noise import DISCREPANCY_MODES
 
 __all__ = ["main", "build_parser", "recordings_summary"]
 
@@ -162,7 +161,6 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--mixture", default=d["mixture"],
                    help="label fusion: " + ", ".join(AGGREGATORS) + " (molam = MoLLIA)")
     p.add_argument("--rounds", type=int, default=d["rounds"], help="active-learning rounds")
-    p.add_argument("--batch", type=int, default=d["batch"], help="texts annotated per round")
     p.add_argument("--seed-size", type=int, default=d["seed_size"],
                    help="gold seed rows, drawn from the labelled rows (default: "
                         + ("every labelled row of --data; 50 for the demo and recorded sets)"
@@ -180,24 +178,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                         "fine-tuned on the texts; --featurizer is then unused), or auto "
                         "(mlp or logreg, whichever cross-validates better on the gold seed)")
     p.add_argument("--max-epochs", type=int, default=d["max_epochs"])
-    p.add_argument("--no-discrepancy", action="store_true",
-                   help="ablation: all weights 1")
-    p.add_argument("--discrepancy-update", choices=["query", "round"],
-                   default=d["discrepancy_update"],
-                   help="weigh rows once when queried (reference) or all rows every round")
-    p.add_argument("--discrepancy", choices=list(DISCREPANCY_MODES),
-                   default=d["discrepancy"],
-                   help="weigh annotated texts (default: not at all): reference (the "
-                        "paper's: 0.5 on every disagreement with the classifier), confident "
-                        "(only where the classifier is surer than the mixture) or "
-                        "mixture_confidence (the mixture's posterior of the label, >= 0.5)")
-    p.add_argument("--negative-learning", action="store_true",
-                   help="negative labels (classes at probability <= 0.001), off by default")
-    p.add_argument("--no-negative-learning", action="store_true",
-                   help="no negative labels (wins over --negative-learning)")
-    p.add_argument("--nl-source", choices=list(NL_SOURCES), default=d["nl_source"],
-                   help="negative labels from the LLMs' mean probabilities (signals) or the "
-                        "mixture's fused posterior")
+    for option, setting in cli_settings().items():  # declared with the loop's settings
+        flag, kwargs = cli_argument(setting, d[option])
+        p.add_argument(flag, **kwargs)
+    for flag, instead in (("--no-discrepancy", "--discrepancy none"),
+                          ("--negative-learning", "--nl-threshold 0.001"),
+                          ("--no-negative-learning", "no --nl-threshold")):
+        p.add_argument(flag, action="store_true",
+                       help=f"deprecated: use {instead} (goes in 0.3)")
     p.add_argument("--cascade", type=_threshold, default=d["cascade"], metavar="THRESHOLD",
                    help="ask the LLMs one at a time (best on the gold seed first) and stop for "
                         "a text once the fused posterior reaches THRESHOLD (e.g. 0.8; 'auto': "
@@ -216,14 +204,6 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    metavar="RULE[:PARAM=X]",
                    help="stopping rule (repeatable): " + ", ".join(sorted(STOPPING_RULES))
                         + ", e.g. kappa:kappa=0.99,window=3 or labels:max_changed=0.01")
-    p.add_argument("--review", type=int, default=d["review"], metavar="N",
-                   help="a person labels N texts per round (those the panel disputes most): "
-                        "the run writes them to <output>/review.csv and pauses; fill its "
-                        "'label' column and run the same command again")
-    p.add_argument("--review-strategy", default=d["review_strategy"],
-                   choices=sorted(REVIEW_STRATEGIES),
-                   help="which texts go to review: " + "; ".join(
-                       f"{k}: {v.split(' (')[0]}" for k, v in REVIEW_STRATEGIES.items()))
     p.add_argument("--refresh-cache", action="store_true",
                    help="re-annotate cached answers that cannot be read (a damaged "
                         "annotations.sqlite is moved aside) instead of stopping")

@@ -31,8 +31,10 @@ from .classifiers import make_classifier, resolve_classifier
 from .datasets import default_recordings_path
 from .featurizers import make_featurizer
 from .own_data import load_csv, split_labelled, split_rows, training_labels
+from .cascade import cascade_panel
 from .settings import (AGGREGATORS, ALL_GOLD_SPLIT, FEATURIZERS, NO_TEST, RUN_DEFAULTS,
-                       ConfigError, check_settings, complete_settings, loop_stopping)
+                       ConfigError, check_settings, complete_settings, loop_settings,
+                       loop_stopping)
 
 __all__ = [
     "AGGREGATORS", "FEATURIZERS", "RUN_DEFAULTS", "ConfigError", "check_settings", "load_csv",
@@ -312,11 +314,7 @@ def run_experiment(config: Mapping | Any) -> dict:
     names = [getattr(a, "name", type(a).__name__) for a in panel]
     logger.info("panel: %s", names)
     annotators = panel
-    if cfg["cascade"] is not None:  # ask the LLMs one at a time, only as many as a text needs
-        from .cascade import CascadePanel
-
-        panel = CascadePanel(panel, threshold=cfg["cascade"],
-                             aggregator=make_aggregator(cfg["mixture"]))
+    panel = cascade_panel(panel, cfg["cascade"], make_aggregator(cfg["mixture"]))
     train_texts = [data.texts[i] for i in prep.train]
     featurizer, X_train, X_test, embed_s = _features(
         cfg, train_texts, [data.texts[i] for i in prep.test], out / "embeddings")
@@ -333,12 +331,8 @@ def run_experiment(config: Mapping | Any) -> dict:
     loop = make_loop(
         make_classifier(clf, cfg["seed"], cfg["max_epochs"]), panel, X_train,
         prep.y_train, texts=train_texts, mixture=make_aggregator(cfg["mixture"]),
-        strategy=cfg["strategy"], batch_size=cfg["batch"],
-        discrepancy=None if cfg["no_discrepancy"] else cfg["discrepancy"],
-        discrepancy_update=cfg["discrepancy_update"],
-        nl_threshold=0.001 if cfg["negative_learning"] and not cfg["no_negative_learning"]
-        else None,
-        nl_source=cfg["nl_source"],
+        strategy=cfg["strategy"], **{k: v for k, v in loop_settings(cfg).items()
+                                     if not k.startswith("review")},
         X_val=X_test if has_test else None, y_val=y_test if has_test else None,
         output_dir=out / "state", random_state=cfg["seed"],
         show_progress=not cfg["no_progress"],
@@ -366,7 +360,7 @@ def run_experiment(config: Mapping | Any) -> dict:
     files.update(report_files)
     if has_test:
         files["learning_curve"] = out / "learning_curve.png"
-    joblib.dump(SavedModel(featurizer, loop.estimator, data.labels), files["model"])
+    joblib.dump(SavedModel(featurizer, loop.estimator_, data.labels), files["model"])
     results = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.items()},
         "labels": data.labels,

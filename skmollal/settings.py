@@ -6,20 +6,21 @@ command line's options) with its default; :func:`check_settings` refuses a bad o
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .active_learning.targets import NL_SOURCES
+from .active_learning.params import cli_settings
 from .aggregation.registry import AGGREGATORS
 from .classifiers import CLASSIFIERS
 from .datasets import default_recordings_path
 from .featurizers import FEATURIZERS
-from .label_noise import DISCREPANCY_MODES
 
 __all__ = [
-    "AGGREGATORS", "ALL_GOLD_SPLIT", "FEATURIZERS", "NO_TEST", "RUN_DEFAULTS", "ConfigError",
+    "AGGREGATORS", "ALL_GOLD_SPLIT", "CLI_LOOP_SETTINGS", "FEATURIZERS", "NO_TEST",
+    "RUN_DEFAULTS", "ConfigError",
     "check_settings", "complete_settings", "loop_stopping",
 ]
 
@@ -29,15 +30,18 @@ __all__ = [
 RUN_DEFAULTS = {
     "task": "trec", "recordings": str(default_recordings_path()), "data": None,
     "labels": None, "annotator": None, "strategy": "random", "mixture": "molam",
-    "rounds": 9, "batch": 50, "seed_size": None, "pool_size": None, "test_size": None,
+    "rounds": 9, "seed_size": None, "pool_size": None, "test_size": None,
     "seed": 0, "featurizer": "minilm", "classifier": "mlp", "max_epochs": None,
-    "no_discrepancy": False, "discrepancy_update": "query", "discrepancy": None,
-    "negative_learning": False, "no_negative_learning": False, "nl_source": "signals",
+    "no_discrepancy": False, "negative_learning": False, "no_negative_learning": False,
     "output": "skmollal-run", "no_progress": False, "refresh_cache": False,
     "cascade": None,  # a threshold: ask only the LLMs a text needs (CascadePanel)
     "budget": None, "price": None, "stop": None,
-    "review": 0, "review_strategy": "least_confident",  # a person answers N texts per round
 }
+#: Command-line settings that are loop settings: option -> the loop's name for it. Declared
+#: with the loop's (:data:`~skmollal.active_learning.params.LOOP_SETTINGS`, ``cli=``), whose
+#: defaults and constraints they take.
+CLI_LOOP_SETTINGS = {option: s.name for option, s in cli_settings().items()}
+RUN_DEFAULTS.update({option: s.default for option, s in cli_settings().items()})
 #: Seed and test sizes of the all-gold demo and recorded sets when none are given.
 ALL_GOLD_SPLIT = {"seed_size": 50, "test_size": 0.2}
 #: What ``results.json`` says when no labelled row was held out.
@@ -90,14 +94,13 @@ def check_settings(cfg: Mapping) -> None:
                               f"got {value!r}")
 
     whole("rounds", 0)
-    whole("batch", 1)
     whole("seed_size", 1, none_ok=True)
     whole("pool_size", 1, none_ok=True)
-    whole("review", 0)
     whole("max_epochs", 1, none_ok=True)
     if cfg["labels"] and not cfg["data"]:
         raise ConfigError("--labels names the classes of your CSV (--data); the "
                           f"{cfg['task']!r} task has its own: drop --labels or give --data")
+    check_cli_loop_settings(cfg)
     test_size = cfg["test_size"]
     if test_size is not None and not (0 <= test_size < 1 or float(test_size).is_integer()):
         raise ConfigError(f"--test-size must be a fraction in [0, 1) or a whole number of "
@@ -113,19 +116,49 @@ def check_settings(cfg: Mapping) -> None:
     number = isinstance(cascade, (int, float)) and not isinstance(cascade, bool)
     if cascade not in (None, "auto") and not (number and 0 < cascade <= 1):
         raise ConfigError(f"--cascade must be 'auto' or a threshold in (0, 1]; got {cascade!r}")
-    from .active_learning.review import REVIEW_STRATEGIES
-
-    if cfg["review_strategy"] not in REVIEW_STRATEGIES:
-        raise ConfigError(f"unknown --review-strategy {cfg['review_strategy']!r}; choose one "
-                          f"of {sorted(REVIEW_STRATEGIES)}")
-    if cfg["discrepancy_update"] not in ("query", "round"):
-        raise ConfigError("--discrepancy-update must be 'query' or 'round'; got "
-                          f"{cfg['discrepancy_update']!r}")
-    for name, known in (("discrepancy", (None, *DISCREPANCY_MODES)), ("nl_source", NL_SOURCES)):
-        if cfg[name] not in known:
-            raise ConfigError(f"--{name.replace('_', '-')} must be one of {known}; got "
-                              f"{cfg[name]!r}")
     loop_stopping(cfg)
+
+
+def loop_settings(cfg: Mapping) -> dict:
+    """The loop settings the command line sets, by the loop's names (see
+    :data:`CLI_LOOP_SETTINGS`), with the deprecated switches resolved.
+
+    ``--no-discrepancy`` means ``--discrepancy none``; ``--negative-learning`` means
+    ``--nl-threshold 0.001`` and ``--no-negative-learning`` no negative labels.
+    """
+    values = {loop: cfg[cli] for cli, loop in CLI_LOOP_SETTINGS.items()}
+    for flag, instead in (("no_discrepancy", "--discrepancy none"),
+                          ("negative_learning", "--nl-threshold 0.001"),
+                          ("no_negative_learning", "no --nl-threshold")):
+        if cfg.get(flag):
+            warnings.warn(f"--{flag.replace('_', '-')} is deprecated: use {instead} (goes "
+                          "in 0.3)", FutureWarning, stacklevel=2)
+    if values["discrepancy"] == "none" or cfg.get("no_discrepancy"):
+        values["discrepancy"] = None
+    if cfg.get("negative_learning") and values["nl_threshold"] is None:
+        values["nl_threshold"] = 0.001
+    if cfg.get("no_negative_learning"):
+        values["nl_threshold"] = None
+    return values
+
+
+def check_cli_loop_settings(cfg: Mapping) -> None:
+    """Refuse a loop setting given on the command line that breaks the loop's constraint,
+    naming the option (the one declaration in
+    :data:`~skmollal.active_learning.params.LOOP_SETTINGS` is the rule).
+
+    Raises
+    ------
+    ConfigError
+    """
+    from .active_learning.params import check_loop_settings
+
+    values = loop_settings(cfg)
+    for option, name in CLI_LOOP_SETTINGS.items():
+        try:
+            check_loop_settings({name: values[name]}, "skmollal run")
+        except ValueError as exc:
+            raise ConfigError(f"--{option.replace('_', '-')}: {exc}") from None
 
 
 def loop_stopping(cfg: Mapping) -> dict:
@@ -151,7 +184,8 @@ def loop_stopping(cfg: Mapping) -> dict:
     ConfigError
         If a spec is malformed, or a money budget comes without a price.
     """
-    from .active_learning.stopping import Budget, make_stopping_rule
+    from .active_learning.budget import Budget
+    from .active_learning.stopping import make_stopping_rule
     from .annotators.costs import parse_prices
 
     try:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .annotators.base import PROBS, VOTES, check_annotation_values
 
-__all__ = ["PROBS", "VOTES", "check_signals", "normalise_rows", "signal_features"]
+__all__ = ["check_signals", "normalise_rows", "signal_features"]
 
 #: Floor of the normalised probabilities before their log in :func:`signal_features`.
 _LOG_FLOOR = 1e-3

@@ -9,7 +9,7 @@ import pytest
 from skmollal import cli
 from skmollal.annotators import specs
 
-from test_mollia import LABELS, CountingAnnotator
+from skmollal.testing.pool import LABELS, CountingAnnotator
 
 
 def test_parser_defaults_and_specs():
@@ -215,23 +215,3 @@ def test_python_dash_m_help():
     proc = subprocess.run([sys.executable, "-m", "skmollal", "--help"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "recordings-summary" in proc.stdout
-
-
-@pytest.mark.slow
-def test_live_demo_smoke(tmp_path):
-    """``skmollal demo`` end to end on the embedded SmolLM2 panel, shrunk to one round."""
-    pytest.importorskip("skmollal.aggregation")
-    from skmollal.annotators.smollm2 import smollm2_gguf_path
-
-    try:
-        smollm2_gguf_path()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    out = tmp_path / "demo"
-    argv = ["demo", "--rounds", "1", "--batch", "4", "--seed-size", "12",
-            "--test-size", "0.1", "--output", str(out), "--no-progress"]
-    assert cli.main(argv) == 0
-    res = json.loads((out / "results.json").read_text())
-    assert res["panel"] and all(name.startswith("smollm2") for name in res["panel"])
-    assert res["history"][-1]["n_labeled"] == 16
-    assert res["n_test"] == 18

@@ -11,7 +11,7 @@ from skmollal.classifiers import (AUTO_CANDIDATES, CLASSIFIERS, choose_classifie
                                   make_classifier, resolve_classifier)
 from skmollal.testing import FakeAnnotator
 
-from test_mollia import LABELS
+from skmollal.testing.pool import LABELS
 
 
 # ------------------------------------------------------------------------------ splits

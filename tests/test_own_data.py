@@ -208,7 +208,8 @@ def test_paid_calls_and_cache_hits_are_counted_apart(tmp_path, llms, capsys):
 # ------------------------------------------------------------------------------ refusals
 @pytest.mark.parametrize("extra, message", [
     (["--rounds", "-3"], "--rounds must be a whole number >= 0; got -3"),
-    (["--batch", "0"], "--batch must be a whole number >= 1"),
+    (["--batch", "0"], "--batch: The 'batch_size' parameter of skmollal run must be an int in "
+                          "the range [1, inf). Got 0 instead."),
     (["--strategy", "entropyy"], "unknown --strategy 'entropyy'"),
     (["--mixture", "vote"], "unknown --mixture 'vote'"),
     (["--seed-size", "50"], "seed size 50 is more than the 10 labelled rows"),
@@ -290,8 +291,9 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit  # noqa: E402
 
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
-from test_mollia import LABELS as LABELS3, CountingAnnotator, MeanProbMixture  # noqa: E402
-from test_mollia_classifier import VOCAB, make_clf, make_texts  # noqa: E402
+from skmollal.testing.pool import LABELS as LABELS3, CountingAnnotator, MeanProbMixture  # noqa: E402
+from skmollal.testing.pool import VOCAB, make_texts  # noqa: E402
+from skmollal.testing.pool import small_mollia_classifier as make_clf  # noqa: E402
 
 
 def noisy_panel():
@@ -310,7 +312,7 @@ def search(output_dir=None):
     y_search[:9] = y[:9]  # the seed
     y_search[90:] = y[90:]  # the dev fold
     fold = np.where(np.arange(len(y)) >= 90, 0, -1)
-    clf = make_clf(annotators=noisy_panel(), mixture=MeanProbMixture(), output_dir=output_dir,
+    clf = make_clf(panel=noisy_panel(), mixture=MeanProbMixture(), output_dir=output_dir,
                    featurizer=TfidfVectorizer(token_pattern=r"[a-z]+\b", stop_words=LABELS3))
     grid = GridSearchCV(clf, {"batch_size": [5, 15], "strategy": ["random", "margin"]},
                         cv=PredefinedSplit(fold), refit=False, error_score="raise")
@@ -336,10 +338,10 @@ def test_refit_resumes_its_own_folder_and_other_data_gets_another(tmp_path):
     again = make_clf(output_dir=tmp_path)
     again.fit(texts, ys)
     assert again.run_dir_ == first.run_dir_
-    assert sum(a.calls for a in again.annotators) == 0  # resumed: nothing annotated again
+    assert sum(a.calls for a in again.panel) == 0  # resumed: nothing annotated again
     np.testing.assert_array_equal(again.predict(texts), first.predict(texts))
     other = make_clf(output_dir=tmp_path).fit(texts[:80], ys[:80])
-    assert other.run_dir_ != first.run_dir_ and sum(a.calls for a in other.annotators) > 0
+    assert other.run_dir_ != first.run_dir_ and sum(a.calls for a in other.panel) > 0
     assert make_clf(output_dir=None).fit(texts, ys).run_dir_ is None
 
 
@@ -357,7 +359,7 @@ class HeavyAnnotator(CountingAnnotator):
 
 def test_a_joblib_saved_classifier_is_small(tmp_path):
     texts, y = make_texts(100, seed=3)
-    clf = make_clf(annotators=[HeavyAnnotator("a", 0.1, 1), HeavyAnnotator("b", 0.2, 2)])
+    clf = make_clf(panel=[HeavyAnnotator("a", 0.1, 1), HeavyAnnotator("b", 0.2, 2)])
     clf.fit(texts, np.where(np.arange(100) < 12, y, -1))
     path = tmp_path / "clf.joblib"
     joblib.dump(clf, path)

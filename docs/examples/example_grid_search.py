@@ -7,7 +7,7 @@ set** that is kept out of the pool (those labels count towards what you paid for
 final model is then judged on separate held-out texts that no choice has looked at.
 
 The LLM panel here is the keyword annotator of ``example_custom_annotator.py`` (so this
-runs in seconds); with real LLMs only the ``annotators=`` argument changes.
+runs in seconds); with real LLMs only the ``panel=`` argument changes.
 
 Run it with ``python docs/examples/example_grid_search.py``; the test suite runs
 ``test_grid_search``.
@@ -33,9 +33,9 @@ def dense_float32(X):
 
 def make_classifier(panel):
     return MoLLIAClassifier(
-        annotators=panel,
+        panel=panel,
         featurizer=make_pipeline(TfidfVectorizer(), FunctionTransformer(dense_float32)),
-        classifier=NegativeLearningClassifier(lr=0.01, max_epochs=20, random_state=0),
+        estimator=NegativeLearningClassifier(lr=0.01, max_epochs=20, random_state=0),
         n_rounds=2,
         batch_size=15,
         random_state=0,

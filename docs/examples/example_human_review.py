@@ -54,12 +54,12 @@ def main(review_size=3, n_seed=12, n_rounds=3):
     y_seed[:n_seed] = y[:n_seed]  # the gold seed; -1 = unlabeled pool
     person = Person(np.asarray(y), demo.target_names)
     clf = MoLLIAClassifier(
-        annotators=build_panel(demo.target_names),
+        panel=build_panel(demo.target_names),
         featurizer=TfidfVectorizer(),
-        classifier=make_pipeline(LogisticRegression(max_iter=1000)),
+        estimator=make_pipeline(LogisticRegression(max_iter=1000)),
         n_rounds=n_rounds,
         batch_size=15,
-        discrepancy_weight=None,  # a plain classifier: no weights, no negative labels
+        discrepancy=None,  # a plain classifier: no weights, no negative labels
         nl_threshold=None,
         oracle=person,
         review_size=review_size,  # texts per round for the person

@@ -33,7 +33,7 @@ def main(n_seed=24, n_rounds=3, batch_size=16, random_state=0):
     y_seed[:n_seed] = y[:n_seed]
 
     clf = MoLLIAClassifier(
-        annotators=smollm2_panel(demo_task()),  # one 135M model, several prompts
+        panel=smollm2_panel(demo_task()),  # one 135M model, several prompts
         strategy="random",  # the command line's default; try "max_entropy"
         n_rounds=n_rounds,
         batch_size=batch_size,

@@ -36,7 +36,7 @@ def main(recordings=RECORDINGS, n_seed=50, pool_size=1000, n_rounds=4, batch_siz
     y_seed = np.full(len(y), -1)  # -1: the unlabeled pool
     y_seed[:n_seed] = y[:n_seed]  # the gold seed
 
-    clf = MoLLIAClassifier(annotators=panel, n_rounds=n_rounds, batch_size=batch_size,
+    clf = MoLLIAClassifier(panel=panel, n_rounds=n_rounds, batch_size=batch_size,
                            random_state=random_state)
     clf.fit(texts, y_seed)
     accuracy = clf.score(test_texts, y_test)

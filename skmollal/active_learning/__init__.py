@@ -7,7 +7,8 @@ from .review import (REVIEW_STRATEGIES, ReviewPending, least_confident_rows, pan
                      select_review_rows)
 from .review_csv import CsvReviewOracle
 from .state import LoopState
-from .stopping import Budget, KappaAverage, StableLabels, replay_stopping
+from .budget import Budget
+from .stopping import KappaAverage, StableLabels, replay_stopping
 from .strategies import (
     STRATEGIES,
     badge_sampling,

@@ -8,18 +8,38 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..annotators.costs import parse_numbers, sum_cost_dicts
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .stopping import Upcoming
-
-__all__ = ["Budget", "spent"]
+__all__ = ["Budget", "Upcoming", "spent"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """What the next round would annotate.
+
+    Parameters
+    ----------
+    texts : int
+        New texts the round would annotate.
+    llms : int
+        LLMs of the panel (each text is asked of every one).
+    """
+
+    texts: int
+    llms: int
+
+    @property
+    def calls(self) -> int:
+        """LLM calls of the round (an upper bound: the cache may serve some)."""
+        return self.texts * self.llms
+
+
 
 
 def spent(history: Sequence[dict]) -> dict:

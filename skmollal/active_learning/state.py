@@ -4,18 +4,20 @@
 
 * ``signals[i]``: the panel's answer for row ``i`` (NaN until annotated);
 * ``order[i]``: when row ``i`` was annotated (0, 1, ... in annotation order; -1 never);
-* ``weights[i]``: its discrepancy weight (NaN until weighed);
-* ``first_labels[i]``: the mixture's posterior for it in the round it was annotated;
+* ``weights[i]``: its discrepancy weight (1 until weighed; ``weighed[i]`` says whether it was);
+* ``first_labels[i]``: the mixture's posterior for it in the round it was annotated
+  (``has_first_label[i]`` says whether it got one);
 * ``human_y[i]`` / ``review_round[i]``: a person's answer for it (-1 none or skipped) and the
   round that asked (-1 never; see :mod:`.review`);
 
-plus the round counter, the round in progress (``pending``: its queried rows, so a resume
-annotates the same rows), the LLM-call count, the history and the cost of annotations made
-since the last history record (``unrecorded_cost``, so a round interrupted mid-way still
-reports the chunks it paid for). :meth:`LoopState.save` writes
-``state.json`` (scalars, history, fingerprint) and ``state.npz`` (the annotated rows only)
-into a folder, each through a uniquely named temporary file and an atomic rename, so an
-interrupted save never leaves a half-written state and two writers never share a temp file.
+plus the round counter, the round in progress (``pending``, a :class:`PendingRound`: its
+queried rows, so a resume annotates the same rows, and the rows sent for review), the
+LLM-call count, the history and the cost of annotations made since the last history record
+(``unrecorded_cost``, so a round interrupted mid-way still reports the chunks it paid for).
+:meth:`LoopState.save` writes ``state.json`` (scalars, history, fingerprint) and
+``state.npz`` (the annotated rows only) into a folder, each through a uniquely named
+temporary file and an atomic rename, so an interrupted save never leaves a half-written
+state and two writers never share a temp file.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import numpy as np
 
 from ..annotators.costs import add_cost_dicts
 
-__all__ = ["FolderBusyError", "FolderLock", "LoopState", "STATE_VERSION"]
+__all__ = ["LoopState", "PendingRound", "STATE_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,68 +68,43 @@ def _add_per_name(a: dict, b: dict) -> dict:
     return {name: add_cost_dicts(a.get(name), b.get(name)) for name in dict.fromkeys([*a, *b])}
 
 
-class FolderBusyError(RuntimeError):
-    """Another process is writing the same run folder."""
+@dataclass
+class PendingRound:
+    """The round in progress: what it queried and whom it asked, saved before paying.
 
-
-class FolderLock:
-    """One writer per run folder: an exclusive advisory lock on ``<folder>/.writer.lock``.
-
-    Taken with :meth:`acquire` (non-blocking ``flock``; the holder's process id is written
-    into the file), released by :meth:`release` or when the process ends, even by a crash
-    or SIGKILL. Where the platform has no ``flock`` the lock is a no-op.
+    Parameters
+    ----------
+    round : int
+        Its number.
+    queried : list of int
+        The rows it queried (a resumed round annotates these).
+    query_s : float, default=0.0
+        Seconds its query took.
+    review : list of int or None, default=None
+        The rows sent to a person, once chosen (a resumed round asks these again, or none
+        if they were answered).
     """
 
-    def __init__(self, folder: Path, handle) -> None:
-        self.folder = folder
-        self._handle = handle
+    round: int
+    queried: list
+    query_s: float = 0.0
+    review: list | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON form saved in ``state.json``."""
+        out = {"round": int(self.round), "queried": [int(i) for i in self.queried],
+               "query_s": float(self.query_s)}
+        if self.review is not None:
+            out["review"] = [int(i) for i in self.review]
+        return out
 
     @classmethod
-    def acquire(cls, folder) -> "FolderLock":
-        """Lock ``folder`` for this process.
-
-        Parameters
-        ----------
-        folder : str or path
-            The run folder (created if missing).
-
-        Returns
-        -------
-        FolderLock
-
-        Raises
-        ------
-        FolderBusyError
-            If another process holds the lock (the message names its process id).
-        """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / ".writer.lock", "a+")
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - no flock on this platform
-            return cls(folder, handle)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            handle.close()
-            raise FolderBusyError(
-                f"{folder} is being written by another run (process {holder}); wait for it "
-                "to finish, or give another output_dir"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        return cls(folder, handle)
-
-    def release(self) -> None:
-        """Give the folder back (closing the file drops the lock)."""
-        if self._handle is not None and not self._handle.closed:
-            self._handle.close()
-        self._handle = None
+    def from_dict(cls, data: dict | None) -> "PendingRound | None":
+        """Read the saved form back (None stays None)."""
+        if data is None:
+            return None
+        return cls(int(data["round"]), [int(i) for i in data["queried"]],
+                   float(data.get("query_s", 0.0)), data.get("review"))
 
 
 @dataclass
@@ -152,9 +129,13 @@ class LoopState:
     order : ndarray of int, shape (n_rows,), optional
         Annotation order per row, -1 where not annotated.
     weights : ndarray of shape (n_rows,), optional
-        Discrepancy weights, NaN where not weighed.
+        Discrepancy weights (1 where not weighed).
+    weighed : ndarray of bool, shape (n_rows,), optional
+        Whether a row's weight was set.
     first_labels : ndarray of shape (n_rows, n_classes), optional
-        The mixture's posterior in the round each row was annotated, NaN before.
+        The mixture's posterior in the round each row was annotated (NaN before).
+    has_first_label : ndarray of bool, shape (n_rows,), optional
+        Whether a row got its first label.
     human_y : ndarray of int, shape (n_rows,), optional
         A person's answer per reviewed row, -1 where none (not asked, or skipped).
     review_round : ndarray of int, shape (n_rows,), optional
@@ -163,8 +144,8 @@ class LoopState:
         Rounds completed.
     started : bool, default=False
         Whether round 0 (the seed fit) ran.
-    pending : dict or None
-        The round in progress: its number and queried rows.
+    pending : PendingRound or None
+        The round in progress.
     history : list of dict
         One record per completed round.
     unrecorded_cost : dict
@@ -181,12 +162,14 @@ class LoopState:
     signals: np.ndarray = None
     order: np.ndarray = None
     weights: np.ndarray = None
+    weighed: np.ndarray = None
     first_labels: np.ndarray = None
+    has_first_label: np.ndarray = None
     human_y: np.ndarray = None
     review_round: np.ndarray = None
     round: int = 0
     started: bool = False
-    pending: dict | None = None
+    pending: PendingRound | None = None
     history: list = field(default_factory=list)
     unrecorded_cost: dict = field(default_factory=dict)
 
@@ -199,9 +182,13 @@ class LoopState:
         if self.order is None:
             self.order = np.full(n, -1, dtype=int)
         if self.weights is None:
-            self.weights = np.full(n, np.nan)
+            self.weights = np.ones(n)
+        if self.weighed is None:
+            self.weighed = np.zeros(n, dtype=bool)
         if self.first_labels is None:
             self.first_labels = np.full((n, C), np.nan)
+        if self.has_first_label is None:
+            self.has_first_label = np.zeros(n, dtype=bool)
         if self.human_y is None:
             self.human_y = np.full(n, -1, dtype=int)
         if self.review_round is None:
@@ -280,6 +267,24 @@ class LoopState:
         self.signals[rows] = signals
         self.order[rows] = np.arange(start, start + len(rows))
 
+    def set_weights(self, rows, weights) -> None:
+        """Set the discrepancy weights of ``rows``."""
+        rows = np.asarray(rows, dtype=int)
+        self.weights[rows] = weights
+        self.weighed[rows] = True
+
+    def set_first_labels(self, rows, proba) -> None:
+        """Keep the posteriors ``rows`` got in the round that annotated them (once)."""
+        rows = np.asarray(rows, dtype=int)
+        fresh = ~self.has_first_label[rows]
+        self.first_labels[rows[fresh]] = np.asarray(proba)[fresh]
+        self.has_first_label[rows[fresh]] = True
+
+    def labels_at_annotation(self, rows, proba) -> np.ndarray:
+        """``proba`` with each row's first label where it has one."""
+        rows = np.asarray(rows, dtype=int)
+        return np.where(self.has_first_label[rows][:, None], self.first_labels[rows], proba)
+
     def add_cost(self, costs: dict) -> None:
         """Add per-annotator cost records (flat dicts) to :attr:`unrecorded_cost`."""
         self.unrecorded_cost = _add_per_name(self.unrecorded_cost, costs)
@@ -307,7 +312,9 @@ class LoopState:
 
         def write_npz(fh):
             np.savez(fh, annotated_idx=rows, signals=self.signals[rows],
-                     weights=self.weights[rows], first_labels=self.first_labels[rows],
+                     weights=np.where(self.weighed[rows], self.weights[rows], np.nan),
+                     first_labels=np.where(self.has_first_label[rows][:, None],
+                                           self.first_labels[rows], np.nan),
                      human_y=self.human_y[rows], review_round=self.review_round[rows])
 
         meta = {
@@ -316,7 +323,7 @@ class LoopState:
             "round": self.round,
             "started": self.started,
             "llm_calls": self.llm_calls,
-            "pending": self.pending,
+            "pending": None if self.pending is None else self.pending.to_dict(),
             "history": self.history,
             "unrecorded_cost": self.unrecorded_cost,
         }
@@ -353,16 +360,28 @@ class LoopState:
         rows = arrays["annotated_idx"].astype(int)
         self.signals[rows] = arrays["signals"]
         self.order[rows] = np.arange(len(rows))
-        self.weights[rows] = arrays["weights"]
-        self.first_labels[rows] = arrays["first_labels"]
+        weights = arrays["weights"]  # NaN in the file: not weighed
+        self.weighed[rows] = np.isfinite(weights)
+        self.weights[rows] = np.where(self.weighed[rows], weights, 1.0)
+        first = arrays["first_labels"]
+        self.has_first_label[rows] = np.isfinite(first).all(axis=1)
+        self.first_labels[rows] = first
         if "human_y" in arrays.files:  # states saved before human review had none
             self.human_y[rows] = arrays["human_y"]
             self.review_round[rows] = arrays["review_round"]
         self.round = int(meta["round"])
         self.started = bool(meta["started"])
-        self.pending = meta["pending"]
+        self.pending = PendingRound.from_dict(meta["pending"])
         self.history = list(meta["history"])
         self.unrecorded_cost = dict(meta.get("unrecorded_cost") or {})
         logger.info("resuming from %s: %d rounds done, %d texts annotated", folder,
                     self.round, len(rows))
         return self
+
+
+def __getattr__(name: str):
+    if name in ("FolderBusyError", "FolderLock"):  # their home is now .checkpoint
+        from . import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,36 +30,15 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..annotators.costs import parse_numbers
-from .budget import Budget, spent
+from .budget import Budget, Upcoming
 
-__all__ = ["Budget", "KappaAverage", "StableLabels", "StoppingRule", "Upcoming",
-           "check_stopping", "cohen_kappa", "labels_changed", "replay_stopping", "spent",
+__all__ = ["KappaAverage", "StableLabels", "StoppingRule", "Upcoming",
+           "check_stopping", "cohen_kappa", "labels_changed", "replay_stopping",
            "stopping_rules", "stopping_sample", "make_stopping_rule", "STOP_SAMPLE_SIZE",
            "STOPPING_RULES"]
 
 #: Pool rows whose classifier predictions each round records (``stop_predictions``).
 STOP_SAMPLE_SIZE = 500
-
-
-@dataclass(frozen=True)
-class Upcoming:
-    """What the next round would annotate.
-
-    Parameters
-    ----------
-    texts : int
-        New texts the round would annotate.
-    llms : int
-        LLMs of the panel (each text is asked of every one).
-    """
-
-    texts: int
-    llms: int
-
-    @property
-    def calls(self) -> int:
-        """LLM calls of the round (an upper bound: the cache may serve some)."""
-        return self.texts * self.llms
 
 
 @runtime_checkable

@@ -7,9 +7,6 @@
 * :mod:`~skmollal.aggregation.dawid_skene`: :func:`dawid_skene` and :class:`DawidSkene`;
 * :mod:`~skmollal.aggregation.mixture`: the mixture model :class:`MixtureAggregator`
   (alias ``MixtureOfLLMsAnnotator``), learned from a few gold rows;
-* :mod:`~skmollal.aggregation.masked`: :class:`MaskedAggregator`, for partial panels (a
-  cascade's signals, NaN where an LLM was not asked): one model per set of asked LLMs;
-  :mod:`~skmollal.aggregation.cascade_seed`: a cascade's threshold from the gold rows;
 * :mod:`~skmollal.aggregation.two_view`: :class:`TwoViewMixture`, the mixture plus a text
   view (e.g. sentence embeddings), views weighed by cross-validation on the gold rows;
 * :mod:`~skmollal.aggregation.anchored`: :class:`VoteAnchoredMixture`, the mixture and
@@ -29,7 +26,6 @@ from .anchored import VoteAnchoredMixture, vote_log_proba
 from .base import SignalAggregator, expand_proba, takes_proba_targets
 from .baselines import BestSingleLLM, MajorityVote, MeanProbability
 from .dawid_skene import DawidSkene, dawid_skene
-from .masked import MaskedAggregator, asked_mask, check_masked_signals, join_masked
 from .calibration import expected_calibration_error, fit_view_weights
 from .gold_cv import cross_val_gold_proba
 from .mixture import MixtureAggregator, MixtureOfLLMsAnnotator
@@ -59,8 +55,19 @@ __all__ = [
     "SignalAggregator",
     "expand_proba",
     "takes_proba_targets",
-    "MaskedAggregator",
-    "asked_mask",
-    "check_masked_signals",
-    "join_masked",
 ]
+
+#: names whose home moved: name -> new module
+_MOVED = {name: "skmollal.cascade.masked" for name in ("MaskedAggregator", "asked_mask",
+                                                "check_masked_signals", "join_masked")}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"skmollal.aggregation.{name} moved to {_MOVED[name]}.{name}",
+                      FutureWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

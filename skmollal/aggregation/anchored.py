@@ -29,7 +29,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from ..signals import VOTES, check_signals
+from ..annotators.base import VOTES
+from ..signals import check_signals
 from .base import expand_proba
 from .calibration import combine_views, fit_view_weights, safe_log
 from .gold_cv import check_cv, cross_val_gold_proba, encode_partial

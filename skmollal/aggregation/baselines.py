@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..signals import PROBS, VOTES, normalise_rows
+from ..annotators.base import PROBS, VOTES
+from ..signals import normalise_rows
 from .base import SignalAggregator
 
 __all__ = ["MajorityVote", "MeanProbability", "BestSingleLLM"]

@@ -10,7 +10,8 @@ import logging
 
 import numpy as np
 
-from ..signals import PROBS, VOTES, normalise_rows
+from ..annotators.base import PROBS, VOTES
+from ..signals import normalise_rows
 from .base import SignalAggregator
 
 __all__ = ["DawidSkene", "dawid_skene"]

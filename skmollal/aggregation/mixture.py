@@ -35,7 +35,8 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from .._validation import check_partial_labels
-from ..signals import VOTES, check_signals, signal_features
+from ..annotators.base import VOTES
+from ..signals import check_signals, signal_features
 from .base import expand_proba, fit_soft_targets
 from .dawid_skene import dawid_skene
 

@@ -24,7 +24,8 @@ from sklearn.metrics import confusion_matrix
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ..signals import VOTES, check_signals
+from ..annotators.base import VOTES
+from ..signals import check_signals
 from .gold_cv import accepts_text, cross_val_gold_proba, encode_partial
 
 __all__ = ["MIN_GOLD_ROWS", "few_gold_warning", "format_label_report", "label_report",

@@ -93,7 +93,7 @@ def test_check_estimator_flat_input():
 
 
 def test_loop_gives_the_two_view_mixture_the_embeddings():
-    from test_mollia import SpyClassifier, make_pool, panel, seed_y
+    from skmollal.testing.pool import SpyClassifier, make_pool, counting_panel as panel, seed_y
 
     from skmollal.active_learning import MoLLIALoop
 

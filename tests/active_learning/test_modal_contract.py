@@ -145,14 +145,15 @@ def test_clone_is_unfitted_and_keeps_the_data_and_the_fit_keyword_arguments():
 
 def test_the_mollia_loop_refuses_a_strategy_that_repeats_an_index():
     from skmollal.active_learning import MoLLIALoop
-    from test_mollia import MeanProbMixture, SpyClassifier, make_pool, panel, seed_y
+    from skmollal.testing.pool import (MeanProbMixture, SpyClassifier, counting_panel,
+                                       make_pool, seed_y)
 
     X, texts, y = make_pool(60)
 
     def repeats(classifier, X_pool, n_instances=1):
         return np.zeros(n_instances, dtype=int)
 
-    loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
+    loop = MoLLIALoop(SpyClassifier(), counting_panel(), X, seed_y(y), texts=texts,
                       mixture=MeanProbMixture(), strategy=repeats, batch_size=3)
     with pytest.raises(ValueError, match=r"repeated indices: \[0, 0, 0\].*annotated once"):
         loop.run(1)

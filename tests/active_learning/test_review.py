@@ -14,7 +14,7 @@ from skmollal.active_learning import (CsvReviewOracle, MoLLIALoop, ReviewPending
 from skmollal.active_learning.review import panel_answers, review_info
 
 from test_cli import _write_csv, fake_annotators
-from test_mollia import LABELS, SpyClassifier, make_pool, panel, seed_y
+from skmollal.testing.pool import LABELS, SpyClassifier, make_pool, counting_panel as panel, seed_y
 
 
 class SpyMixture(ClassifierMixin, BaseEstimator):
@@ -72,7 +72,7 @@ def test_least_confident_and_panel_split_pick_the_disputed_rows():
     picks = select_review_rows("random", proba, S, 2, random_state=0)
     assert len(set(picks.tolist())) == 2
     assert select_review_rows("least_confident", proba, S, 10).tolist() == [1, 3, 2, 0]
-    with pytest.raises(ValueError, match="unknown review_strategy"):
+    with pytest.raises(ValueError, match="review_strategy"):
         select_review_rows("hardest", proba, S, 2)
 
 
@@ -99,7 +99,7 @@ def test_reviewed_rows_become_gold_for_the_mixture_and_the_classifier(pool):
     assert (y_fit >= 0).sum() == 24
     np.testing.assert_array_equal(loop.state.partial_labels()[asked], y[asked])
     # the classifier trained on the person's labels with weight 1
-    call = loop.estimator.calls_[-1]
+    call = loop.estimator_.calls_[-1]
     train = loop.training_rows()
     at = np.flatnonzero(np.isin(train, asked))
     np.testing.assert_array_equal(call["y"][at], y[train[at]])
@@ -113,7 +113,7 @@ def test_reviewed_rows_get_no_negative_labels(pool):
     oracle = GoldOracle(y)
     loop = make_loop(pool, oracle, review_size=3, nl_threshold=0.4)
     loop.run(2)
-    call = loop.estimator.calls_[-1]
+    call = loop.estimator_.calls_[-1]
     train = loop.training_rows()
     asked = np.concatenate([rows for _, rows, _ in oracle.asked])
     reviewed = np.isin(train, asked)
@@ -180,8 +180,8 @@ def test_a_paused_review_resumes_without_paying_twice(pool, tmp_path):
     # the same decisions as the run that was never paused
     assert [h["pool_labels"] for h in hist] == [h["pool_labels"] for h in straight.history]
     assert [h["n_gold"] for h in hist] == [h["n_gold"] for h in straight.history]
-    np.testing.assert_array_equal(resumed.estimator.calls_[-1]["y"],
-                                  straight.estimator.calls_[-1]["y"])
+    np.testing.assert_array_equal(resumed.estimator_.calls_[-1]["y"],
+                                  straight.estimator_.calls_[-1]["y"])
     with pytest.raises(ValueError, match="review"):  # other review settings: another run
         MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, seed_y(y), texts=texts,
                           mixture=SpyMixture(), batch_size=10, random_state=0,
@@ -194,7 +194,7 @@ def test_bad_review_settings_and_answers(pool):
         make_loop(pool, None, review_size=2).run(1)
     with pytest.raises(ValueError, match="review_size"):
         make_loop(pool, GoldOracle(y), review_size=-1).run(1)
-    with pytest.raises(ValueError, match="unknown review_strategy"):
+    with pytest.raises(ValueError, match="review_strategy"):
         make_loop(pool, GoldOracle(y), review_size=1, review_strategy="hard").run(1)
     with pytest.raises(ValueError, match=r"answered 7 for row \d+"):
         make_loop(pool, lambda t, rows, info: np.full(len(rows), 7), review_size=2).run(1)

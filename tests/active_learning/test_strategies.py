@@ -89,7 +89,7 @@ def test_registry_and_package_import_without_torch():
             "al.get_strategy('bemps'); al.STRATEGIES['noise_stability']; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1])
+                         check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
 
 

@@ -10,12 +10,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
 from skmollal.active_learning import MoLLIALoop
-from skmollal.aggregation import MaskedAggregator, MixtureAggregator, asked_mask, join_masked
+from skmollal.aggregation import MixtureAggregator
 from skmollal.annotators import RecordedAnnotator
 from skmollal.annotators.cache import AnnotationCache
 from skmollal.annotators.panel import LLMPanel, panel_annotators, panel_labels
-from skmollal.aggregation.cascade_seed import choose_threshold, simulate_cascade
-from skmollal.cascade import CascadePanel, cascade_order, llm_accuracy
+from skmollal.cascade import CascadePanel, MaskedAggregator, asked_mask, join_masked
+from skmollal.cascade.seed import cascade_order, choose_threshold, llm_accuracy, simulate_cascade
 from skmollal.testing.signals import make_signals
 
 LABELS = ["a", "b", "c"]
@@ -69,15 +69,15 @@ def test_panel_order_from_fit_gold_and_given_order():
     S, y = make_signals(n=120, n_llms=3, noise=(0.6, 0.05, 0.3), seed=2)
     annotators, texts = recorded_panel(S, y)
     y_seed = seed_labels(y, 40)
-    panel = CascadePanel(annotators, aggregator=fast_mixture()).fit(texts, y_seed)
+    panel = CascadePanel(annotators, mixture=fast_mixture()).fit(texts, y_seed)
     assert panel.order_ == [1, 2, 0]
     given = CascadePanel(annotators, order=["m2", "m0", "m1"],
-                         aggregator=fast_mixture()).fit(texts, y_seed)
+                         mixture=fast_mixture()).fit(texts, y_seed)
     assert given.order_ == [2, 0, 1]
     with pytest.raises(ValueError, match="every LLM"):
         CascadePanel(annotators, order=["m2", "m0"]).fit(texts, y_seed)
     by_cost = CascadePanel(annotators, cost={"m0": 0.01, "m1": 1.0, "m2": 1.0},
-                           aggregator=fast_mixture()).fit(texts, y_seed)
+                           mixture=fast_mixture()).fit(texts, y_seed)
     assert by_cost.order_[0] == 0
     with pytest.raises(ValueError, match="threshold"):
         CascadePanel(annotators, threshold=1.5).fit(texts, y_seed)
@@ -89,7 +89,7 @@ def test_perfect_first_llm_needs_about_one_call_per_text():
     S[:, 2] = np.eye(3)[y][:, None, :]  # LLM 2 is perfect and sure: one-hot probs and votes
     annotators, texts = recorded_panel(S, y)
     y_seed = seed_labels(y, 50)
-    panel = CascadePanel(annotators, threshold=0.9, aggregator=fast_mixture())
+    panel = CascadePanel(annotators, threshold=0.9, mixture=fast_mixture())
     panel.fit(texts[:200], y_seed[:200])
     assert panel.order_[0] == 2
     before = sum(calls(annotators))
@@ -103,7 +103,7 @@ def test_stops_exactly_at_the_threshold():
     S, y = make_signals(n=240, n_llms=3, noise=(0.3, 0.3, 0.3), seed=4)
     annotators, texts = recorded_panel(S, y)
     y_seed = seed_labels(y[:160], 60)
-    panel = CascadePanel(annotators, threshold=0.85, aggregator=fast_mixture())
+    panel = CascadePanel(annotators, threshold=0.85, mixture=fast_mixture())
     panel.fit(texts[:160], y_seed)
     out = panel.cascade(texts[160:])
     mask = asked_mask(out.signals)
@@ -156,7 +156,7 @@ def test_auto_threshold_one_sure_llm_stops_after_one_call():
     S[:, 2] = np.eye(3)[y][:, None, :]  # LLM 2 is perfect and sure
     annotators, texts = recorded_panel(S, y)
     y_seed = seed_labels(y[:200], 50)
-    panel = CascadePanel(annotators, aggregator=fast_mixture()).fit(texts[:200], y_seed)
+    panel = CascadePanel(annotators, mixture=fast_mixture()).fit(texts[:200], y_seed)
     assert panel.threshold == "auto" and panel.order_[0] == 2
     cv = panel.threshold_cv_
     assert panel.threshold_ == cv.threshold and len(cv.accuracy) == len(cv.thresholds)
@@ -169,7 +169,7 @@ def test_auto_threshold_noisy_llms_ask_more():
     S, y = make_signals(n=400, n_llms=4, noise=(0.4,), seed=12)
     annotators, texts = recorded_panel(S, y)
     y_seed = seed_labels(y[:300], 80)
-    panel = CascadePanel(annotators, aggregator=fast_mixture()).fit(texts[:300], y_seed)
+    panel = CascadePanel(annotators, mixture=fast_mixture()).fit(texts[:300], y_seed)
     cv = panel.threshold_cv_
     chosen = cv.thresholds.index(panel.threshold_)
     assert cv.calls[chosen] > 1.3  # one noisy LLM is not enough
@@ -179,9 +179,9 @@ def test_auto_threshold_noisy_llms_ask_more():
     one = S[300:, panel.order_[0], 1].argmax(1) == y[300:]
     assert (out.proba.argmax(1) == y[300:]).mean() > one.mean() + 0.05
     # a list of candidates: chosen among those; a number: no choice
-    listed = CascadePanel(annotators, threshold=[0.7, 1.0], aggregator=fast_mixture())
+    listed = CascadePanel(annotators, threshold=[0.7, 1.0], mixture=fast_mixture())
     assert listed.fit_signals(panel.signals_, y_seed).threshold_ in (0.7, 1.0)
-    fixed = CascadePanel(annotators, threshold=0.7, aggregator=fast_mixture())
+    fixed = CascadePanel(annotators, threshold=0.7, mixture=fast_mixture())
     fixed.fit_signals(panel.signals_, y_seed)
     assert fixed.threshold_ == 0.7 and fixed.threshold_cv_ is None
     with pytest.raises(ValueError, match="threshold"):
@@ -192,7 +192,7 @@ def test_fit_asks_gold_rows_everything_and_cascades_the_rest():
     S, y = make_signals(n=200, n_llms=3, seed=5)
     annotators, texts = recorded_panel(S, y)
     y_seed = seed_labels(y, 50)
-    panel = CascadePanel(annotators, threshold=0.8, aggregator=fast_mixture())
+    panel = CascadePanel(annotators, threshold=0.8, mixture=fast_mixture())
     signals = panel.fit_transform(texts, y_seed)
     mask = asked_mask(signals)
     assert mask[y_seed >= 0].all()
@@ -272,12 +272,12 @@ def test_stricter_rerun_pays_only_the_missing_calls(tmp_path):
     y_seed = seed_labels(y[:80], 40)
     cache = AnnotationCache(tmp_path / "cache.sqlite")
     llm_panel = LLMPanel(annotators, cache=cache, show_progress=False)
-    loose = CascadePanel(llm_panel, threshold=0.6, aggregator=fast_mixture())
+    loose = CascadePanel(llm_panel, threshold=0.6, mixture=fast_mixture())
     loose.fit(texts[:80], y_seed)
     first = loose.transform(texts[80:])
     paid = sum(calls(annotators))
     assert paid == asked_mask(np.concatenate([loose.signals_, first])).sum()
-    strict = CascadePanel(llm_panel, threshold=0.95, aggregator=fast_mixture())
+    strict = CascadePanel(llm_panel, threshold=0.95, mixture=fast_mixture())
     strict.fit_signals(loose.signals_, y_seed)  # the same gold, nothing asked
     assert sum(calls(annotators)) == paid
     second = strict.transform(texts[80:])
@@ -304,7 +304,7 @@ def test_loop_with_a_cascade_pays_fewer_calls(tmp_path):
     X = np.random.default_rng(0).normal(size=(len(y), 4)) + y[:, None]
     y_seed = np.full(len(y), -1)
     y_seed[:40] = y[:40]
-    cascade = CascadePanel(annotators, threshold=0.8, aggregator=fast_mixture())
+    cascade = CascadePanel(annotators, threshold=0.8, mixture=fast_mixture())
     loop = MoLLIALoop(LogisticRegression(), cascade, X, y_seed, texts=texts,
                       mixture=fast_mixture(), batch_size=40, random_state=0,
                       output_dir=tmp_path / "run")
@@ -343,7 +343,7 @@ def test_loop_with_a_cascade_and_human_review():
         asked.extend(int(r) for r in rows)
         return y[np.asarray(rows)]
 
-    cascade = CascadePanel(annotators, threshold=0.8, aggregator=fast_mixture())
+    cascade = CascadePanel(annotators, threshold=0.8, mixture=fast_mixture())
     loop = MoLLIALoop(LogisticRegression(), cascade, X, y_seed, texts=texts,
                       mixture=fast_mixture(), batch_size=40, random_state=0,
                       oracle=oracle, review_size=10)
@@ -363,7 +363,7 @@ def test_loop_labels_with_the_cascade_fits_once_per_round(tmp_path):
 
     def run(name, share):
         annotators, texts = recorded_panel(S, y)
-        cascade = CascadePanel(annotators, threshold=0.8, aggregator=fast_mixture())
+        cascade = CascadePanel(annotators, threshold=0.8, mixture=fast_mixture())
         fits = []
         fit_signals = cascade.fit_signals
         cascade.fit_signals = lambda *a: fits.append(1) or fit_signals(*a)
@@ -385,7 +385,7 @@ def test_loop_labels_with_the_cascade_fits_once_per_round(tmp_path):
     rows = shared.state.annotated_rows()
     np.testing.assert_allclose(shared.mixture_.predict_proba(shared.state.signals[rows]),
                                apart.mixture_.predict_proba(apart.state.signals[rows]))
-    assert not CascadePanel(None, aggregator=fast_mixture()).fuses_like(MixtureAggregator())
+    assert not CascadePanel(None, mixture=fast_mixture()).fuses_like(MixtureAggregator())
     assert CascadePanel(None).fuses_like(None) and CascadePanel(None).fuses_like(
         MixtureAggregator())
 
@@ -396,7 +396,7 @@ def test_cli_cascade_counts_only_the_calls_made(tmp_path, monkeypatch):
     from skmollal.annotators import specs
 
     from test_cli import _write_csv
-    from test_mollia import CountingAnnotator
+    from skmollal.testing.pool import CountingAnnotator
 
     made = []
 
@@ -434,8 +434,8 @@ def test_classifier_cascade_parameter():
     y_seed = np.full(len(y), -1)
     y_seed[:30] = y[:30]
     clf = MoLLIAClassifier(annotators, featurizer=TfidfVectorizer(analyzer="char"),
-                           classifier=LogisticRegression(), mixture=fast_mixture(),
-                           n_rounds=2, batch_size=30, discrepancy_weight=None,
+                           estimator=LogisticRegression(), mixture=fast_mixture(),
+                           n_rounds=2, batch_size=30,
                            nl_threshold=None, random_state=0, cascade=0.8)
     clf.fit(texts, y_seed)
     assert clf.n_llm_calls_ == sum(calls(annotators)) < 90 * 3

@@ -4,26 +4,25 @@
 (:func:`cascade_order`: by accuracy on the gold rows, or accuracy per unit of cost when the
 user gives a cost per call, or an order the user gives) and stops for a text as soon as the
 fused posterior over the LLMs asked so far reaches ``threshold``. The fusion of a prefix of
-the order is its own model (a :class:`~skmollal.aggregation.MaskedAggregator` with that one
+the order is its own model (a :class:`~skmollal.cascade.MaskedAggregator` with that one
 pattern), fitted on the gold rows, which every LLM annotates, plus the rows that were really
 asked those LLMs; so no model sees an answer that was not given, and none imputes one.
 With ``threshold="auto"`` (the default) the threshold, too, comes from the gold rows: the
 cascade is simulated on them out of fold, and the cheapest candidate threshold that no other
 (the full panel included) beats by more than one standard error is kept
-(:mod:`~skmollal.aggregation.cascade_seed`).
+(:mod:`~skmollal.cascade.seed`).
 
 The signals it returns have NaN for the LLMs it did not ask about a text; the loop
 (:class:`~skmollal.active_learning.MoLLIALoop`) stores them as they are, fuses them with a
-:class:`~skmollal.aggregation.MaskedAggregator` and counts only the calls made. Answers go
+:class:`~skmollal.cascade.MaskedAggregator` and counts only the calls made. Answers go
 through the panel's cache per annotator and text, so a later run with a stricter threshold
 pays only for the answers it did not have.
 
-This module sits between aggregation and active learning: it needs both the annotators and a
-fusion model.
 """
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,14 +30,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_partial_labels, check_texts
-from .aggregation.cascade_seed import (AUTO_THRESHOLDS, cascade_order, choose_threshold,
-                                      llm_accuracy, prefix_oof_proba)
-from .aggregation.masked import MaskedAggregator, check_masked_signals, join_masked
-from .aggregation.mixture import MixtureAggregator
-from .annotators.panel import LLMPanel, panel_annotators, panel_labels
+from .._validation import check_partial_labels, check_texts
+from ..aggregation.mixture import MixtureAggregator
+from ..annotators.panel import LLMPanel, panel_annotators, panel_labels
+from .masked import MaskedAggregator, check_masked_signals, join_masked
+from .seed import (check_threshold, choose_threshold, order_from_setting, prefix_oof_proba,
+                   threshold_candidates)
 
-__all__ = ["CascadePanel", "cascade_order", "is_cascade", "llm_accuracy"]
+__all__ = ["CascadePanel", "cascade_panel", "is_cascade"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +54,16 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         Stop asking about a text when the largest class probability of the fused posterior
         over the LLMs asked so far is at least this. 1.0 asks every LLM (unless a posterior
         is exactly 1). ``"auto"``: chosen from the gold rows among ``AUTO_THRESHOLDS`` of
-        ``skmollal.aggregation.cascade_seed`` (a sequence: among those),
-        by :func:`~skmollal.aggregation.cascade_seed.choose_threshold` on the cascade
+        ``skmollal.cascade.seed`` (a sequence: among those),
+        by :func:`~skmollal.cascade.seed.choose_threshold` on the cascade
         simulated out of fold on the gold rows.
     order : "accuracy" or sequence of str or int, default="accuracy"
         ``"accuracy"``: by accuracy on the gold rows of :meth:`fit` (per unit of ``cost``
-        when given; see :func:`cascade_order`); else the LLMs' names or indices, first asked
-        first (every LLM once).
+        when given; see :func:`~skmollal.cascade.seed.cascade_order`); else the LLMs' names
+        or indices, first asked first (every LLM once).
     cost : dict or sequence of float, optional
         Cost of one call per LLM (by name, or in panel order), for ``order="accuracy"``.
-    aggregator : estimator, optional
+    mixture : estimator, optional
         The fusion fitted per prefix of the order (any ``fit(S, y)`` / ``predict_proba(S)``
         model with ``-1`` = unlabeled); default
         :class:`~skmollal.aggregation.MixtureAggregator`.
@@ -72,6 +71,8 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         Annotation cache when ``annotators`` is a list (see ``LLMPanel``).
     show_progress : bool, default=False
         A tqdm bar over the LLMs asked.
+    aggregator : estimator, optional
+        Deprecated: the old name of ``mixture`` (a FutureWarning; goes in 0.3).
 
     Attributes
     ----------
@@ -82,7 +83,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         later applies to :meth:`cascade` without a refit).
     threshold_cv_ : Bunch or None
         For a chosen threshold, the simulated gold-row accuracy and calls of each candidate
-        (see :func:`~skmollal.aggregation.cascade_seed.choose_threshold`); None otherwise.
+        (see :func:`~skmollal.cascade.seed.choose_threshold`); None otherwise.
     prefix_models_ : list of MaskedAggregator
         ``prefix_models_[k]`` fuses the first ``k + 1`` LLMs of ``order_``.
     signals_ : ndarray of shape (n_texts, n_llms, 2, n_classes)
@@ -102,15 +103,25 @@ class CascadePanel(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, annotators: Any, threshold: Any = "auto", order: Any = "accuracy",
-                 cost: Any = None, aggregator: Any = None, cache: Any = None,
-                 show_progress: bool = False) -> None:
+                 cost: Any = None, mixture: Any = None, cache: Any = None,
+                 show_progress: bool = False, aggregator: Any = "deprecated") -> None:
         self.annotators = annotators
         self.threshold = threshold
         self.order = order
         self.cost = cost
-        self.aggregator = aggregator
+        self.mixture = mixture
         self.cache = cache
         self.show_progress = show_progress
+        self.aggregator = aggregator
+
+    def _fusion(self) -> Any:
+        """The fusion of a prefix (``mixture``; the old name ``aggregator`` warns)."""
+        if not (isinstance(self.aggregator, str) and self.aggregator == "deprecated"):
+            warnings.warn("CascadePanel(aggregator=...) is deprecated: use mixture=... (the "
+                          "same name as MoLLIALoop's); aggregator goes in 0.3",
+                          FutureWarning, stacklevel=3)
+            return self.aggregator
+        return self.mixture
 
     # ------------------------------------------------------------------ the panel
     @property
@@ -147,67 +158,30 @@ class CascadePanel(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        t = self.threshold
-        candidates = self._candidates()
-        if candidates is None:
-            candidates = [t]
-        if not candidates or any(isinstance(c, bool) or not isinstance(c, (int, float))
-                                 or not 0.0 < c <= 1.0 for c in candidates):
-            raise ValueError(f"CascadePanel: threshold must be 'auto', a number in (0, 1] or "
-                             f"a sequence of them; got {t!r}")
+        check_threshold(self.threshold)
 
     def _candidates(self) -> list | None:
         """Candidate thresholds to choose from (None for a fixed threshold)."""
-        t = self.threshold
-        if isinstance(t, str):
-            if t != "auto":
-                raise ValueError(f"CascadePanel: threshold must be 'auto' or a number; "
-                                 f"got {t!r}")
-            return list(AUTO_THRESHOLDS)
-        return list(t) if isinstance(t, (list, tuple, np.ndarray)) else None
-
-    def _costs(self, names: list[str]) -> list[float] | None:
-        if self.cost is None:
-            return None
-        if isinstance(self.cost, dict):
-            missing = [n for n in names if n not in self.cost]
-            if missing:
-                raise ValueError(f"CascadePanel: cost gives no value for {missing}")
-            return [float(self.cost[n]) for n in names]
-        return [float(c) for c in self.cost]
-
-    def _order(self, signals: np.ndarray, y: np.ndarray) -> list[int]:
-        names = self.annotator_names
-        if isinstance(self.order, str):
-            if self.order != "accuracy":
-                raise ValueError(
-                    f"CascadePanel: order must be 'accuracy' or a list of LLM names or "
-                    f"indices; got {self.order!r}"
-                )
-            return cascade_order(signals, y, self._costs(names))
-        order = [names.index(o) if isinstance(o, str) and o in names else o for o in self.order]
-        if sorted(order) != list(range(len(names))):
-            raise ValueError(
-                f"CascadePanel: order must name every LLM of {names} once; got {list(self.order)}"
-            )
-        return [int(j) for j in order]
+        return threshold_candidates(self.threshold)
 
     def _prefix_model(self, S: np.ndarray, y: np.ndarray, k: int) -> MaskedAggregator:
         """Fit the fusion of the first ``k + 1`` LLMs of the order on the rows asked them."""
-        return MaskedAggregator(self.aggregator, patterns=[self.order_[: k + 1]]).fit(S, y)
+        return MaskedAggregator(self._fusion(), patterns=[self.order_[: k + 1]]).fit(S, y)
 
     def _set_fitted(self, S: np.ndarray, y: np.ndarray) -> None:
         """The order and the threshold, from the gold rows (which have every LLM)."""
         self.annotator_names_ = self.annotator_names
         self.labels_ = self.labels
         gold = y >= 0
-        self.order_ = self._order(S[gold], y[gold])
+        self.order_ = order_from_setting(self.order, self.annotator_names, S[gold], y[gold],
+                                         self.cost)
         logger.info("cascade order: %s", [self.annotator_names_[j] for j in self.order_])
         candidates = self._candidates()
         if candidates is None:
             self.threshold_, self.threshold_cv_ = float(self.threshold), None
             return
-        fusion = MixtureAggregator() if self.aggregator is None else self.aggregator
+        fusion = self._fusion()
+        fusion = MixtureAggregator() if fusion is None else fusion
         # a loop refits every round on the same seed: choose again only when the seed changed
         key = (S[gold].tobytes(), y[gold].tobytes(), tuple(self.order_), tuple(candidates),
                repr(fusion))
@@ -353,7 +327,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         return self.masked_fusion().predict_proba(S)
 
     def masked_fusion(self) -> MaskedAggregator:
-        """The prefix models as one fitted :class:`~skmollal.aggregation.MaskedAggregator`
+        """The prefix models as one fitted :class:`~skmollal.cascade.MaskedAggregator`
         (no refit): it labels signals as :meth:`posterior` does, for a loop that fuses the
         signals it holds with the cascade's own fits.
 
@@ -366,7 +340,7 @@ class CascadePanel(TransformerMixin, BaseEstimator):
 
     def fuses_like(self, mixture: Any) -> bool:
         """Whether :meth:`masked_fusion` is what ``MaskedAggregator(mixture)`` fitted on the
-        same signals would be: ``mixture`` is the same fusion as ``aggregator``.
+        same signals would be: ``mixture`` is the same fusion as this panel's.
 
         Parameters
         ----------
@@ -379,12 +353,19 @@ class CascadePanel(TransformerMixin, BaseEstimator):
             True for the same class with the same parameters (nested estimators: the same
             objects).
         """
-        a, b = (MixtureAggregator() if m is None else m for m in (self.aggregator, mixture))
+        a, b = (MixtureAggregator() if m is None else m for m in (self._fusion(), mixture))
         pa, pb = a.get_params(deep=False), b.get_params(deep=False)
         plain = (str, int, float, bool, type(None))
         return type(a) is type(b) and pa.keys() == pb.keys() and all(
             pa[k] is pb[k] or (isinstance(pa[k], plain) and isinstance(pb[k], plain)
                                and pa[k] == pb[k]) for k in pa)
+
+    def loop_hooks(self):
+        """What the MoLLIA loop calls for this panel
+        (:class:`~skmollal.cascade.loop_hooks.CascadeHooks`)."""
+        from .loop_hooks import CascadeHooks
+
+        return CascadeHooks(self)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Fused posterior ``(n, n_classes)`` of the cascade on texts ``X``."""
@@ -399,6 +380,28 @@ class CascadePanel(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def cascade_panel(panel: Any, threshold: Any, mixture: Any = None) -> Any:
+    """``panel`` as a cascade, or ``panel`` itself when ``threshold`` is None.
+
+    What ``MoLLIAClassifier(cascade=...)`` and ``skmollal run --cascade`` build.
+
+    Parameters
+    ----------
+    panel : LLMPanel or list of annotators
+        The panel.
+    threshold : float, "auto" or None
+        Where the cascade stops for a text (``"auto"``: chosen from the gold seed).
+    mixture : estimator, optional
+        The fusion of each prefix (default: the mixture).
+
+    Returns
+    -------
+    CascadePanel or the panel
+    """
+    return panel if threshold is None else CascadePanel(panel, threshold=threshold,
+                                                        mixture=mixture)
 
 
 def is_cascade(panel: Any) -> bool:

@@ -11,7 +11,7 @@ from skmollal.active_learning.stopping import (Upcoming, check_stopping, cohen_k
                                                labels_changed, make_stopping_rule,
                                                replay_stopping, stopping_sample)
 
-from test_mollia import CountingAnnotator, MeanProbMixture, make_pool, seed_y
+from skmollal.testing.pool import CountingAnnotator, MeanProbMixture, make_pool, seed_y
 
 
 def synthetic_history(n_rounds, settle, key, n=200, seed=0):

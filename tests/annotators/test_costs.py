@@ -12,7 +12,7 @@ import pytest
 from skmollal import cli
 from skmollal.active_learning import Budget, MoLLIALoop
 from skmollal.active_learning.cost_report import format_costs, round_costs
-from skmollal.active_learning.stopping import Upcoming, spent
+from skmollal.active_learning.budget import Upcoming, spent
 from skmollal.annotators import specs
 from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.cache import AnnotationCache, CachedAnnotator
@@ -21,7 +21,7 @@ from skmollal.annotators.costs import (AnnotatorCost, CallCost, Price, parse_pri
 from skmollal.annotators.panel import LLMPanel, annotate_with_costs
 
 from test_cli import _write_csv
-from test_mollia import LABELS, CountingAnnotator, MeanProbMixture, SpyClassifier, seed_y
+from skmollal.testing.pool import LABELS, CountingAnnotator, MeanProbMixture, SpyClassifier, seed_y
 
 
 class TokenAnnotator(CountingAnnotator):
@@ -218,7 +218,7 @@ def test_classifier_takes_budget_and_reports_cost(pool):
     ys = seed_y(y)
     panel = [CountingAnnotator("a")]
     clf = MoLLIAClassifier(panel, featurizer=FunctionTransformer(lambda t: X[:len(t)]),
-                           classifier=SpyClassifier(), mixture=MeanProbMixture(),
+                           estimator=SpyClassifier(), mixture=MeanProbMixture(),
                            n_rounds=9, batch_size=10, budget=Budget(calls=40), random_state=0)
     clf.fit(texts, ys)
     assert panel[0].calls == 35 and clf.cost_["a"]["calls"] == 35
@@ -426,7 +426,11 @@ def test_openai_annotator_reads_the_servers_usage(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_live_smollm2_demo_prints_counted_tokens(tmp_path, capsys, counted_transformers):
+def test_live_demo_runs_and_prints_counted_tokens(tmp_path, capsys, counted_transformers):
+    """``skmollal demo`` end to end on the embedded SmolLM2 panel, shrunk to one round (the
+    suite's one live-demo run): it writes its results and prints what it really paid."""
+    import json
+
     pytest.importorskip("skmollal.aggregation")
     from skmollal.annotators.smollm2 import smollm2_gguf_path
 
@@ -439,10 +443,13 @@ def test_cli_live_smollm2_demo_prints_counted_tokens(tmp_path, capsys, counted_t
     assert cli.main(argv) == 0
     _check_printed_against(counted_transformers, capsys.readouterr().out)
     assert all(c["calls"] == 12 for c in counted_transformers.values())
+    res = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert res["panel"] and all(name.startswith("smollm2") for name in res["panel"])
+    assert res["history"][-1]["n_labeled"] == 12 and res["n_test"] == 18
 
 
 @pytest.fixture
 def pool():
-    from test_mollia import make_pool
+    from skmollal.testing.pool import make_pool
 
     return make_pool()

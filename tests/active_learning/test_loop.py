@@ -1,108 +1,19 @@
 """The MoLLIA loop: rounds, bookkeeping, state save/resume, failures, bad input."""
 import json
-import zlib
 
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 
-from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.panel import annotate_signals
 from skmollal.active_learning import MoLLIALoop, area_under_curve
-
-LABELS = ["alpha", "beta", "gamma"]
-
-
-def make_pool(n=160, seed=0):
-    """Features X, texts that encode the hidden class, and gold y."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    X = rng.normal(size=(n, 3)) + 3.0 * np.eye(3)[y]
-    texts = [f"text {i} about {LABELS[c]}" for i, c in enumerate(y)]
-    return X, texts, y
-
-
-class CountingAnnotator:
-    """Fake LLM: right with probability ``1 - noise``; counts texts; may fail."""
-
-    def __init__(self, name, noise=0.2, seed=0, fail_after=None):
-        self.name, self.labels, self.noise = name, list(LABELS), noise
-        self.seed, self.fail_after = seed, fail_after
-        self.calls = 0
-        self.seen = []
-
-    def identity(self):
-        return f"fake:{self.name}:{self.noise}"
-
-    def annotate(self, texts):
-        if self.fail_after is not None and self.calls + len(texts) > self.fail_after:
-            raise RuntimeError(f"{self.name}: server went away")
-        self.calls += len(texts)
-        self.seen.extend(texts)
-        probs = []
-        for t in texts:
-            true = LABELS.index(t.split()[-1])
-            r = np.random.default_rng([self.seed, zlib.crc32(t.encode())])
-            said = true if r.random() > self.noise else int(r.integers(0, 3))
-            p = np.full(3, 0.0005)
-            p[said] = 0.999
-            p[(said + 1) % 3] = 1 - 0.999 - 0.0005
-            probs.append(p)
-        probs = np.asarray(probs)
-        return AnnotationResult(probs=probs, votes=probs.round(1))
-
-
-class MeanProbMixture(ClassifierMixin, BaseEstimator):
-    """Minimal mixture: mean LLM probability (ignores y)."""
-
-    def fit(self, S, y):
-        self.classes_ = np.arange(S.shape[-1])
-        self.n_fit_rows_ = len(S)
-        return self
-
-    def predict_proba(self, S):
-        p = S[:, :, 0].mean(axis=1)
-        return p / p.sum(1, keepdims=True)
-
-
-class SpyClassifier(ClassifierMixin, BaseEstimator):
-    """Logistic regression that records what fit received."""
-
-    def __init__(self, nl_weight=0.0):
-        self.nl_weight = nl_weight
-
-    def fit(self, X, y, sample_weight=None, negative_mask=None):
-        self.calls_ = getattr(self, "calls_", []) + [
-            dict(n=X.shape[0], sample_weight=sample_weight, negative_mask=negative_mask,
-                 nl_weight=self.nl_weight, y=np.asarray(y))]
-        self.lr_ = LogisticRegression().fit(X, y, sample_weight=sample_weight)
-        self.classes_ = self.lr_.classes_
-        return self
-
-    def predict_proba(self, X):
-        return self.lr_.predict_proba(X)
-
-    def predict(self, X):
-        return self.lr_.predict(X)
-
-
-def seed_y(y, n_seed=15, seed=0):
-    rng = np.random.default_rng(seed)
-    out = np.full(len(y), -1)
-    idx = rng.choice(len(y), n_seed, replace=False)
-    out[idx] = y[idx]
-    return out
-
+from skmollal.testing.pool import (CountingAnnotator, MeanProbMixture, SpyClassifier,
+                                   make_pool, seed_y)
+from skmollal.testing.pool import counting_panel as panel
 
 @pytest.fixture
 def pool():
     return make_pool()
-
-
-def panel(**kw):
-    return [CountingAnnotator("a", 0.1, 1, **kw), CountingAnnotator("b", 0.3, 2),
-            CountingAnnotator("c", 0.5, 3)]
 
 
 def test_annotate_signals_shape_and_calls(pool):
@@ -122,7 +33,7 @@ def test_rounds_bookkeeping(pool, tmp_path):
                       batch_size=10, X_val=X, y_val=y, y_monitor=y, random_state=0,
                       output_dir=tmp_path, discrepancy="reference", nl_threshold=0.001)
     hist = loop.run(3)
-    assert loop.estimator is not spy and not hasattr(spy, "calls_")  # cloned, not mutated
+    assert loop.estimator_ is not spy and not hasattr(spy, "calls_")  # cloned, not mutated
     assert [h["round"] for h in hist] == [0, 1, 2, 3]
     assert [h["n_labeled"] for h in hist] == [15, 25, 35, 45]
     # the seed is annotated once (for the mixture), then 10 texts per round, per LLM
@@ -136,14 +47,14 @@ def test_rounds_bookkeeping(pool, tmp_path):
     assert hist[-1]["val_accuracy"] > 0.6
     assert 0 < area_under_curve(hist) <= 1
     # what the classifier got in the last round: seed weight 1, labels = mixture argmax
-    call = loop.estimator.calls_[-1]
+    call = loop.estimator_.calls_[-1]
     assert call["n"] == 45
     np.testing.assert_array_equal(call["sample_weight"][:15], 1.0)
     assert set(np.unique(call["sample_weight"])) <= {0.5, 1.0}
     assert call["negative_mask"].shape == (45, 3) and call["negative_mask"][15:].any()
     assert not call["negative_mask"][np.arange(45), call["y"]].any()
     # NL schedule: 0.4 + 0.06 * (round - 1)
-    assert [c["nl_weight"] for c in loop.estimator.calls_[1:]] == pytest.approx(
+    assert [c["nl_weight"] for c in loop.estimator_.calls_[1:]] == pytest.approx(
         [0.4, 0.46, 0.52])
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["round"] == 3 and len(saved["history"]) == 4
@@ -152,10 +63,11 @@ def test_rounds_bookkeeping(pool, tmp_path):
 def test_discrepancy_weight_off_and_negative_learning_off(pool):
     X, texts, y = pool
     loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
-                      mixture=MeanProbMixture(), batch_size=10, discrepancy_weight=None,
-                      nl_threshold=None, random_state=0)
-    loop.run(2)
-    call = loop.estimator.calls_[-1]
+                      mixture=MeanProbMixture(), batch_size=10, discrepancy="reference",
+                      discrepancy_weight=None, nl_threshold=None, random_state=0)
+    with pytest.warns(FutureWarning, match="discrepancy=None"):
+        loop.run(2)
+    call = loop.estimator_.calls_[-1]
     np.testing.assert_array_equal(call["sample_weight"], 1.0)
     assert not call["negative_mask"].any()
 
@@ -281,7 +193,7 @@ def test_pipeline_estimator_on_texts_gets_routed_fit_params(pool):
                       strategy="entropy", batch_size=10, random_state=0, relabel=False)
     loop.run(2)
     assert not hasattr(spy, "calls_") and spy.nl_weight == 0.0  # the user's pipeline: untouched
-    call = loop.estimator[-1].calls_[-1]
+    call = loop.estimator_[-1].calls_[-1]
     assert call["n"] == 35 and call["negative_mask"].shape == (35, 3)
     assert call["sample_weight"].shape == (35,)
     assert call["nl_weight"] == pytest.approx(0.46)
@@ -298,7 +210,7 @@ def test_pipeline_step_that_requests_nothing_gets_nothing_and_a_warning(pool, ca
                       discrepancy="reference", nl_threshold=0.001)
     with caplog.at_level("WARNING", logger="skmollal"):
         loop.run(2)
-    call = loop.estimator[-1].calls_[-1]
+    call = loop.estimator_[-1].calls_[-1]
     assert call["sample_weight"] is None and call["negative_mask"] is None
     warned = [r.getMessage() for r in caplog.records if "does not take" in r.getMessage()]
     assert len(warned) == 2 and "set_fit_request" in warned[0]  # once per argument
@@ -315,8 +227,8 @@ def test_loop_with_negative_learning_classifier(pool, strategy):
                       soft_labels=True, X_val=X.astype("float32"), y_val=y, random_state=0)
     hist = loop.run(2)
     assert hist[-1]["n_labeled"] == 35
-    assert loop.estimator.nl_weight == pytest.approx(0.46)
-    assert loop.estimator.classes_.tolist() == [0, 1, 2]
+    assert loop.estimator_.nl_weight == pytest.approx(0.46)
+    assert loop.estimator_.classes_.tolist() == [0, 1, 2]
     assert clf.nl_weight == 0.4 and not hasattr(clf, "n_classes_")  # the user's: untouched
     assert hist[-1]["val_accuracy"] > 0.5
 
@@ -369,7 +281,7 @@ def test_discrepancy_update_query_keeps_round_recomputes(pool, update):
     loop.run(3)
     rows = loop.training_rows()[len(loop.seed_idx):]  # annotated pool rows, in order
     labels = loop.mixture_.predict_proba(np.stack([loop.signals[i] for i in rows])).argmax(1)
-    final = loop.estimator.weights_[-1][len(loop.seed_idx):]
+    final = loop.estimator_.weights_[-1][len(loop.seed_idx):]
     # the classifier that weighed round r's rows predicted class (r - 1) % 3 for every row
     asked = np.repeat([0, 1, 2], 10) if update == "query" else np.full(30, 2)
     np.testing.assert_array_equal(final, np.where(labels == asked, 1.0, 0.5))
@@ -388,7 +300,7 @@ def test_noise_handling_is_off_by_default(pool):
     loop = MoLLIALoop(SpyClassifier(), panel(), X, seed_y(y), texts=texts,
                       mixture=MeanProbMixture(), batch_size=10, random_state=0)
     loop.run(2)
-    call = loop.estimator.calls_[-1]
+    call = loop.estimator_.calls_[-1]
     np.testing.assert_array_equal(call["sample_weight"], 1.0)
     assert not call["negative_mask"].any()
     assert loop.history[-1]["n_downweighted"] == 0
@@ -419,9 +331,8 @@ def test_a_second_writer_on_the_same_folder_is_refused(pool, tmp_path):
     kw = dict(texts=texts, mixture=MeanProbMixture(), batch_size=10, random_state=0)
     first = MoLLIALoop(SpyClassifier(), panel(), X, ys, output_dir=tmp_path, **kw)
     first.step()  # driven round by round: holds the folder until released
-    second = MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw)
     with pytest.raises(FolderBusyError, match=r"another run \(process \d+\)"):
-        second.run(2)
+        MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw)  # before any call
     first.release()
     hist = MoLLIALoop.resume(tmp_path, SpyClassifier(), panel(), X, ys, **kw).run(2)
     assert [h["round"] for h in hist] == [0, 1, 2]  # run() releases at its end
@@ -459,7 +370,7 @@ def test_confident_discrepancy_ignores_a_wrong_unsure_classifier(pool, mode, exp
                       seed_y(y), texts=texts, batch_size=10, discrepancy=mode,
                       nl_threshold=None, random_state=0)
     loop.run(2)
-    pool_weights = loop.estimator.weights_[len(loop.seed_idx):]
+    pool_weights = loop.estimator_.weights_[len(loop.seed_idx):]
     # a noiseless LLM: the mixture labels are right and surer (0.999) than the classifier
     assert len(pool_weights) == 20
     np.testing.assert_array_equal(pool_weights, expected)
@@ -473,7 +384,7 @@ def test_mixture_confidence_weights_every_row_by_its_posterior(pool):
     loop.run(3)
     rows = loop.training_rows()[len(loop.seed_idx):]
     posterior = loop.mixture_.predict_proba(loop.signals[rows])
-    weights = loop.estimator.calls_[-1]["sample_weight"][len(loop.seed_idx):]
+    weights = loop.estimator_.calls_[-1]["sample_weight"][len(loop.seed_idx):]
     np.testing.assert_allclose(weights, posterior.max(axis=1))
     assert (weights < 1).any()
 
@@ -495,7 +406,7 @@ def test_negative_labels_from_the_posterior_and_their_hits(pool):
                           nl_threshold=0.01, discrepancy=None, y_monitor=y, random_state=0)
         loop.run(2)
         rows = loop.training_rows()[len(loop.seed_idx):]
-        runs[source] = (loop.estimator.calls_[-1]["negative_mask"][len(loop.seed_idx):],
+        runs[source] = (loop.estimator_.calls_[-1]["negative_mask"][len(loop.seed_idx):],
                         loop.history[-1]["negative_label_hits"], rows, loop)
     mask, hits, rows, loop = runs["posterior"]
     posterior = loop.mixture_.predict_proba(loop.signals[rows])
@@ -530,7 +441,7 @@ def test_refit_trains_another_classifier_on_the_final_targets(pool):
     given = SpyClassifier()
     assert cheap.refit(given) is cheap
     assert not hasattr(given, "calls_")  # a clone was trained
-    last, again = full.estimator.calls_[-1], cheap.estimator.calls_[-1]
+    last, again = full.estimator_.calls_[-1], cheap.estimator_.calls_[-1]
     assert again["n"] == last["n"] == 45
     np.testing.assert_array_equal(again["y"], last["y"])
     np.testing.assert_allclose(again["sample_weight"], last["sample_weight"])
@@ -561,7 +472,7 @@ def test_soft_labels_train_on_the_mixture_posterior(pool):
     loop = MoLLIALoop(SoftSpy(), panel(), X, ys, texts=texts, mixture=MeanProbMixture(),
                       batch_size=10, soft_labels=True, random_state=0)
     loop.run(2)
-    target = loop.estimator.y_
+    target = loop.estimator_.y_
     seed = np.flatnonzero(ys >= 0)
     pool_rows = loop.state.pool_rows()
     assert target.shape == (len(seed) + len(pool_rows), 3)
@@ -615,4 +526,4 @@ def test_default_loop_trains_an_nl_classifier_on_probabilities_and_others_on_lab
         loop = MoLLIALoop(spy, panel(), X, ys, texts=texts, mixture=MeanProbMixture(),
                           batch_size=10, random_state=0)
         loop.run(1)
-        assert loop.estimator.y_.ndim == ndim, type(spy).__name__
+        assert loop.estimator_.y_.ndim == ndim, type(spy).__name__

@@ -4,7 +4,6 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -12,30 +11,8 @@ from sklearn.utils import estimator_checks as ec
 
 from skmollal.active_learning import MoLLIAClassifier
 
-from test_mollia import LABELS, MeanProbMixture, SpyClassifier, panel, seed_y
-
-VOCAB = {
-    "alpha": ["apple", "apricot", "avocado"],
-    "beta": ["bear", "beaver", "bison"],
-    "gamma": ["gold", "granite", "gravel"],
-}
-
-
-def make_texts(n=150, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    texts = [f"{' '.join(rng.choice(VOCAB[LABELS[c]], 2))} item{i} {LABELS[c]}"
-             for i, c in enumerate(y)]
-    return texts, y
-
-
-def make_clf(**kw):
-    params = dict(annotators=panel(), featurizer=TfidfVectorizer(token_pattern=r"[a-z]+\b"),
-                  classifier=SpyClassifier(), mixture=MeanProbMixture(), n_rounds=2,
-                  batch_size=10, random_state=0)
-    params.update(kw)
-    return MoLLIAClassifier(**params)
-
+from skmollal.testing.pool import LABELS, make_texts, seed_y
+from skmollal.testing.pool import small_mollia_classifier as make_clf
 
 def test_fit_predict_score_and_attributes():
     texts, y = make_texts()
@@ -55,7 +32,7 @@ def test_clone_gives_unfitted_copy_and_pipeline_works():
     texts, y = make_texts()
     clf = make_clf().fit(texts, seed_y(y))
     fresh = clone(clf)
-    assert not hasattr(fresh, "classifier_")
+    assert not hasattr(fresh, "estimator_")
     assert fresh.get_params()["batch_size"] == 10
     lower = FunctionTransformer(lambda X: [t.lower() for t in X])
     pipe = make_pipeline(lower, make_clf())
@@ -80,11 +57,11 @@ def test_gridsearch_scored_on_gold_dev_set():
 
 def test_bad_input():
     texts, y = make_texts(40)
-    with pytest.raises(ValueError, match="needs annotators"):
+    with pytest.raises(ValueError, match="needs a panel"):
         MoLLIAClassifier().fit(texts, seed_y(y))
     with pytest.raises(TypeError, match=r"MoLLIAClassifier: text 2 is a int"):
         make_clf().fit(texts[:2] + [5] + texts[3:], seed_y(y))
-    with pytest.raises(ValueError, match="batch_size must be a positive"):
+    with pytest.raises(ValueError, match="'batch_size' parameter"):
         make_clf(batch_size=0).fit(texts, seed_y(y))
     with pytest.raises(ValueError, match="one entry per text"):
         make_clf().fit(texts, seed_y(y)[:-1])

@@ -18,7 +18,7 @@ from skmollal.annotators.base import AnnotationResult
 from skmollal.annotators.panel import LLMPanel
 from skmollal.negative_learning import NegativeLearningClassifier
 
-from test_mollia import MeanProbMixture, make_pool, panel, seed_y
+from skmollal.testing.pool import MeanProbMixture, make_pool, counting_panel as panel, seed_y
 
 
 class InterruptAt(Callback):
@@ -123,8 +123,8 @@ def test_resume_after_a_crash_mid_round_replays_the_same_run(tmp_path, make_clf,
     assert ([h["queried"] for h in resumed.history]
             == [h["queried"] for h in straight.history])
     np.testing.assert_array_equal(resumed.state.weights, straight.state.weights)
-    np.testing.assert_allclose(resumed.estimator.predict_proba(X),
-                               straight.estimator.predict_proba(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(resumed.estimator_.predict_proba(X),
+                               straight.estimator_.predict_proba(X), rtol=1e-5, atol=1e-6)
     assert ([h["llm_calls_round"] for h in resumed.history[1:]]
             == [h["llm_calls_round"] for h in straight.history[1:]])
 

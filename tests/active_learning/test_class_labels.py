@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_mollia import LABELS, seed_y
-from test_mollia_classifier import make_clf, make_texts
+from skmollal.testing.pool import LABELS, make_texts, seed_y
+from skmollal.testing.pool import small_mollia_classifier as make_clf
 
 
 def named(y_index):
