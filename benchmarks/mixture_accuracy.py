@@ -10,6 +10,14 @@ TREC or 8,000 IMDB rows instead of 50), to show how far the signals themselves c
 ``vote_anchored`` is :class:`~skmollal.aggregation.VoteAnchoredMixture` (the mixture and
 majority vote weighed by the gold rows' log loss); ``--methods`` runs a subset of the rows.
 
+Every row records its fit seconds (one thread). ``ours`` is the default mixture (its own
+solver and the gold-row guard), ``ours_unguarded`` the same with ``guard=False``, and
+``ours_legacy`` the mixture as it was fitted before both (scikit-learn's L-BFGS on weighted
+copies of the rows, cold every round, no guard: what an explicit ``LogisticRegression``
+meta-learner still gets). ``speedup`` in the JSON gives, per task, the legacy mixture's
+mean fit seconds over the new ones', measured in the same run; ``labels_differ_from_legacy``
+counts the held-out rows (all seeds) whose label differs from the legacy fit's.
+
 ``--two-view`` runs the fusions of issue 15 instead, on the same splits, and writes
 ``mixture_accuracy_two_view.json``: ``FusionSelector`` (``default``: the fusion gold-row CV
 picks among the two-view mixture, Dawid-Skene and the best single LLM), ``two_view``
@@ -47,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
@@ -131,6 +140,13 @@ def supervised_ceiling(estimator=None):
                                   max_iter=0)
 
 
+def legacy_mixture():
+    """The mixture as it was fitted before its own solver and guard: scikit-learn's L-BFGS
+    on ``n_classes`` weighted copies of every row, every round from a cold start (what an
+    explicit ``LogisticRegression`` meta-learner still gets), no guard."""
+    return MixtureAggregator(estimator=LogisticRegression(C=0.1, max_iter=5000))
+
+
 def methods(names, seed):
     out = {f"llm:{n}": None for n in names}
     out.update({
@@ -140,6 +156,8 @@ def methods(names, seed):
         "dawid_skene": DawidSkene(),
         "reference_molam_xgb": ReferenceMoLAM(seed=seed),
         "ours": MixtureAggregator(),
+        "ours_unguarded": MixtureAggregator(guard=False),
+        "ours_legacy": legacy_mixture(),
         "vote_anchored": VoteAnchoredMixture(),
         "ceiling:lr_all_gold": supervised_ceiling(),
         "ceiling:hgb_all_gold": supervised_ceiling(HistGradientBoostingClassifier(
@@ -271,9 +289,17 @@ def run_two_view(bunch, task, seeds, n_gold, jobs=1, n_iter=0):
 
 
 def run_task(bunch, task, seeds, n_gold, only=None):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # fit seconds of one thread
+        return _run_task(bunch, task, seeds, n_gold, only)
+
+
+def _run_task(bunch, task, seeds, n_gold, only=None):
     S, y = bunch.signals, bunch.target
     rows = []
     for seed in range(seeds):
+        preds = {}
         pool, test, y_pool = split(y, seed, n_gold)
         for name, method in methods(bunch.annotator_names, seed).items():
             if only and name not in only:
@@ -290,8 +316,23 @@ def run_task(bunch, task, seeds, n_gold, only=None):
                 "accuracy": float(accuracy_score(y[test], pred)),
                 "macro_f1": float(f1_score(y[test], pred, average="macro")),
                 "seconds": time.perf_counter() - t0,
+                **({"guard": method.guard_.choice} if getattr(method, "guard_", None) else {}),
             })
+            preds[name] = pred
+        for r in rows[-len(preds):]:  # held-out labels that differ from the legacy fit's
+            if "ours_legacy" in preds and r["method"].startswith("ours"):
+                r["labels_differ_from_legacy"] = int(np.sum(preds[r["method"]]
+                                                            != preds["ours_legacy"]))
     return rows
+
+
+def speedups(summary) -> list[dict]:
+    """Per task: mean fit seconds of the legacy mixture over those of each new one."""
+    by = {(s["task"], s["method"]): s for s in summary}
+    return [{"task": t, "method": m, "seconds_mean": by[t, m]["seconds_mean"],
+             "legacy_seconds_mean": by[t, "ours_legacy"]["seconds_mean"],
+             "speedup": by[t, "ours_legacy"]["seconds_mean"] / by[t, m]["seconds_mean"]}
+            for (t, m) in by if m in ("ours", "ours_unguarded") and (t, "ours_legacy") in by]
 
 
 def summarise(rows):
@@ -303,6 +344,10 @@ def summarise(rows):
          "accuracy_mean": float(np.mean([r["accuracy"] for r in rs])),
          "accuracy_std": float(np.std([r["accuracy"] for r in rs])),
          "macro_f1_mean": float(np.mean([r["macro_f1"] for r in rs])),
+         "seconds_mean": float(np.mean([r["seconds"] for r in rs])),
+         **({"labels_differ_from_legacy": int(sum(r["labels_differ_from_legacy"] for r in rs))}
+            if "labels_differ_from_legacy" in rs[0] else {}),
+         **({"guard": sorted({r["guard"] for r in rs})} if "guard" in rs[0] else {}),
          **({"ece_mean": float(np.mean([r["ece"] for r in rs]))} if "ece" in rs[0] else {}),
          **({"chosen": sorted({r["chosen"] for r in rs})} if rs[0].get("chosen") else {}),
          "n_seeds": len(rs)}
@@ -371,7 +416,12 @@ def main(argv=None):
               f"{' '.join(s.get('chosen', []))}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": rows}, indent=1))
+    result = {"args": vars(args), "summary": summary, "speedup": speedups(summary),
+              "runs": rows}
+    for sp in result["speedup"]:
+        print(f"{sp['task']:6} {sp['method']:22} fit {sp['seconds_mean']:.2f} s, legacy "
+              f"{sp['legacy_seconds_mean']:.2f} s: {sp['speedup']:.1f}x")
+    out.write_text(json.dumps(result, indent=1))
     png = out.with_suffix(".png")
     plot(summary, png)
     print(f"wrote {out} and {png}")

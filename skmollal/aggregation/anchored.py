@@ -71,7 +71,8 @@ class VoteAnchoredMixture(ClassifierMixin, BaseEstimator):
     ----------
     mixture : estimator, optional
         The learned fusion, cloned; default :class:`~skmollal.aggregation.MixtureAggregator`
-        with its defaults. Its classes must be the signals' class indices.
+        with ``guard=False`` (the vote anchor is this class's own check against the gold
+        rows). Its classes must be the signals' class indices.
     smoothing : float, default=0.5
         Add-``smoothing`` of the vote view (:func:`vote_log_proba`).
     cv : int, default=5
@@ -119,7 +120,7 @@ class VoteAnchoredMixture(ClassifierMixin, BaseEstimator):
         check_cv(self.cv)
         S = check_signals(S, name="S")
         votes = vote_log_proba(S, self.smoothing)
-        mixture = MixtureAggregator() if self.mixture is None else self.mixture
+        mixture = MixtureAggregator(guard=False) if self.mixture is None else self.mixture
         self.mixture_ = clone(mixture).fit(S, y)
         self.classes_ = np.arange(S.shape[3])
         self.n_features_in_ = getattr(self.mixture_, "n_features_in_", None)

@@ -59,15 +59,17 @@ def dawid_skene(
         known = y >= 0
         if known.any():
             clamp = (known, np.eye(C)[y[known]])
+    flat = votes.reshape(n, L * C)
     post = normalise_rows(votes.sum(axis=1))  # majority-vote initialisation
     if clamp is not None:
         post[clamp[0]] = clamp[1]
     for it in range(max_iter):
         prior = post.sum(axis=0) + smoothing
         prior /= prior.sum()
-        confusion = np.einsum("ic,ijk->jck", post, votes) + smoothing
+        # the sums over items and over (annotator, class) as matrix products
+        confusion = (post.T @ flat).reshape(C, L, C).transpose(1, 0, 2) + smoothing
         confusion /= confusion.sum(axis=2, keepdims=True)
-        log_post = np.log(prior) + np.einsum("ijk,jck->ic", votes, np.log(confusion))
+        log_post = np.log(prior) + flat @ np.log(confusion).transpose(0, 2, 1).reshape(L * C, C)
         log_post -= log_post.max(axis=1, keepdims=True)
         new = np.exp(log_post)
         new /= new.sum(axis=1, keepdims=True)

@@ -16,7 +16,11 @@ learns from a handful of gold rows plus the unlabeled pool (``y == -1``), as sci
    rows count ``gold_weight`` times. Fitted ``max_iter + 1`` times.
    ``pseudo_labels="hard"``: the reference scheme; the meta-learner is fitted on gold +
    pseudo-labeled rows, unlabeled rows it predicts with probability ``>= threshold`` are
-   added, repeated up to ``max_iter`` times or until nothing changes.
+   added, repeated up to ``max_iter`` times or until nothing changes. The default
+   meta-learner's soft rounds are solved by ``skmollal.aggregation.soft_logistic``
+   (the same objective, one row per text, each round warm-started from the last);
+4. ``guard=True``: the gold rows, out of fold, may replace the self-trained meta-learner
+   by the gold-only fit or a single LLM (``skmollal.aggregation.guard``).
 
 No step looks at gold labels other than those given in ``y``: there is no model selection on
 evaluation rows.
@@ -39,10 +43,17 @@ from ..annotators.base import VOTES
 from ..signals import check_signals, signal_features
 from .base import expand_proba, fit_soft_targets
 from .dawid_skene import dawid_skene
+from .guard import gold_guard
+from .soft_logistic import SoftLogisticRegression, soft_targets
 
 __all__ = ["MixtureAggregator", "MixtureOfLLMsAnnotator"]
 
 logger = logging.getLogger(__name__)
+
+#: penalty of the default meta-learner, ``LogisticRegression(C=0.1)``
+_DEFAULT_C = 0.1
+#: solver tolerance of the guard's fold refits (their probabilities only feed its test)
+_GUARD_TOL = 1e-4
 
 
 class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
@@ -70,6 +81,12 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         ``fit`` must take ``sample_weight``); ``"hard"``: thresholded self-training.
     gold_weight : float, default=5.0
         Weight of a gold row relative to an unlabeled row in soft self-training.
+    guard : bool, default=True
+        Let the gold rows veto the self-training (soft mode, default meta-learner, 4-d
+        signals featurized, no ``init_proba``): the mixture, the meta-learner fitted on the
+        gold rows alone and the single LLM most accurate on them are compared by their gold
+        rows' log loss out of fold, and a simpler fusion replaces the mixture only where it
+        wins by more than two standard errors (``skmollal.aggregation.guard``).
 
     Attributes
     ----------
@@ -89,11 +106,15 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         posterior's argmax, gold rows keep their label).
     n_features_in_ : int
         Number of meta-features.
+    guard_ : Bunch or None
+        What the guard found: ``choice`` (``"mixture"``, ``"gold_only"`` or
+        ``"single_llm"``; the fallback is then ``estimator_``), ``log_loss`` and ``z`` per
+        fusion, ``llm`` (the single LLM, chosen on all gold rows); None where the guard does not apply.
     """
 
     def __init__(self, estimator=None, threshold: float = 0.9, max_iter: int = 5,
                  init: str | None = "auto", featurize: bool = True,
-                 pseudo_labels: str = "soft", gold_weight: float = 5.0):
+                 pseudo_labels: str = "soft", gold_weight: float = 5.0, guard: bool = True):
         self.estimator = estimator
         self.threshold = threshold
         self.max_iter = max_iter
@@ -101,6 +122,7 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
         self.featurize = featurize
         self.pseudo_labels = pseudo_labels
         self.gold_weight = gold_weight
+        self.guard = guard
 
     # ------------------------------------------------------------------ helpers
     def _features(self, S: np.ndarray) -> np.ndarray:
@@ -121,6 +143,8 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
             )
         if not (isinstance(self.gold_weight, (int, float)) and self.gold_weight > 0):
             raise ValueError(f"gold_weight must be a positive number, got {self.gold_weight!r}")
+        if not isinstance(self.guard, (bool, np.bool_)):
+            raise ValueError(f"guard must be True or False, got {self.guard!r}")
 
     def _check_init_proba(self, init_proba, n: int, n_classes: int) -> np.ndarray:
         if self.pseudo_labels != "soft":
@@ -231,9 +255,11 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
             post = dawid_skene(S4[:, :, VOTES], enc)[0] if use_ds else None
         base = self.estimator
         if base is None:
-            base = LogisticRegression(C=0.1, max_iter=5000)
+            base = LogisticRegression(C=_DEFAULT_C, max_iter=5000)
         if self.pseudo_labels == "soft":
-            return self._fit_soft(X, enc, post, base)
+            guarded = (self.guard and self.estimator is None and four_d and self.featurize
+                       and init_proba is None)
+            return self._fit_soft(X, enc, post, base, S4 if guarded else None, use_ds)
 
         train_y = enc.copy()
         labeled_iter = np.where(enc >= 0, 0, -1)
@@ -261,18 +287,46 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
             labeled_iter[rows] = rounds
             logger.debug("self-training round %d: %d pseudo-labels", rounds, rows.size)
         self.n_iter_ = rounds + 1
+        self.guard_ = None
         self.estimator_ = estimator
         self._set_transduction(train_y, labeled_iter)
         return self
 
-    def _fit_soft(self, X: np.ndarray, enc: np.ndarray, post: np.ndarray | None, base):
-        """Semi-supervised EM: fit on posterior-weighted copies of every row, re-estimate."""
+    def _fit_soft(self, X: np.ndarray, enc: np.ndarray, post: np.ndarray | None, base,
+                  S4: np.ndarray | None = None, use_ds: bool = True):
+        """Semi-supervised EM; with ``S4`` (the guard on), judged by the gold rows."""
         if not has_fit_parameter(base, "sample_weight"):
             raise ValueError(
                 f"pseudo_labels='soft' needs an estimator whose fit takes sample_weight; "
                 f"{type(base).__name__} does not (use pseudo_labels='hard')"
             )
-        n, n_classes = X.shape[0], len(self.classes_)
+        n_classes = len(self.classes_)
+        solver = SoftLogisticRegression(X, C=_DEFAULT_C) if self.estimator is None else None
+        estimator, post, rounds = self._soft_em(X, enc, post, base, solver)
+        self.guard_ = None
+        if S4 is not None:
+            def fit_fold(y_fold):  # the same fit, each round warm-started from this one's
+                start = dawid_skene(S4[:, :, VOTES], y_fold)[0] if use_ds else None
+                return self._soft_em(X, y_fold, start, base, None, rounds)[1]
+
+            verdict = gold_guard(X, enc, fit_fold, n_llms=S4.shape[1], n_classes=n_classes,
+                                 C=_DEFAULT_C)
+            if verdict.estimator is not None:
+                estimator = verdict.estimator
+                post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
+                post[enc >= 0] = np.eye(n_classes)[enc[enc >= 0]]
+            del verdict["estimator"]
+            self.guard_ = verdict
+        self.n_iter_ = self.max_iter + 1
+        self.estimator_ = estimator
+        self._set_transduction(post.argmax(axis=1), np.zeros(X.shape[0], dtype=int))
+        return self
+
+    def _soft_em(self, X, enc, post, base, solver, warm=None):
+        """The EM rounds: return the meta-learner, the final posteriors (gold rows at their
+        label) and a copy of the solver after each round. With ``warm`` (such copies of
+        another fit), round ``k`` starts from ``warm[k]`` instead of ``solver``."""
+        n_classes = len(self.classes_)
         gold = enc >= 0
         onehot = np.eye(n_classes)[enc[gold]]
         if post is None:  # no Dawid-Skene start: first posteriors from the gold rows alone
@@ -280,15 +334,19 @@ class MixtureAggregator(TransformerMixin, ClassifierMixin, BaseEstimator):
             post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
         post = post.copy()
         post[gold] = onehot
-        for _ in range(self.max_iter + 1):
-            estimator = fit_soft_targets(clone(base), X, post, gold, self.gold_weight)
-            post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
+        rounds = []
+        for k in range(self.max_iter + 1):
+            solver = warm[k].copy(tol=_GUARD_TOL) if warm else solver
+            if solver is not None:  # the default's objective, solved directly, warm-started
+                post = solver.fit(soft_targets(post, gold, self.gold_weight))
+                rounds.append(solver.copy())
+            else:
+                estimator = fit_soft_targets(clone(base), X, post, gold, self.gold_weight)
+                post = expand_proba(estimator.predict_proba(X), estimator.classes_, n_classes)
             post[gold] = onehot
-        self.n_iter_ = self.max_iter + 1
-        self.estimator_ = estimator
-        train_y = post.argmax(axis=1)
-        self._set_transduction(train_y, np.zeros(n, dtype=int))
-        return self
+        if solver is not None:
+            estimator = solver.estimator()
+        return estimator, post, rounds
 
     def _set_transduction(self, train_y: np.ndarray, labeled_iter: np.ndarray) -> None:
         decoded = self.classes_[np.maximum(train_y, 0)].astype(object)

@@ -15,8 +15,14 @@ def make_signals(
     noise: Sequence[float] = (0.2, 0.35, 0.5, 0.6),
     n_votes: int = 10,
     seed: int = 0,
+    shared: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Make signals of a panel whose LLM ``j`` answers at random with probability ``noise[j]``.
+
+    With ``shared``, the LLMs' errors are also correlated: every text has one wrong class
+    (drawn at random), and LLM ``j`` gives that answer with probability ``shared[j]``
+    instead of its own, the way several LLMs trained on similar data fall for the same
+    misreading.
 
     Parameters
     ----------
@@ -32,6 +38,9 @@ def make_signals(
         Sampled answers per text and annotator (vote shares are multiples of ``1/n_votes``).
     seed : int, default=0
         Random seed.
+    shared : sequence of float, optional
+        Per-annotator chance of giving the text's shared wrong class (cycled if shorter
+        than ``n_llms``); None: independent errors only.
 
     Returns
     -------
@@ -43,9 +52,13 @@ def make_signals(
     rng = np.random.default_rng(seed)
     y = rng.integers(0, n_classes, n)
     signals = np.zeros((n, n_llms, 2, n_classes))
+    shared_rng = np.random.default_rng([seed, 1])  # leaves the independent draws as they were
+    decoy = (y + shared_rng.integers(1, n_classes, n)) % n_classes
     for j in range(n_llms):
         wrong = rng.random(n) < noise[j % len(noise)]
         said = np.where(wrong, rng.integers(0, n_classes, n), y)
+        if shared is not None:
+            said = np.where(shared_rng.random(n) < shared[j % len(shared)], decoy, said)
         logits = rng.normal(0, 1, (n, n_classes))
         logits[np.arange(n), said] += 3.0
         p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
