@@ -49,8 +49,9 @@ CSV format (--data): UTF-8 (a byte-order mark is fine), a header row naming the 
   text    the text to label (required)
   label   the class name of a row you labelled; blank or -1 = unlabelled (optional)
   id      your identifier of the row, copied to the outputs (optional)
-  Class names: --labels (comma-separated), else the distinct labels of the file. A label
-  that is not a class name is an error naming its line.
+  Class names: --labels (comma-separated), else the distinct labels of the file (a warning
+  names labels that differ only in case and labels on a single row). A label that is not a
+  class name, or one text given two labels, is an error naming its lines.
 
 How the rows of a CSV are used:
   seed    the labelled rows (all of them; --seed-size N draws N of them at random): the

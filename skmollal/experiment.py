@@ -57,20 +57,22 @@ STOPPING_KEYS = ("stop_predictions", "pool_labels")
 # --------------------------------------------------------------------------- data
 def load_experiment_data(task: str = "trec", recordings: str | Path | None = None,
                          data: str | Path | None = None,
-                         labels: str | Sequence[str] | None = None) -> Bunch:
+                         labels: str | Sequence[str] | None = None,
+                         recorded: bool = False) -> Bunch:
     """The texts of an experiment: a CSV (``data``), the demo set or a recorded task.
 
     Parameters
     ----------
     task : str, default="trec"
         ``"demo"`` for the bundled demo questions, else a recorded task of ``recordings``
-        (ignored with ``data``).
+        (with ``data``: the one ``recorded`` replays).
     recordings : str or path, optional
         Folder of recorded LLM annotations (default: :func:`default_recordings_path`).
-    data : str or path, optional
-        A CSV, read by :func:`load_csv`.
-    labels : str or sequence of str, optional
-        Class names of the CSV.
+    data, labels : str or path, and str or sequence of str, optional
+        A CSV (read by :func:`load_csv`) and its class names.
+    recorded : bool, default=False
+        With ``data``: ``task``'s recordings answer its texts
+        (:func:`~skmollal.recorded_csv.load_recorded_csv`).
 
     Returns
     -------
@@ -78,6 +80,10 @@ def load_experiment_data(task: str = "trec", recordings: str | Path | None = Non
         ``texts`` (list of str), ``y`` (gold class index, -1 where unknown), ``labels``
         and ``recordings`` (the recordings Bunch, or None for a CSV or the demo set).
     """
+    rec_path = default_recordings_path() if recordings is None else recordings
+    if data and recorded:
+        from .recorded_csv import load_recorded_csv
+        return load_recorded_csv(data, labels, rec_path, task)
     if data:
         return Bunch(**load_csv(data, labels), recordings=None)
     if task == "demo":
@@ -88,8 +94,7 @@ def load_experiment_data(task: str = "trec", recordings: str | Path | None = Non
                      labels=list(demo.target_names), recordings=None)
     from .datasets import load_recordings
 
-    rec = load_recordings(default_recordings_path() if recordings is None else recordings,
-                          task)
+    rec = load_recordings(rec_path, task)
     if rec.texts is None:
         raise ValueError(f"the {task!r} recordings hold no texts; the loop needs texts")
     return Bunch(texts=list(rec.texts), y=np.asarray(rec.target),
@@ -197,7 +202,9 @@ def prepare_experiment(config: Mapping | Any) -> Bunch:
     out = Path(cfg["output"])
     lock = None
     try:
-        data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"])
+        recorded = any(str(spec).startswith("recorded:") for spec in cfg["annotator"] or [])
+        data = load_experiment_data(cfg["task"], cfg["recordings"], cfg["data"], cfg["labels"],
+                                    recorded)
         seed, pool, test = _split(cfg, data)
         train, y_train = training_labels(data.y, seed, pool)
         specs = _annotator_specs(cfg["annotator"], data.recordings)
@@ -286,14 +293,14 @@ def run_experiment(config: Mapping | Any) -> dict:
         tokens, LLM seconds, money, and what the cache served; see
         :mod:`skmollal.annotators.costs`), ``cost_total`` (summed), ``stopped_by`` (the
         stopping rule that ended the run, or None), ``label_report`` (the label report as
-        text, or None when there is none), ``embed_s``, ``total_s``, ``files`` and
-        ``history`` (per round, with its ``cost``; ``queried`` as rows of the data). Also
-        written to ``<output>/results.json``, with ``learning_curve.png``, ``labels.csv``
-        (one row per seed or annotated text, see :func:`~skmollal.outputs.labels_table`),
-        ``label_report.json`` and ``label_report.png``
-        (:func:`~skmollal.outputs.write_label_report`) and ``model.joblib`` (a
-        :class:`~skmollal.outputs.SavedModel`); ``<output>/state``
-        holds the loop's state (a re-run with more rounds resumes) and
+        text, or None), ``notes`` (warnings about the CSV's labels or the rounds run),
+        ``embed_s``, ``total_s``, ``files`` and ``history`` (per round, with its ``cost``;
+        ``queried`` as rows of the data). Also written to ``<output>/results.json``, with
+        ``learning_curve.png``, ``labels.csv`` (one row per seed or annotated text, see
+        :func:`~skmollal.outputs.labels_table`), ``label_report.json`` and
+        ``label_report.png`` (:func:`~skmollal.outputs.write_label_report`) and
+        ``model.joblib`` (a :class:`~skmollal.outputs.SavedModel`); ``<output>/state`` holds
+        the loop's state (a re-run with more rounds resumes) and
         ``<output>/annotations.sqlite`` the live annotators' answers. With ``review`` N,
         each round writes N texts to ``<output>/review.csv`` for a person to label
         (:class:`~skmollal.active_learning.CsvReviewOracle`) and pauses: the same call
@@ -356,6 +363,13 @@ def _run(prep: Bunch, t_start: float) -> dict:
     earlier = loop.llm_calls if loop.state is not None else 0
     earlier_per_llm = _answers_per_llm(loop)
     history = loop.run(cfg["rounds"])
+    done = loop.state.round  # a resumed folder may hold more rounds than asked for
+    notes = [f"{out} holds {done} rounds, more than --rounds {cfg['rounds']}: nothing was "
+             f"run; the results, labels and model are those of its {done} rounds"
+             ] if done > cfg["rounds"] else []
+    for note in notes:
+        logger.warning("%s", note)
+    notes = list(data.get("notes", [])) + notes  # with the CSV's, warned when it was read
     pred = loop.learner.predict(X_test) if has_test else None
     files = {"results": out / "results.json", "model": out / "model.joblib",
              "labels": write_run_labels(loop, prep.train, prep.y_train, data, names,
@@ -384,6 +398,7 @@ def _run(prep: Bunch, t_start: float) -> dict:
         "cost_total": sum_cost_dicts(loop.cost),
         "stopped_by": loop.stopped_by_,
         "label_report": report_text,
+        "notes": notes,
         "embed_s": embed_s,
         "total_s": time.perf_counter() - t_start,
         "files": {k: str(v) for k, v in files.items()},

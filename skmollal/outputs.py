@@ -25,7 +25,7 @@ import numpy as np
 from .active_learning.review import panel_answers
 from .active_learning.labelling import text_view
 from .active_learning.routing import full_proba
-from .aggregation.report import format_label_report, plot_label_report
+from .aggregation.report import few_gold_warning, format_label_report, plot_label_report
 from .own_data import load_csv
 
 __all__ = ["SavedModel", "label_report_record", "labels_table", "llm_answers", "predict_csv",
@@ -192,7 +192,9 @@ def label_report_record(report: Any, labels: Sequence[str], data_rows: np.ndarra
     -------
     dict
         ``accuracy`` and ``accuracy_interval`` (95 %, from ``n_cv`` gold rows predicted
-        out of fold; None without gold rows), ``classes``, ``annotators`` (per LLM:
+        out of fold; None without gold rows), ``n_gold`` (the gold rows of the LLMs'
+        accuracies), ``warning`` (when those rows are too few to rank anything, else None),
+        ``classes``, ``annotators`` (per LLM:
         ``name``, ``gold_accuracy``, ``influence`` and ``confusion``: rows = gold class,
         columns = the LLM's answer, in the order of ``classes``), ``view_weights`` and
         ``suspects`` (least confident first: ``row``, (``id``), ``text``, ``label``,
@@ -214,6 +216,8 @@ def label_report_record(report: Any, labels: Sequence[str], data_rows: np.ndarra
         "accuracy": _number(report.accuracy),
         "accuracy_interval": [_number(b) for b in report.accuracy_interval],
         "n_cv": int(report.n_cv),
+        "n_gold": int(report.n_gold),
+        "warning": few_gold_warning(report),
         "classes": list(labels),
         "annotators": [
             {"name": name, "gold_accuracy": _number(acc), "influence": _number(infl),
@@ -338,12 +342,23 @@ def predict_csv(model: SavedModel | str | Path, data: str | Path,
     -------
     list of dict
         The records written.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is a file joblib cannot read, or one that holds no
+        :class:`SavedModel` (say ``results.json``).
     """
     if not isinstance(model, SavedModel):
         import joblib
 
         path = model
-        model = joblib.load(path)
+        try:
+            model = joblib.load(path)
+        except Exception as exc:  # noqa: BLE001 - whatever joblib makes of a foreign file
+            raise ValueError(f"{path} is not a model file (joblib cannot read it: "
+                             f"{type(exc).__name__}); give the model.joblib that "
+                             "'skmollal run' wrote in its --output folder") from exc
         if not isinstance(model, SavedModel):
             raise ValueError(f"{path} holds a {type(model).__name__}, not the model.joblib "
                              "of a skmollal run")

@@ -31,6 +31,8 @@ from typing import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
+from .label_checks import check_conflicting_labels, warn_label_spellings
+
 __all__ = ["CSV_COLUMNS", "UNLABELLED", "load_csv", "split_labelled", "split_rows",
            "training_labels"]
 
@@ -64,6 +66,22 @@ def _suggestion(label: str, labels: Sequence[str]) -> str:
         close = difflib.get_close_matches(label.lower(), list(by_lower), n=1, cutoff=0.6)
         match = by_lower[close[0]] if close else None
     return f"; did you mean {match!r}?" if match else "."
+
+
+def class_names(labels: str | Sequence[str] | None) -> list[str] | None:
+    """Class names from a comma-separated string (``--labels``) or a sequence; None stays.
+
+    Parameters
+    ----------
+    labels : str, sequence of str or None
+
+    Returns
+    -------
+    list of str or None
+    """
+    if isinstance(labels, str):
+        return [name.strip() for name in labels.split(",") if name.strip()]
+    return None if labels is None else list(labels)
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -112,15 +130,18 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
     Bunch
         ``texts`` (list of str), ``y`` (class index, -1 for an unlabelled row), ``labels``
         (class names), ``given`` (the label cell of each row, stripped), ``ids`` (the ``id``
-        column, or None) and ``lines`` (the line of the file each row starts on; the header
-        is line 1).
+        column, or None), ``lines`` (the line of the file each row starts on; the header
+        is line 1) and ``notes`` (the warnings about its labels).
 
     Raises
     ------
     ValueError
-        If the file is missing, not UTF-8, has no ``text`` column, a row has no text, or a
+        If the file is missing, not UTF-8, has no ``text`` column, a row has no text, a
         label is not one of ``labels`` (the message names the line, the 0-based data row,
-        the label and the known labels).
+        the label and the known labels), or one text is labelled with two classes
+        (:func:`~skmollal.label_checks.check_conflicting_labels`). Without ``labels``,
+        classes that differ only in case or have a single row are warned about
+        (:func:`~skmollal.label_checks.warn_label_spellings`).
     """
     path = Path(path)
     header, records = _read_rows(path)
@@ -145,8 +166,11 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
         texts.append(text)
     given = [(cell(r, "label") or "").strip() if need_labels else "" for _, r in records]
     given = ["" if g in UNLABELLED else g for g in given]
-    if isinstance(labels, str):
-        labels = [name.strip() for name in labels.split(",") if name.strip()]
+    labels = class_names(labels)
+    lines = [line for line, _ in records]
+    check_conflicting_labels(texts, given, lines, str(path))
+    # classes read from the file: warn where they look unintended
+    notes = [] if labels else warn_label_spellings(given, lines, str(path))
     labels = list(labels) if labels else sorted({g for g in given if g})
     index = {name: k for k, name in enumerate(labels)}
     unknown = [row for row, g in enumerate(given) if g and g not in index]
@@ -162,8 +186,8 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
             f" Fix the label, or leave it blank for an unlabelled row{also}")
     ids = [cell(r, "id") or "" for _, r in records] if "id" in cols else None
     y = np.asarray([index[g] if g else -1 for g in given], dtype=int)
-    return Bunch(texts=texts, y=y, labels=labels, given=given, ids=ids,
-                 lines=[line for line, _ in records])
+    return Bunch(texts=texts, y=y, labels=labels, given=given, ids=ids, lines=lines,
+                 notes=notes)
 
 
 def _n_test(test_size: float | None, n_labelled: int) -> int:

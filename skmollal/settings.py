@@ -101,6 +101,10 @@ def check_settings(cfg: Mapping) -> None:
     whole("rounds", 0)
     whole("seed_size", 1, none_ok=True)
     whole("pool_size", 1, none_ok=True)
+    whole("max_epochs", 1, none_ok=True)
+    if cfg["labels"] and not cfg["data"]:
+        raise ConfigError("--labels names the classes of your CSV (--data); the "
+                          f"{cfg['task']!r} task has its own: drop --labels or give --data")
     check_cli_loop_settings(cfg)
     test_size = cfg["test_size"]
     if test_size is not None and not (0 <= test_size < 1 or float(test_size).is_integer()):

@@ -124,9 +124,10 @@ def test_run_prints_and_saves_the_label_report(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "Label report" in printed and "estimated label accuracy" in printed
     report = json.loads((out / "label_report.json").read_text())
-    assert set(report) == {"accuracy", "accuracy_interval", "n_cv", "classes", "annotators",
-                           "view_weights", "suspects"}
-    assert report["classes"] == LABELS and report["n_cv"] == 20
+    assert set(report) == {"accuracy", "accuracy_interval", "n_cv", "n_gold", "warning",
+                           "classes", "annotators", "view_weights", "suspects"}
+    assert report["classes"] == LABELS and report["n_cv"] == report["n_gold"] == 20
+    assert report["warning"] is None and "warning:" not in printed
     lo, hi = report["accuracy_interval"]
     assert 0 <= lo <= report["accuracy"] <= hi <= 1
     assert [a["name"] for a in report["annotators"]] == ["x", "yy"]

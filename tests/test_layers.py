@@ -32,6 +32,8 @@ LAYERS = {
     "skmollal.comparison": 7,  # the run again on majority-vote labels, beside it
     "skmollal._data_rows": 7,
     "skmollal.own_data": 7,
+    "skmollal.label_checks": 7,
+    "skmollal.recorded_csv": 7,
     "skmollal.settings": 7,
     "skmollal.outputs": 7,
     "skmollal.plan": 7,  # predicts a run from its seed round

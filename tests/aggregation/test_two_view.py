@@ -171,3 +171,20 @@ def test_fit_soft_targets_gives_posteriors_to_a_proba_target_estimator():
     assert takes_proba_targets(spy) and not takes_proba_targets(LogisticRegression())
     with pytest.raises(ValueError, match="fewer than two classes"):
         fit_soft_targets(Spy(), np.zeros((3, 1)), np.c_[np.ones(3), np.zeros(3)], gold)
+
+
+def test_sparse_text_features_fit_as_their_dense_copy():
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    S, y, yl = _task(n=200)
+    words = np.array(["alpha", "beta", "gamma"])
+    rng = np.random.default_rng(0)
+    texts = [f"{words[c]} item {rng.integers(0, 50)}" for c in y]
+    X_text = TfidfVectorizer().fit_transform(texts)
+    assert sparse.issparse(X_text)
+    tv = TwoViewMixture().fit(S, yl, X_text=X_text)
+    dense = TwoViewMixture().fit(S, yl, X_text=X_text.toarray())
+    np.testing.assert_allclose(tv.predict_proba(S, X_text=X_text),
+                               dense.predict_proba(S, X_text=X_text.toarray()), atol=1e-3)
+    assert tv.view_weights_.shape == (2,)
