@@ -29,6 +29,7 @@ LAYERS = {
     "skmollal.active_learning": 6,
     "skmollal.experimental": 7,  # unstable research estimators: nothing below imports them
     "skmollal.experiment": 7,
+    "skmollal.experiment_data": 7,
     "skmollal.comparison": 7,  # the run again on majority-vote labels, beside it
     "skmollal._data_rows": 7,
     "skmollal.own_data": 7,

@@ -1,22 +1,12 @@
 """Annotate texts with a local Hugging Face causal language model.
 
-:class:`TransformersAnnotator` gives, for every text,
-
-* ``probs``: the probability of each class name's *full* token sequence as the model's
-  answer, normalised over the label set. The prompt head every text shares (instruction,
-  few-shot examples) is prefilled once per annotator
-  (:func:`~skmollal.annotators.kv_cache.prefill_prefix`); a batch of texts then runs in one
-  forward pass after it, the texts and every label's tokens packed into one sequence that
-  attends to the prefix's cache as it is
-  (:func:`~skmollal.annotators.packed_scoring.score_packed`), so each text pays only for its
-  own tokens and its labels'. Several surface forms of a label (``human``/``Human``) add up
-  to the class's mass.
-* ``votes``: ``vote_mode="sample"`` draws ``n_votes`` answers from ``probs`` with the
-  temperature and top-p applied at the level of whole answers (no extra forward passes,
-  :mod:`~skmollal.annotators.vote_sampling`); ``vote_mode="generate"`` samples ``n_votes``
-  real generations per text (a batch of texts per ``generate`` call, each answer's first
-  line, at most ``max_new_tokens`` tokens) and maps them to classes with
-  :func:`~skmollal.annotators.parsing.parse_label` (the faithful, slower path).
+:class:`TransformersAnnotator` gives, for every text, ``probs``: the probability of each
+class name's full token sequence as the answer (the shared prompt head prefilled once, a
+batch's texts and label tokens packed into one pass after it:
+:func:`~skmollal.annotators.packed_scoring.score_packed`), and ``votes``: ``n_votes``
+answers drawn from ``probs`` (``vote_mode="sample"``,
+:mod:`~skmollal.annotators.vote_sampling`) or real generations mapped to classes
+(``vote_mode="generate"``, the faithful, slower path).
 
 Collaborators: :mod:`~skmollal.annotators.transformers_model` (loading, identity),
 :mod:`~skmollal.annotators.prompt_batches` (``long_texts``, batches),

@@ -34,6 +34,7 @@ from .base import AnnotationResult, relocate_text_error
 from .._validation import check_texts
 from .cache import AnnotationCache, CachedAnnotator
 from .costs import AnnotatorCost, row_costs, timed_annotate
+from .panel_members import panel_annotators, panel_labels
 
 __all__ = ["LLMPanel", "annotate_signals", "annotate_with_costs", "costs_from_signals",
            "panel_annotators", "panel_labels"]
@@ -68,72 +69,6 @@ def _cancel_jobs(outputs: Any, exc: BaseException) -> None:
     with warnings.catch_warnings():  # joblib's "tasks executed but not used": said above
         warnings.simplefilter("ignore", UserWarning)
         outputs.close()
-
-
-# --------------------------------------------------------------------------- what a panel is
-def panel_annotators(panel: Any) -> list[Any]:
-    """The annotators of ``panel``, as a list: the one place that decides what a panel is.
-
-    Parameters
-    ----------
-    panel : LLMPanel, list or tuple of annotators, or one annotator
-        An :class:`LLMPanel` (anything with an ``annotators`` list), a sequence of objects with
-        ``annotate(texts)``, or a single such object.
-
-    Returns
-    -------
-    list
-        The annotators in column order of the signals.
-
-    Raises
-    ------
-    ValueError
-        If the panel is empty.
-    TypeError
-        If ``panel`` is none of the above.
-    """
-    if isinstance(panel, (list, tuple)):
-        annotators = list(panel)
-    elif hasattr(panel, "annotators") and not hasattr(panel, "annotate_one"):
-        inner = panel.annotators  # a wrapper of a panel (e.g. a cascade) has its annotators
-        annotators = panel_annotators(inner) if hasattr(inner, "annotators") else list(inner)
-    elif hasattr(panel, "annotate"):
-        annotators = [panel]
-    else:
-        raise TypeError(
-            f"{type(panel).__name__} is not an annotator panel: give an LLMPanel, a list of "
-            "annotators or one annotator (anything with annotate(texts))"
-        )
-    if not annotators:
-        raise ValueError("the LLM panel is empty")
-    return annotators
-
-
-def panel_labels(panel: Any) -> list[str]:
-    """Class names of a panel (LLMPanel, list of annotators, or one annotator).
-
-    Parameters
-    ----------
-    panel : LLMPanel, list of annotators, or annotator
-        The panel.
-
-    Returns
-    -------
-    list of str
-        The class names shared by all its annotators.
-
-    Raises
-    ------
-    ValueError
-        If the annotators disagree on the labels.
-    """
-    if (not isinstance(panel, (list, tuple)) and not hasattr(panel, "annotators")
-            and getattr(panel, "labels", None) is not None):
-        return list(panel.labels)  # a custom panel object that only states its labels
-    labels = [list(a.labels) for a in panel_annotators(panel)]
-    if any(lab != labels[0] for lab in labels):
-        raise ValueError(f"the panel's annotators disagree on the labels: {labels}")
-    return labels[0]
 
 
 def annotate_signals(panel: Any, texts: Sequence[str]) -> np.ndarray:

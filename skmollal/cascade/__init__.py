@@ -8,7 +8,8 @@
 * :mod:`~skmollal.cascade.loop_hooks`: what a cascade changes in the MoLLIA loop.
 """
 from .masked import MaskedAggregator, asked_mask, join_masked
-from .panel import CascadePanel, cascade_panel, is_cascade
+from .build import cascade_panel, is_cascade
+from .panel import CascadePanel
 from .seed import cascade_order, choose_threshold
 
 __all__ = ["CascadePanel", "MaskedAggregator", "asked_mask", "cascade_order", "cascade_panel",
