@@ -39,7 +39,8 @@ from .base import AnnotationResult
 from .concurrent_texts import ConcurrentTexts
 from .costs import CallCost
 from .http_requests import AnnotationRequestError, ContextExceeded, HttpRequests, _Cancelled
-from .local import LONG_TEXT_MODES, _describe_tokenizer
+from .prompt_batches import LONG_TEXT_MODES
+from .transformers_model import describe_tokenizer as _describe_tokenizer
 from .parsing import vote_distribution
 from .server_answers import check_chat_answer, first_token_probs, label_token_probs, usage_cost
 from .server_scoring import LabelScorer
