@@ -73,6 +73,21 @@ def balanced_indices(similarity: np.ndarray, labels: Sequence[Any], k: int,
 
     ``n_labels`` counts the distinct labels among the allowed items. When the caps leave
     fewer than ``k``, the most similar of the rest fill up. Most similar first.
+
+    Parameters
+    ----------
+    similarity : ndarray of shape (n_pool,)
+        Each pool item's similarity to the text.
+    labels : sequence
+        Each pool item's label.
+    k : int
+        Items to pick.
+    allowed : ndarray of bool, optional
+        Which items may be picked (default: all).
+
+    Returns
+    -------
+    ndarray of int
     """
     ranked = nearest_indices(similarity, len(similarity), allowed)
     labels = np.asarray(labels, dtype=object)
@@ -134,7 +149,19 @@ def mmr_indices(similarity: np.ndarray, pool_similarity: np.ndarray, k: int,
 
 
 def order_examples(indices_most_similar_first: Sequence[int], order: str) -> list[int]:
-    """Pool indices in prompt order: ``"nearest_last"`` reverses, ``"nearest_first"`` keeps."""
+    """Pool indices in prompt order.
+
+    Parameters
+    ----------
+    indices_most_similar_first : sequence of int
+        The chosen pool items, most similar first.
+    order : {"nearest_last", "nearest_first"}
+        ``"nearest_last"`` reverses them, ``"nearest_first"`` keeps them.
+
+    Returns
+    -------
+    list of int
+    """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     out = [int(i) for i in indices_most_similar_first]
@@ -143,6 +170,15 @@ def order_examples(indices_most_similar_first: Sequence[int], order: str) -> lis
 
 def parse_examples_spec(spec: str) -> tuple[str, int]:
     """``"nearest:8"`` -> ``("nearest", 8)``; ``"mmr"`` -> ``("mmr", 8)``.
+
+    Parameters
+    ----------
+    spec : str
+        ``SELECTOR[:K]``.
+
+    Returns
+    -------
+    tuple of (str, int)
 
     Raises
     ------

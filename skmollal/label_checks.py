@@ -32,7 +32,8 @@ def _lines(numbers: Sequence[int], shown: int = 5) -> str:
 
 def check_conflicting_labels(texts: Sequence[str], given: Sequence[str],
                              lines: Sequence[int], where: str) -> None:
-    """Refuse a text that two labelled rows give different labels.
+    """Refuse a text that two labelled rows give different labels (blank texts, which say
+    nothing and are reported on their own, are not compared).
 
     Parameters
     ----------
@@ -52,7 +53,7 @@ def check_conflicting_labels(texts: Sequence[str], given: Sequence[str],
     """
     by_text: dict[str, list[int]] = defaultdict(list)
     for row, (text, label) in enumerate(zip(texts, given)):
-        if label:
+        if label and text.strip():
             by_text[" ".join(text.split())].append(row)
     conflicts = [rows for rows in by_text.values() if len({given[r] for r in rows}) > 1]
     if not conflicts:

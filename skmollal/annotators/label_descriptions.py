@@ -20,6 +20,17 @@ def read_label_descriptions(source: str | os.PathLike | Mapping[str, str] | None
     A ``.json`` file holds one object ``{"label": "description", ...}``; any other file one
     ``label: description`` per line (blank lines and lines starting with ``#`` skipped).
 
+    Parameters
+    ----------
+    source : str, path, mapping or None
+        The file or the mapping (None: no descriptions).
+    labels : sequence of str
+        The task's class names.
+
+    Returns
+    -------
+    dict or None
+
     Raises
     ------
     FileNotFoundError

@@ -44,7 +44,7 @@ def share_seed_examples(panel: Any, texts: Sequence[str], y: Sequence[int],
         elsewhere. Rows an LLM annotated must be -1 here: they never become examples.
     labels : sequence of str, optional
         The class names; default the panel's
-        (:func:`~skmollal.annotators.panel.panel_labels`).
+        (``panel_labels``).
 
     Returns
     -------
@@ -73,6 +73,17 @@ def prompt_key_texts(annotator: Any, texts: Sequence[str]) -> list[str]:
 
     Unchanged texts for an annotator without seed demonstrations (so its keys stay those
     of earlier versions); else a JSON pair ``[text, examples]`` per text.
+
+    Parameters
+    ----------
+    annotator : annotator
+        Whose task may hold seed demonstrations.
+    texts : sequence of str
+        The texts.
+
+    Returns
+    -------
+    list of str
     """
     task = getattr(annotator, "task", None)
     selector = getattr(task, "demonstrations", None)

@@ -51,13 +51,6 @@ class AnnotationTask:
     examples : sequence of (str, str), default=()
         Few-shot examples as ``(text, label)`` pairs; each label must be one of ``labels``.
         They are rendered as earlier user/assistant turns.
-    demonstrations : SeedDemonstrations, optional
-        Chooses more examples per text from the gold seed
-        (:class:`~skmollal.demonstrations.SeedDemonstrations`); they follow
-        ``examples`` (:meth:`examples_for`).
-    label_descriptions : mapping of str to str, optional
-        What each class name means, written into the instruction (one line per described
-        label); every key must be one of ``labels``.
     name : str, optional
         A short name for reports; defaults to ``"task"``.
     text_template : str, default="{text}"
@@ -66,6 +59,16 @@ class AnnotationTask:
     answer_lead : str, default=""
         Words the answer starts with, written into the prompt (``"Category:"``); the model
         continues with the label. Few-shot answers are written the same way.
+    demonstrations : SeedDemonstrations, optional
+        Chooses more examples per text from the gold seed
+        (:class:`~skmollal.demonstrations.SeedDemonstrations`); they follow
+        ``examples`` (:meth:`examples_for`).
+    label_descriptions : mapping of str to str, optional
+        What each class name means, written into the instruction (one line per described
+        label); every key must be one of ``labels``.
+    example_template : str, optional
+        How a demonstration's text is written (must hold ``{text}``); default: as the text
+        itself is (``text_template``).
 
     Raises
     ------
