@@ -25,7 +25,7 @@ installed=$SECONDS
 HF_HUB_OFFLINE=1 "$PY" -m pytest -q -p no:cacheprovider -m "not recordings" \
     tests/test_signals.py tests/test_validation.py tests/aggregation/test_mixture.py \
     tests/aggregation/test_baselines.py tests/test_label_noise.py \
-    tests/test_negative_learning.py tests/annotators/test_panel.py \
+    tests/negative_learning tests/annotators/test_panel.py \
     tests/active_learning/test_learner.py tests/active_learning/test_strategies.py \
     tests/active_learning/test_modal_compat.py tests/active_learning/test_loop.py \
     tests/active_learning/test_classifier.py tests/active_learning/test_params.py \
