@@ -51,7 +51,7 @@ def main(n_seed=24, n_rounds=3, batch_size=16, random_state=0):
 @pytest.mark.slow
 def test_quickstart():
     clf, accuracy = main(n_seed=12, n_rounds=1, batch_size=8)
-    assert clf.n_llm_calls_ == len(clf.annotators) * (12 + 8)  # per prompt: seed + round
+    assert clf.n_llm_calls_ == len(clf.panel) * (12 + 8)  # per prompt: seed + round
     assert len(clf.history_) == 2  # round 0 (the seed) and one queried round
     assert 0.0 <= accuracy <= 1.0
 

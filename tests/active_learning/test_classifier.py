@@ -48,7 +48,7 @@ def test_gridsearch_scored_on_gold_dev_set():
     y_search[dev] = y[dev]
     fold = np.full(len(y), -1)
     fold[dev] = 0
-    search = GridSearchCV(make_clf(), {"discrepancy_weight": [0.5, None]},
+    search = GridSearchCV(make_clf(), {"discrepancy": ["reference", None]},
                           cv=PredefinedSplit(fold), refit=False)
     search.fit(texts, y_search)
     assert search.cv_results_["mean_test_score"].shape == (2,)
