@@ -22,8 +22,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import check_texts, resolve_device
 
-__all__ = ["FEATURIZERS", "SentenceEmbedder", "default_model_path", "make_featurizer",
-           "model_identity"]
+__all__ = ["FEATURIZERS", "SentenceEmbedder", "TruncatedSVDAtMost", "default_model_path",
+           "make_featurizer", "model_identity"]
 
 logger = logging.getLogger(__name__)
 
@@ -303,10 +303,65 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
 
+class TruncatedSVDAtMost(TransformerMixin, BaseEstimator):
+    """Truncated SVD to at most ``n_components`` dimensions: fewer when ``X`` has fewer columns.
+
+    :class:`~sklearn.decomposition.TruncatedSVD` refuses more components than features, which
+    a small data set's TF-IDF vocabulary easily has; this one keeps ``min(n_components,
+    n_features)``.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Most dimensions kept.
+    random_state : int, RandomState or None, default=0
+        Seeds the randomized SVD.
+
+    Attributes
+    ----------
+    svd_ : TruncatedSVD
+        The fitted decomposition (``svd_.n_components`` is the number of dimensions kept).
+    """
+
+    def __init__(self, n_components: int = 64, random_state: Any = 0):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> "TruncatedSVDAtMost":
+        """Fit the SVD on ``X`` (dense or sparse, shape ``(n_samples, n_features)``)."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.utils.validation import validate_data
+
+        if isinstance(self.n_components, bool) or not isinstance(self.n_components, int) \
+                or self.n_components < 1:
+            raise ValueError(f"n_components must be a positive int, got {self.n_components!r}")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
+        k = min(self.n_components, X.shape[1])
+        if k < self.n_components:
+            logger.info("TF-IDF: %d terms, SVD keeps %d dimensions (not %d)", X.shape[1], k,
+                        self.n_components)
+        self.svd_ = TruncatedSVD(k, random_state=self.random_state).fit(X)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Project ``X`` on the fitted components."""
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self, "svd_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+                          reset=False)
+        return self.svd_.transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
 #: featurizer name -> what it is
 FEATURIZERS = {
     "minilm": "frozen all-MiniLM-L6-v2 sentence embeddings (SentenceEmbedder)",
-    "tfidf": "TF-IDF reduced to 64 dimensions by truncated SVD",
+    "tfidf": "TF-IDF reduced to (at most) 64 dimensions by truncated SVD",
 }
 
 
@@ -333,9 +388,8 @@ def make_featurizer(name: str, cache_dir: str | Path | None = None) -> Any:
     if name == "minilm":
         return SentenceEmbedder(cache_dir=cache_dir)
     if name == "tfidf":
-        from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import make_pipeline
 
-        return make_pipeline(TfidfVectorizer(sublinear_tf=True), TruncatedSVD(64, random_state=0))
+        return make_pipeline(TfidfVectorizer(sublinear_tf=True), TruncatedSVDAtMost(64))
     raise ValueError(f"unknown featurizer {name!r}; choose one of {sorted(FEATURIZERS)}")

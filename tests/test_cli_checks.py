@@ -206,3 +206,11 @@ def test_a_label_report_on_a_tiny_seed_says_it_cannot_rank(tmp_path, built, caps
     assert "fewer than 20: too few to rank the LLMs" in report["warning"]
     assert f"warning: these estimates rest on {min(6, report['n_cv'])} gold row(s)" in printed
     assert "(gold acc on 6 gold rows)" in printed
+
+
+def test_tfidf_on_a_csv_with_a_tiny_vocabulary_runs(tmp_path, built):
+    rows = [("my bill is wrong", "alpha"), ("the app crashes", "beta"), ("refund please", "alpha"),
+            ("login fails", "beta"), ("hello", ""), ("where is my invoice", ""),
+            ("app freezes on start", "")]
+    data = write_csv(tmp_path / "tiny.csv", rows)
+    assert run(tmp_path, data) == 0  # 17 terms: TruncatedSVD(64) alone refused them

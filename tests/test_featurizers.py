@@ -1,4 +1,4 @@
-"""Tests for skmollal.featurizers.SentenceEmbedder (fake model for the cache logic, real MiniLM)."""
+"""Tests for skmollal.featurizers: SentenceEmbedder (fake model, real MiniLM) and TF-IDF."""
 from __future__ import annotations
 
 import hashlib
@@ -149,3 +149,22 @@ def test_device_auto_and_bad_names(fake):
     assert [device for _, device in fake.calls] == [str(resolve_device("auto")), None]
     with pytest.raises(ValueError, match="SentenceEmbedder: 'gpu' is not a torch device"):
         SentenceEmbedder(device="gpu").fit(TEXTS)
+
+
+def test_tfidf_keeps_at_most_64_dimensions_and_fewer_on_a_small_vocabulary():
+    tfidf = featurizers.make_featurizer("tfidf")
+    many = [f"text number {i} about w{i}" for i in range(100)]
+    assert tfidf.fit_transform(many).shape == (100, 64)
+    few = ["my bill is wrong", "the app crashes", "refund please", "login fails"]
+    tfidf = featurizers.make_featurizer("tfidf").fit(few)  # 11 terms: TruncatedSVD(64) refuses
+    assert tfidf[-1].svd_.n_components == len({w for t in few for w in t.split()})
+    out = tfidf.transform(few + ["an unseen text about my bill"])
+    assert out.shape[0] == 5 and 1 <= out.shape[1] <= 4  # 4 texts: rank at most 4
+    with pytest.raises(ValueError, match="n_components must be a positive int"):
+        featurizers.TruncatedSVDAtMost(0).fit(np.eye(3))
+
+
+def test_truncated_svd_at_most_passes_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(featurizers.TruncatedSVDAtMost())
