@@ -362,6 +362,9 @@ def _configure_output(verbose: bool, progress: bool) -> None:
     if progress:
         return
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when they are imported
+    # tqdm's own default, read when tqdm is first imported: bars of other libraries that call
+    # tqdm directly (transformers' GGUF de-quantizing bar) stay hidden too
+    os.environ["TQDM_DISABLE"] = "1"
     for module, off in (("transformers.utils.logging", "disable_progress_bar"),
                         ("huggingface_hub.utils", "disable_progress_bars")):
         if module in sys.modules:  # imported already: tell them

@@ -215,3 +215,17 @@ def test_python_dash_m_help():
     proc = subprocess.run([sys.executable, "-m", "skmollal", "--help"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "recordings-summary" in proc.stdout
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_no_progress_hides_bars_that_other_libraries_draw_with_tqdm(progress):
+    # transformers' GGUF loader draws its de-quantizing bar with plain tqdm
+    code = ("import os; os.environ.pop('TQDM_DISABLE', None)\n"
+            "from skmollal import cli\n"
+            f"cli._configure_output(False, {progress})\n"
+            "from tqdm.auto import tqdm\n"
+            "for _ in tqdm(range(3), desc='de-quantizing'): pass\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert ("de-quantizing" in proc.stderr) is progress
