@@ -85,14 +85,31 @@ def class_names(labels: str | Sequence[str] | None) -> list[str] | None:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the non-blank records of a CSV, each with the line it starts on."""
+    """The header and the non-blank records of a CSV, each with the line it starts on.
+
+    A quote that is never closed would make the rest of the file one text: that is refused,
+    naming the line it opens on. Other loose quoting (``"x" ,y``) is read as Excel does.
+    """
+    try:
+        return _parse_rows(path, strict=True)
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            line = exc.args[1] if len(exc.args) > 1 else "?"
+            raise ValueError(f"{path} line {line}: a quoted text opens here and is never "
+                             "closed, so every line after it would be part of it; close the "
+                             "quote (\") or remove it") from None
+        return _parse_rows(path, strict=False)
+
+
+def _parse_rows(path: Path, strict: bool) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file; give the path of a CSV with a 'text' "
                          "column") from None
     with fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, strict=strict)
+        line = 1
         try:
             header = next(reader, None)
             records = []
@@ -106,6 +123,8 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
                              "save it as CSV UTF-8") from None
+        except csv.Error as exc:
+            raise csv.Error(str(exc), line) from None
     if header is None:
         raise ValueError(f"{path} is empty; it needs a header row with a 'text' column")
     return header, records
@@ -136,9 +155,10 @@ def load_csv(path: str | Path, labels: str | Sequence[str] | None = None, *,
     Raises
     ------
     ValueError
-        If the file is missing, not UTF-8, has no ``text`` column, a row has no text, a
-        label is not one of ``labels`` (the message names the line, the 0-based data row,
-        the label and the known labels), or one text is labelled with two classes
+        If the file is missing, not UTF-8, opens a quote it never closes, has no ``text``
+        column, a row has no text, a label is not one of ``labels`` (the message names the
+        line, the 0-based data row, the label and the known labels), or one text is
+        labelled with two classes
         (:func:`~skmollal.label_checks.check_conflicting_labels`). Without ``labels``,
         classes that differ only in case or have a single row are warned about
         (:func:`~skmollal.label_checks.warn_label_spellings`).

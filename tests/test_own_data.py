@@ -109,6 +109,24 @@ def test_unknown_label_names_line_row_label_and_labels(tmp_path, llms, capsys, b
     assert not llms  # refused before any annotator was built
 
 
+def test_a_quote_never_closed_is_refused_naming_its_line(tmp_path, llms, capsys):
+    data = tmp_path / "d.csv"
+    rows = [f"text {i} about sports,sports" for i in range(6)]
+    rows[3] = '"Videos do not play'  # a text cut at its comma: the quote is never closed
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert run(tmp_path, data=data) == 2
+    err = capsys.readouterr().err
+    assert "line 5: a quoted text opens here and is never closed" in err and not llms
+
+
+def test_loose_quoting_is_read_as_excel_does(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text('text,label\n"a, b" ,sports\nsay "hi" now,\n"two\nlines",\n',
+                    encoding="utf-8")
+    got = load_csv(data, labels=LABELS)
+    assert got.texts == ["a, b ", 'say "hi" now', "two\nlines"] and got.lines == [2, 3, 4]
+
+
 def test_missing_text_column(tmp_path, llms, capsys):
     data = write_csv(tmp_path / "d.csv", header="sentence,label,id")
     assert run(tmp_path, data=data) == 2
