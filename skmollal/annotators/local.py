@@ -310,15 +310,15 @@ class TransformersAnnotator:
         Notes
         -----
         The result's ``costs`` count, per text, the prompt's tokens (as a server would bill
-        them, although the shared instruction runs once per batch) and, in ``"generate"``
-        mode, the tokens of the generated answers (re-tokenised from the decoded first
-        lines, so close to but not exactly what was generated; over all ``n_votes``
-        samples, once for greedy decoding). The label continuations scored on the prompt's
-        cache are not counted.
+        them, although the shared instruction runs once per batch), in ``"generate"`` mode
+        the generated answers' tokens (re-tokenised from the decoded first lines; over all
+        ``n_votes`` samples, once for greedy decoding), and the seconds after the model is
+        loaded (loading is paid once, not per call). Label continuations are not counted.
         """
-        t0 = time.perf_counter()
         texts = check_texts(texts, self._where())
         warn_blank_texts(texts, self._where())
+        self._load()  # once per annotator, not a cost of these texts' calls
+        t0 = time.perf_counter()
         logmass, prompt_tokens = self._label_logprobs(texts)
         self.last_label_logprobs_ = logmass
         probs, answered = answer_probs(logmass)  # not answered: skipped (long_texts="skip")

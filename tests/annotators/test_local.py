@@ -738,3 +738,22 @@ def test_model_failure_names_annotator_and_texts():
     model.forward = broken
     with pytest.raises(RuntimeError, match=r"'boom': scoring failed on a batch of texts \[.*\]: out of memory"):
         ann.annotate(["a", "b", "c"])
+
+
+def test_seconds_billed_to_the_calls_leave_out_loading_the_model(monkeypatch):
+    from skmollal.annotators import local
+
+    clock = [0.0]
+    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
+    model, tok = tiny_llama()
+    ann = TransformersAnnotator(model, AnnotationTask(TREC_LABELS), tokenizer=tok, random_state=0)
+    load = ann._load_model
+
+    def slow_load():
+        clock[0] += 100.0  # loading takes 100 s on this clock; nothing else advances it
+        return load()
+
+    monkeypatch.setattr(ann, "_load_model", slow_load)
+    first = ann.annotate(TEXTS[:2])
+    assert ann._loaded is not None and clock[0] == 100.0
+    assert sum(c.seconds for c in first.costs) == 0.0
