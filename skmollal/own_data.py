@@ -92,12 +92,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """
     try:
         return _parse_rows(path, strict=True)
-    except csv.Error as exc:
-        if "unexpected end of data" in str(exc):
-            line = exc.args[1] if len(exc.args) > 1 else "?"
-            raise ValueError(f"{path} line {line}: a quoted text opens here and is never "
-                             "closed, so every line after it would be part of it; close the "
-                             "quote (\") or remove it") from None
+    except csv.Error:  # loose quoting, which only the strict reader refuses
         return _parse_rows(path, strict=False)
 
 
@@ -124,7 +119,11 @@ def _parse_rows(path: Path, strict: bool) -> tuple[list[str], list[tuple[int, li
             raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
                              "save it as CSV UTF-8") from None
         except csv.Error as exc:
-            raise csv.Error(str(exc), line) from None
+            if strict and "unexpected end of data" in str(exc):
+                raise ValueError(f"{path} line {line}: a quoted text opens here and is never "
+                                 "closed, so every line after it would be part of it; close "
+                                 "the quote (\") or remove it") from None
+            raise
     if header is None:
         raise ValueError(f"{path} is empty; it needs a header row with a 'text' column")
     return header, records
